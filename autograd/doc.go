@@ -1,0 +1,22 @@
+// Package autograd is GoCoOp's reverse-mode automatic differentiation: a
+// define-by-run graph of Vars over float32 tensors, in the spirit of
+// micrograd with tensors instead of scalars.
+//
+// Every op computes its forward value with package tensor and, when any input
+// requires a gradient and recording is on, attaches a backward closure that
+// adds the op's vector-Jacobian product into those inputs. Backward sorts the
+// graph topologically once and walks it in reverse, so each node's gradient
+// is complete before its hooks run and before it is passed on.
+//
+// Frozen inputs (RequiresGrad false, e.g. CLIP's weights) get no gradient
+// buffer and the math for their gradient is skipped, while gradients still
+// flow through them to trainable inputs (e.g. prompt vectors).
+//
+// Graphs are not safe for concurrent use: do not run Backward on graphs
+// that share nodes from several goroutines at once.
+//
+// Ops live one family per file, forward and backward side by side:
+// arith.go, matmul.go, reduce.go, shape.go, index.go, activation.go,
+// softmax.go, layernorm.go, attention.go, loss.go. The engine is var.go and
+// engine.go.
+package autograd

@@ -1,0 +1,138 @@
+package autograd
+
+import (
+	"fmt"
+
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// newOp makes the result of an op from its value and inputs. The result
+// requires grad iff recording is on and any input does; only then is the
+// backward closure kept, with the inputs that require grad as graph edges.
+// Closures must test p.requiresGrad before computing p's gradient, so frozen
+// inputs cost nothing.
+func newOp(name string, value *tensor.Tensor, backward func(g *tensor.Tensor), inputs ...*Var) *Var {
+	out := &Var{Value: value, name: name}
+	if !GradEnabled() {
+		return out
+	}
+	for _, in := range inputs {
+		if in != nil && in.requiresGrad {
+			out.parents = append(out.parents, in)
+		}
+	}
+	if len(out.parents) > 0 {
+		out.requiresGrad = true
+		out.backward = backward
+	}
+	return out
+}
+
+// accumulate adds g into v's pending gradient. g may be shared with other
+// nodes or be a view, so it is only ever updated in place after the engine
+// has made its own copy.
+func (v *Var) accumulate(g *tensor.Tensor) {
+	if !tensor.SameShape(g.Shape(), v.Value.Shape()) {
+		panic(fmt.Sprintf("autograd: gradient of shape %v for %s (internal error in an op's backward)", g.Shape(), v.label()))
+	}
+	switch {
+	case v.pending == nil:
+		v.pending, v.owned = g, false
+	case !v.owned:
+		v.pending, v.owned = tensor.Add(v.pending, g), true
+	default:
+		v.pending.AddInPlace(g)
+	}
+}
+
+// Backward of a scalar (numel 1) output, seeded with 1.
+func (v *Var) Backward() {
+	if v.Value.Numel() != 1 {
+		panic(fmt.Sprintf("autograd: Backward needs a scalar output (numel 1), got %s; use BackwardWith to seed a gradient", v.label()))
+	}
+	v.BackwardWith(tensor.Ones(v.Value.Shape()...))
+}
+
+// BackwardWith seeds the output gradient explicitly (fake-loss trick). grad
+// must have v's shape. Gradients accumulate into the Grad of every leaf that
+// requires grad and of every retained node; other intermediate gradients are
+// dropped as soon as they have been passed on. The graph is kept, so
+// Backward may be called again (gradients add up, as in PyTorch).
+func (v *Var) BackwardWith(grad *tensor.Tensor) {
+	if !v.requiresGrad {
+		panic(fmt.Sprintf("autograd: Backward on %s, which does not require grad (no input requires grad, or it was made under NoGrad)", v.label()))
+	}
+	if !tensor.SameShape(grad.Shape(), v.Value.Shape()) {
+		panic(fmt.Sprintf("autograd: BackwardWith gradient of shape %v for %s", grad.Shape(), v.label()))
+	}
+	order := topoOrder(v)
+	defer func() { // drop partial sums if an op's backward or a hook panicked
+		for _, n := range order {
+			n.pending, n.owned = nil, false
+		}
+	}()
+	v.accumulate(grad)
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		g := n.pending
+		n.pending, n.owned = nil, false
+		if g == nil {
+			continue // defensive: every op accumulates into each input that requires grad
+		}
+		for _, h := range n.hooks {
+			if r := h(g); r != nil {
+				g = r
+			}
+		}
+		if n.IsLeaf() || n.retain {
+			if n.Grad == nil {
+				n.Grad = g.Clone() // own storage: optimizers may update it in place
+			} else {
+				n.Grad.AddInPlace(g)
+			}
+		}
+		if n.backward != nil {
+			n.backward(g)
+		}
+	}
+}
+
+// topoOrder lists the nodes reachable from root through inputs that require
+// grad, every node after all of its inputs. It is an iterative depth-first
+// search, so deep graphs (many transformer layers) cannot overflow the stack.
+func topoOrder(root *Var) []*Var {
+	type frame struct {
+		v    *Var
+		next int // index of the next parent to visit
+	}
+	var order []*Var
+	visited := map[*Var]bool{root: true}
+	stack := []frame{{root, 0}}
+	for len(stack) > 0 {
+		top := &stack[len(stack)-1]
+		if top.next < len(top.v.parents) {
+			p := top.v.parents[top.next]
+			top.next++
+			if !visited[p] {
+				visited[p] = true
+				stack = append(stack, frame{p, 0})
+			}
+			continue
+		}
+		order = append(order, top.v)
+		stack = stack[:len(stack)-1]
+	}
+	return order
+}
+
+// normAxis maps a possibly negative axis into [0, ndim).
+func normAxis(op string, axis, ndim int) int {
+	a := axis
+	if a < 0 {
+		a += ndim
+	}
+	if a < 0 || a >= ndim {
+		panic(fmt.Sprintf("autograd: %s: axis %d out of range for %d dims", op, axis, ndim))
+	}
+	return a
+}

@@ -1,0 +1,132 @@
+package autograd
+
+import "github.com/gocoop/gocoop/tensor"
+
+// LayerNorm over the last axis; weight and bias [D] (either may be nil).
+//
+// Forward (tensor.LayerNorm) keeps each row's mean and rstd = 1/√(var+eps).
+// With x̂ = (x − mean)·rstd and y = x̂⊙w + b, backward is (llm.c's
+// derivation, per row of D elements, dn = g⊙w):
+//
+//	dx = rstd · (dn − mean(dn) − x̂ · mean(dn⊙x̂))
+//	dw = Σ_rows g⊙x̂
+//	db = Σ_rows g
+func LayerNorm(x, weight, bias *Var, eps float32) *Var {
+	shape := x.Value.Shape()
+	if len(shape) == 0 {
+		panic(&tensor.ShapeError{Op: "autograd.LayerNorm", Shapes: [][]int{shape}, Msg: "want x [..., D]"})
+	}
+	D := shape[len(shape)-1]
+	w, b := tensor.Ones(D), tensor.Zeros(D)
+	if weight != nil {
+		w = weight.Value
+	}
+	if bias != nil {
+		b = bias.Value
+	}
+	y, mean, rstd := tensor.LayerNorm(x.Value, w, b, eps)
+	return newOp("layer_norm", y, func(g *tensor.Tensor) {
+		needW := weight != nil && weight.requiresGrad
+		needB := bias != nil && bias.requiresGrad
+		dx, dw, db := layerNormBackward(x.Value, w, mean, rstd, g, x.requiresGrad, needW, needB)
+		if x.requiresGrad {
+			x.accumulate(dx)
+		}
+		if needW {
+			weight.accumulate(dw)
+		}
+		if needB {
+			bias.accumulate(db)
+		}
+	}, x, weight, bias)
+}
+
+// layerNormBackward computes the gradients asked for (nil for the others),
+// one row of D elements at a time, rows split across cores; dw and db sum
+// over rows in float64.
+func layerNormBackward(x, w, mean, rstd, g *tensor.Tensor, needX, needW, needB bool) (dx, dw, db *tensor.Tensor) {
+	shape := x.Shape()
+	D := shape[len(shape)-1]
+	xd, gd, wd := x.Contiguous().Data(), g.Contiguous().Data(), w.Contiguous().Data()
+	md, rd := mean.Contiguous().Data(), rstd.Contiguous().Data()
+	var dxd []float32
+	if needX {
+		dx = tensor.New(shape...)
+		dxd = dx.Data()
+	}
+	needParams := needW || needB
+	workers := workersFor(len(md), D)
+	dwParts, dbParts := make([][]float64, workers), make([][]float64, workers) // per chunk, summed in order below
+	parallelFor(len(md), D, func(w, lo, hi int) {
+		dwPart, dbPart := make([]float64, D), make([]float64, D)
+		dwParts[w], dbParts[w] = dwPart, dbPart
+		for i := lo; i < hi; i++ {
+			xr, gr := xd[i*D:(i+1)*D], gd[i*D:(i+1)*D]
+			m, r := md[i], rd[i]
+			var sumDn, sumDnXhat float32
+			for j := range D {
+				xhat := (xr[j] - m) * r
+				dn := gr[j] * wd[j]
+				sumDn += dn
+				sumDnXhat += dn * xhat
+				if needParams { // skipped when weight and bias are frozen
+					dwPart[j] += float64(gr[j] * xhat)
+					dbPart[j] += float64(gr[j])
+				}
+			}
+			if !needX {
+				continue
+			}
+			meanDn, meanDnXhat := sumDn/float32(D), sumDnXhat/float32(D)
+			dxr := dxd[i*D : (i+1)*D]
+			for j := range D {
+				xhat := (xr[j] - m) * r
+				dxr[j] = r * (gr[j]*wd[j] - meanDn - xhat*meanDnXhat)
+			}
+		}
+	})
+	dw64, db64 := make([]float64, D), make([]float64, D)
+	for w := range workers {
+		for j := range D {
+			dw64[j] += dwParts[w][j]
+			db64[j] += dbParts[w][j]
+		}
+	}
+	if needW {
+		dw = fromFloat64(dw64)
+	}
+	if needB {
+		db = fromFloat64(db64)
+	}
+	return dx, dw, db
+}
+
+// fromFloat64 rounds a float64 accumulator into a new 1-D tensor.
+func fromFloat64(s []float64) *tensor.Tensor {
+	out := make([]float32, len(s))
+	for i, v := range s {
+		out[i] = float32(v)
+	}
+	return tensor.FromSlice(out, len(out))
+}
+
+// L2Normalize divides by max(‖x‖₂, eps) along axis (torch.nn.functional.normalize).
+// With d = max(‖x‖, eps) and y = x/d: where ‖x‖ > eps,
+// dx = (g − y·Σ(g⊙y))/d; where the norm is clamped, d is constant and
+// dx = g/eps.
+func L2Normalize(a *Var, axis int, eps float32) *Var {
+	ax := []int{axis}
+	norm := tensor.Sqrt(tensor.Sum(tensor.Square(a.Value), ax, true))
+	d := tensor.Map(norm, func(n float32) float32 { return max(n, eps) })
+	out := tensor.Div(a.Value, d)
+	return newOp("l2_normalize", out, func(g *tensor.Tensor) {
+		dot := tensor.Sum(tensor.Mul(g, out), ax, true)
+		dot = tensor.Map2(dot, norm, func(dot, n float32) float32 {
+			if n > eps {
+				return dot
+			}
+			return 0
+		})
+		a.accumulate(tensor.Div(tensor.Sub(g, tensor.Mul(out, dot)), d))
+	}, a)
+}

@@ -1,0 +1,125 @@
+package autograd
+
+import (
+	"fmt"
+	"sync/atomic"
+
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// Var is a node of the define-by-run graph: a value, an optional gradient and
+// the backward closure of the op that made it.
+//
+// Value and Grad are shared with the graph: treat them as read-only while a
+// graph that uses them is alive (an optimizer updating a leaf's Value in place
+// between steps is fine).
+type Var struct {
+	Value *tensor.Tensor
+	Grad  *tensor.Tensor // nil until Backward reaches it (leaves that require grad, or retained)
+
+	name         string
+	requiresGrad bool
+	retain       bool
+	parents      []*Var                    // inputs that require grad (the graph edges)
+	backward     func(grad *tensor.Tensor) // accumulates into parents that require grad
+	hooks        []func(grad *tensor.Tensor) *tensor.Tensor
+
+	pending *tensor.Tensor // gradient being accumulated during Backward
+	owned   bool           // pending was allocated by the engine and may be updated in place
+}
+
+// NewVar wraps a tensor as a leaf. requiresGrad=false makes it frozen: it
+// never gets a gradient buffer, but gradients still pass through ops that use
+// it to trainable inputs.
+func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
+	if t == nil {
+		panic("autograd: NewVar of a nil tensor")
+	}
+	return &Var{Value: t, requiresGrad: requiresGrad}
+}
+
+// Constant wraps t as a frozen leaf: NewVar(t, false).
+func Constant(t *tensor.Tensor) *Var { return NewVar(t, false) }
+
+// Param wraps t as a trainable leaf: NewVar(t, true).
+func Param(t *tensor.Tensor) *Var { return NewVar(t, true) }
+
+// Shape returns a copy of the value's shape.
+func (v *Var) Shape() []int { return v.Value.Shape() }
+
+// Name returns the name set by SetName, or the op that made v ("" for leaves).
+func (v *Var) Name() string { return v.name }
+
+// SetName names v (used in error messages and debugging) and returns v.
+func (v *Var) SetName(n string) *Var { v.name = n; return v }
+
+// RequiresGrad reports whether gradients are computed for v.
+func (v *Var) RequiresGrad() bool { return v.requiresGrad }
+
+// SetRequiresGrad freezes (false) or unfreezes (true) a leaf. It panics on
+// the result of an op, whose flag is derived from its inputs.
+func (v *Var) SetRequiresGrad(b bool) {
+	if !v.IsLeaf() {
+		panic(fmt.Sprintf("autograd: SetRequiresGrad on %s, which is not a leaf; use Detach", v.label()))
+	}
+	v.requiresGrad = b
+}
+
+// IsLeaf reports whether v was made by NewVar, Detach, or by an op that
+// recorded nothing (no input required grad, or recording was off).
+func (v *Var) IsLeaf() bool { return v.backward == nil }
+
+// Detach returns a frozen leaf sharing v's value.
+func (v *Var) Detach() *Var { return &Var{Value: v.Value, name: v.name} }
+
+// ZeroGrad drops the gradient (Grad = nil); the next Backward starts afresh.
+func (v *Var) ZeroGrad() { v.Grad = nil }
+
+// RetainGrad keeps the gradient of an intermediate in Grad after Backward
+// (leaves that require grad always keep theirs). Like a leaf's, a retained
+// gradient accumulates over Backward calls until ZeroGrad. It is a no-op on a
+// Var that does not require grad. It returns v.
+func (v *Var) RetainGrad() *Var {
+	v.retain = true
+	return v
+}
+
+// RegisterHook calls f with the gradient reaching v (fully accumulated) during
+// Backward; a non-nil return replaces the gradient passed on (and stored in
+// Grad). f must not modify its argument in place: return a new tensor.
+// It panics if v does not require grad, since f could never be called.
+func (v *Var) RegisterHook(f func(grad *tensor.Tensor) *tensor.Tensor) {
+	if !v.requiresGrad {
+		panic(fmt.Sprintf("autograd: RegisterHook on %s, which does not require grad", v.label()))
+	}
+	v.hooks = append(v.hooks, f)
+}
+
+// label names v in messages: its name, else its shape.
+func (v *Var) label() string {
+	if v.name != "" {
+		return fmt.Sprintf("%q %v", v.name, v.Value.Shape())
+	}
+	return fmt.Sprintf("Var %v", v.Value.Shape())
+}
+
+// ---- grad mode ----
+
+var gradEnabled atomic.Bool
+
+func init() { gradEnabled.Store(true) }
+
+// NoGrad runs f with graph recording off (and restores the previous setting,
+// also if f panics). The switch is process-wide, not per goroutine.
+func NoGrad(f func()) {
+	prev := SetGradEnabled(false)
+	defer SetGradEnabled(prev)
+	f()
+}
+
+// SetGradEnabled switches recording and returns the previous setting.
+// While off, ops produce frozen leaves with no backward closure.
+func SetGradEnabled(on bool) bool { return gradEnabled.Swap(on) }
+
+// GradEnabled reports whether ops record the graph.
+func GradEnabled() bool { return gradEnabled.Load() }
