@@ -1,0 +1,34 @@
+package nn
+
+import (
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// LayerNorm is torch.nn.LayerNorm over the last axis: biased variance,
+// eps 1e-5, affine Weight (ones) and Bias (zeros), both [D].
+// Parameters "weight", "bias".
+type LayerNorm struct {
+	Weight *autograd.Var // [D]
+	Bias   *autograd.Var // [D]
+	Eps    float32
+}
+
+// NewLayerNorm builds a LayerNorm of width d with PyTorch's init.
+func NewLayerNorm(d int) *LayerNorm {
+	return &LayerNorm{
+		Weight: autograd.Param(tensor.Ones(d)),
+		Bias:   autograd.Param(tensor.Zeros(d)),
+		Eps:    1e-5,
+	}
+}
+
+// Forward normalizes x [..., D] over its last axis.
+func (ln *LayerNorm) Forward(x *autograd.Var) *autograd.Var {
+	return autograd.LayerNorm(x, ln.Weight, ln.Bias, ln.Eps)
+}
+
+// NamedParameters implements Module.
+func (ln *LayerNorm) NamedParameters(prefix string) []NamedParam {
+	return Collect(Leaf(prefix, "weight", ln.Weight), Leaf(prefix, "bias", ln.Bias))
+}
