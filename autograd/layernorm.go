@@ -55,9 +55,9 @@ func layerNormBackward(x, w, mean, rstd, g *tensor.Tensor, needX, needW, needB b
 		dxd = dx.Data()
 	}
 	needParams := needW || needB
-	workers := workersFor(len(md), D)
+	workers := tensor.Workers(len(md), D)
 	dwParts, dbParts := make([][]float64, workers), make([][]float64, workers) // per chunk, summed in order below
-	parallelFor(len(md), D, func(w, lo, hi int) {
+	tensor.ParallelFor(len(md), D, func(w, lo, hi int) {
 		dwPart, dbPart := make([]float64, D), make([]float64, D)
 		dwParts[w], dbParts[w] = dwPart, dbPart
 		for i := lo; i < hi; i++ {

@@ -152,7 +152,7 @@ func TestGatherRowsBadIndex(t *testing.T) {
 // goroutines: the chunked paths must match the composed ops.
 func TestParallelPathsMatchComposed(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
-	if workersFor(256, 512) < 2 {
+	if tensor.Workers(256, 512) < 2 {
 		t.Fatal("test too small to run in parallel")
 	}
 	compareFused(t, 11, [][]int{{2, 128, 512}, {512}, {512}},
