@@ -1,0 +1,203 @@
+// Package ckpt reads CLIP checkpoints into float32 state dicts and writes
+// safetensors files.
+//
+// Load detects the format from the file's content, never its name:
+//
+//   - Hugging Face CLIPModel safetensors (text_model.*, vision_model.*),
+//     mapped to OpenAI names (spec/clip.md §3.1);
+//   - safetensors with OpenAI / open_clip names;
+//   - a torch.save zip holding a state dict (.pt, .bin);
+//   - OpenAI's release TorchScript archive (torch.jit.save zip).
+//
+// Every tensor comes back as contiguous row-major float32 whatever its stored
+// dtype (F16, BF16, F64, integer types are converted). Keys follow the
+// OpenAI state_dict names of spec/clip.md §2.1; the int64 buffers
+// input_resolution, context_length and vocab_size are dropped.
+//
+// The package depends only on the standard library and golang.org/x/sys, so
+// it builds without the rest of the module. Files are memory-mapped where
+// the platform allows and read through io.ReaderAt elsewhere.
+package ckpt
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Tensor is a dense row-major float32 tensor. A scalar has an empty Shape
+// and one element.
+type Tensor struct {
+	Shape []int
+	Data  []float32
+}
+
+// Numel returns the number of elements the shape describes.
+func (t *Tensor) Numel() int {
+	n := 1
+	for _, d := range t.Shape {
+		n *= d
+	}
+	return n
+}
+
+// StateDict is an ordered map from parameter name to tensor. Keys keep the
+// order in which they were found in the file.
+type StateDict struct {
+	keys []string
+	m    map[string]*Tensor
+}
+
+// NewStateDict returns an empty state dict.
+func NewStateDict() *StateDict {
+	return &StateDict{m: make(map[string]*Tensor)}
+}
+
+// Get returns the tensor stored under name, or nil.
+func (s *StateDict) Get(name string) *Tensor { return s.m[name] }
+
+// Keys returns the names in order. The slice is a copy.
+func (s *StateDict) Keys() []string { return append([]string(nil), s.keys...) }
+
+// Len returns the number of tensors.
+func (s *StateDict) Len() int { return len(s.keys) }
+
+// Set stores t under name, appending name if it is new and keeping its
+// position otherwise.
+func (s *StateDict) Set(name string, t *Tensor) {
+	if _, ok := s.m[name]; !ok {
+		s.keys = append(s.keys, name)
+	}
+	s.m[name] = t
+}
+
+// Delete removes name if present.
+func (s *StateDict) Delete(name string) {
+	if _, ok := s.m[name]; !ok {
+		return
+	}
+	delete(s.m, name)
+	for i, k := range s.keys {
+		if k == name {
+			s.keys = append(s.keys[:i], s.keys[i+1:]...)
+			break
+		}
+	}
+}
+
+// Map returns the underlying name → tensor map (shared, not copied), the
+// form SaveSafetensors takes.
+func (s *StateDict) Map() map[string]*Tensor { return s.m }
+
+// Format is a checkpoint file format recognised by Load.
+type Format int
+
+// Formats recognised by Load.
+const (
+	FormatUnknown       Format = iota
+	FormatSafetensors          // safetensors with OpenAI / open_clip names
+	FormatHFSafetensors        // Hugging Face CLIPModel safetensors
+	FormatTorchZip             // torch.save zip of a state dict
+	FormatTorchScript          // torch.jit.save archive (OpenAI release .pt)
+)
+
+func (f Format) String() string {
+	switch f {
+	case FormatSafetensors:
+		return "safetensors"
+	case FormatHFSafetensors:
+		return "hf-safetensors"
+	case FormatTorchZip:
+		return "torch-zip"
+	case FormatTorchScript:
+		return "torchscript"
+	}
+	return "unknown"
+}
+
+// Errors wrapped by Load and SaveSafetensors; test with errors.Is.
+var (
+	// ErrUnknownFormat: the file is not a checkpoint format Load knows.
+	ErrUnknownFormat = errors.New("unknown format")
+	// ErrCorrupt: the file is truncated or internally inconsistent.
+	ErrCorrupt = errors.New("corrupt checkpoint")
+	// ErrUnsupported: a well-formed file uses a feature Load lacks (a dtype,
+	// the legacy pre-1.6 torch format, big-endian storages, ...).
+	ErrUnsupported = errors.New("unsupported checkpoint")
+)
+
+// droppedBuffers are the int64 scalars the release archives carry and
+// build_model deletes (spec/clip.md §2.2).
+var droppedBuffers = []string{"input_resolution", "context_length", "vocab_size"}
+
+// Load reads a CLIP checkpoint and returns its tensors as float32 under
+// OpenAI state_dict names, together with the format it detected.
+//
+// A torch checkpoint wrapped as {"state_dict": {...}, ...} is unwrapped, and
+// a "module." prefix shared by every key (DataParallel) is stripped.
+// Errors name the path and, where one is at fault, the tensor key.
+func Load(path string) (*StateDict, Format, error) {
+	src, err := openSource(path)
+	if err != nil {
+		return nil, FormatUnknown, err
+	}
+	defer src.Close()
+	return loadSource(path, src)
+}
+
+// loadSource is Load on an opened source; path is used in messages only.
+func loadSource(path string, src source) (*StateDict, Format, error) {
+	size := src.Size()
+	if size == 0 {
+		return nil, FormatUnknown, fmt.Errorf("%s: not a CLIP checkpoint: %w (empty file)", path, ErrUnknownFormat)
+	}
+	head, err := src.slice(0, min(size, 16))
+	if err != nil {
+		return nil, FormatUnknown, fmt.Errorf("%s: %w", path, err)
+	}
+	var (
+		sd     *StateDict
+		format Format
+	)
+	switch {
+	case isZip(head):
+		sd, format, err = loadZip(path, src)
+	case isLegacyTorch(head):
+		err = fmt.Errorf("%s: %w: legacy (pre-1.6, non-zip) torch.save format; re-save with torch>=1.6", path, ErrUnsupported)
+	case len(head) > 8 && head[8] == '{':
+		sd, format, err = loadSafetensors(path, src)
+	default:
+		err = fmt.Errorf("%s: not a CLIP checkpoint: %w (first bytes % x)", path, ErrUnknownFormat, head)
+	}
+	if err != nil {
+		return nil, format, err
+	}
+	finish(sd)
+	return sd, format, nil
+}
+
+// finish drops the int64 buffers and a DataParallel "module." prefix.
+func finish(sd *StateDict) {
+	for _, k := range droppedBuffers {
+		sd.Delete(k)
+	}
+	if sd.Len() == 0 {
+		return
+	}
+	for _, k := range sd.keys {
+		if !strings.HasPrefix(k, "module.") {
+			return
+		}
+	}
+	// Stripping cannot collide: the keys were distinct with the same prefix.
+	m := make(map[string]*Tensor, len(sd.m))
+	for i, k := range sd.keys {
+		short := strings.TrimPrefix(k, "module.")
+		m[short] = sd.m[k]
+		sd.keys[i] = short
+	}
+	sd.m = m
+	for _, k := range droppedBuffers {
+		sd.Delete(k)
+	}
+}

@@ -1,0 +1,149 @@
+package clip
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/nn"
+)
+
+// TextTransformer is CLIP's text tower. model.py keeps these fields on the
+// CLIP module itself, so their state-dict names have no prefix:
+// token_embedding.weight [V, W], positional_embedding [C, W],
+// transformer.resblocks.i.* (causal), ln_final.*, text_projection [W, E]
+// (stored [in, out]).
+type TextTransformer struct {
+	ContextLength int // C
+	VocabSize     int // V
+	Width         int // W
+	OutputDim     int // E
+
+	TokenEmbedding      *nn.Embedding   // [V, W]
+	PositionalEmbedding *autograd.Var   // [C, W]
+	Transformer         *nn.Transformer // causal blocks
+	LnFinal             *nn.LayerNorm
+	TextProjection      *autograd.Var // [W, E], [in, out]
+
+	// TrimAfterEOT makes Forward drop the positions after the batch's last
+	// EOT before the blocks. By causality the features and the gradients
+	// are unchanged (prompt rows after the EOT get zero gradient either way)
+	// while the cost shrinks about linearly with the prompt length
+	// (spec/clip.md §1.3, §7). Off by default, as model.py; traces then
+	// hold [N, L', W] with L' = max EOT position + 1.
+	TrimAfterEOT bool
+}
+
+func newTextTransformer(cfg Config, p paramFunc) *TextTransformer {
+	w := cfg.TransformerWidth
+	return &TextTransformer{
+		ContextLength:       cfg.ContextLength,
+		VocabSize:           cfg.VocabSize,
+		Width:               w,
+		OutputDim:           cfg.EmbedDim,
+		PositionalEmbedding: p("positional_embedding", cfg.ContextLength, w),
+		TextProjection:      p("text_projection", w, cfg.EmbedDim),
+		Transformer:         newTransformer(p, "transformer", w, cfg.TransformerLayers, cfg.TransformerHeads, true),
+		TokenEmbedding: &nn.Embedding{
+			Weight: p("token_embedding.weight", cfg.VocabSize, w), Num: cfg.VocabSize, Dim: w,
+		},
+		LnFinal: newLayerNorm(p, "ln_final", w),
+	}
+}
+
+// Embed looks up the token embeddings of ids (N rows of equal length
+// L ≤ C) → [N, L, W]. Ids outside [0, V) panic with an error naming them.
+func (t *TextTransformer) Embed(ids [][]int32) *autograd.Var {
+	n, l := t.checkIDs("TokenEmbedding", ids)
+	flat := make([]int, 0, n*l)
+	for r, row := range ids {
+		for j, id := range row {
+			if id < 0 || int(id) >= t.VocabSize {
+				panic(fmt.Errorf("clip: TokenEmbedding: id %d at row %d position %d outside the vocabulary [0, %d)", id, r, j, t.VocabSize))
+			}
+			flat = append(flat, int(id))
+		}
+	}
+	return t.TokenEmbedding.Forward(flat, n, l) // [N·L] -> [N, L, W]
+}
+
+// Forward is encode_text from embeddings x [N, L, W] (L ≤ C): add the
+// positional embedding, run the causal blocks, take each row's EOT token
+// (position of the first maximal id, torch.argmax), ln_final, project →
+// [N, E]. Gradients reach x when it requires grad. tr, if non-nil, receives
+// the intermediates.
+func (t *TextTransformer) Forward(x *autograd.Var, ids [][]int32, tr *TowerTrace) *autograd.Var {
+	n, l := t.checkIDs("EncodeTextEmbeddings", ids)
+	if s := x.Shape(); len(s) != 3 || s[0] != n || s[1] != l || s[2] != t.Width {
+		panic(fmt.Sprintf("clip: EncodeTextEmbeddings: prompts %v, want [%d, %d, %d] to match ids", s, n, l, t.Width))
+	}
+	eot := EOTPositions(ids)
+	if t.TrimAfterEOT {
+		if last := slices.Max(eot) + 1; last < l {
+			l = last
+			x = autograd.Slice(x, 1, 0, l) // [N, L, W] -> [N, L', W]
+		}
+	}
+	pos := t.PositionalEmbedding
+	if l != t.ContextLength {
+		pos = autograd.Slice(pos, 0, 0, l) // [C, W] -> [L, W]
+	}
+	x = autograd.Add(x, pos)            // [N, L, W] + [L, W]
+	x = runBlocks(t.Transformer, x, tr) // [N, L, W]
+	// ln_final is per token, so applying it to the EOT rows only is exact.
+	x = autograd.GatherRows(x, eot) // [N, L, W] -> [N, W]
+	x = t.LnFinal.Forward(x)        // [N, W]
+	if tr != nil {
+		tr.Final = x
+	}
+	x = autograd.MatMul(x, t.TextProjection) // [N, W] @ [W, E] -> [N, E]
+	if tr != nil {
+		tr.Features = x
+	}
+	return x
+}
+
+// checkIDs validates that ids is a non-empty batch of rows of one length
+// L ≤ C and returns N, L.
+func (t *TextTransformer) checkIDs(op string, ids [][]int32) (n, l int) {
+	if len(ids) == 0 || len(ids[0]) == 0 {
+		panic(fmt.Sprintf("clip: %s: empty ids", op))
+	}
+	n, l = len(ids), len(ids[0])
+	for r, row := range ids {
+		if len(row) != l {
+			panic(fmt.Sprintf("clip: %s: row %d has %d ids, row 0 has %d", op, r, len(row), l))
+		}
+	}
+	if l > t.ContextLength {
+		panic(fmt.Sprintf("clip: %s: %d ids per row, context length is %d", op, l, t.ContextLength))
+	}
+	return n, l
+}
+
+// EOTPositions returns, per row, the index of its first maximal id: the
+// EOT token (49407 is the largest id) as torch.argmax finds it, so a
+// literal <|endoftext|> inside the text wins over the final one.
+func EOTPositions(ids [][]int32) []int {
+	pos := make([]int, len(ids))
+	for r, row := range ids {
+		for j, id := range row {
+			if id > row[pos[r]] {
+				pos[r] = j
+			}
+		}
+	}
+	return pos
+}
+
+// NamedParameters implements nn.Module (names without prefix, as in
+// model.py's CLIP).
+func (t *TextTransformer) NamedParameters(prefix string) []nn.NamedParam {
+	return nn.Collect(
+		nn.Leaf(prefix, "positional_embedding", t.PositionalEmbedding),
+		nn.Leaf(prefix, "text_projection", t.TextProjection),
+		nn.Child(prefix, "transformer", t.Transformer),
+		nn.Child(prefix, "token_embedding", t.TokenEmbedding),
+		nn.Child(prefix, "ln_final", t.LnFinal),
+	)
+}

@@ -1,0 +1,149 @@
+package clip
+
+import (
+	"fmt"
+
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/nn"
+)
+
+// VisionTransformer is CLIP's image tower (model.py's VisionTransformer):
+// patch embedding, class token, positional embedding, ln_pre, pre-LN
+// residual blocks, ln_post on the class token and the projection.
+//
+// State-dict names under "visual.": class_embedding [D],
+// positional_embedding [(R/P)²+1, D], proj [D, E] (stored [in, out]),
+// conv1.weight [D, 3, P, P], ln_pre.*, transformer.resblocks.i.*, ln_post.*.
+type VisionTransformer struct {
+	InputResolution int // R
+	PatchSize       int // P
+	Width           int // D
+	OutputDim       int // E
+
+	Conv1               *nn.PatchEmbed // Conv2d(3, D, P, stride P, bias=False)
+	ClassEmbedding      *autograd.Var  // [D]
+	PositionalEmbedding *autograd.Var  // [(R/P)² + 1, D]
+	LnPre               *nn.LayerNorm
+	Transformer         *nn.Transformer
+	LnPost              *nn.LayerNorm
+	Proj                *autograd.Var // [D, E], [in, out]
+}
+
+func newVisionTransformer(cfg Config, p paramFunc) *VisionTransformer {
+	d, grid := cfg.VisionWidth, cfg.ImageResolution/cfg.VisionPatchSize
+	v := &VisionTransformer{
+		InputResolution: cfg.ImageResolution,
+		PatchSize:       cfg.VisionPatchSize,
+		Width:           d,
+		OutputDim:       cfg.EmbedDim,
+	}
+	v.ClassEmbedding = p("visual.class_embedding", d)
+	v.PositionalEmbedding = p("visual.positional_embedding", grid*grid+1, d)
+	v.Proj = p("visual.proj", d, cfg.EmbedDim)
+	v.Conv1 = &nn.PatchEmbed{
+		Weight: p("visual.conv1.weight", d, 3, cfg.VisionPatchSize, cfg.VisionPatchSize),
+		InCh:   3, Dim: d, P: cfg.VisionPatchSize,
+	}
+	v.LnPre = newLayerNorm(p, "visual.ln_pre", d)
+	v.Transformer = newTransformer(p, "visual.transformer", d, cfg.VisionLayers, cfg.VisionHeads, false)
+	v.LnPost = newLayerNorm(p, "visual.ln_post", d)
+	return v
+}
+
+// Forward encodes images x [N, 3, R, R] (normalized as Preprocess does) into
+// image features [N, E] (not normalized). tr, if non-nil, receives the
+// intermediates. x may require grad (e.g. for saliency); the weights are
+// frozen as loaded.
+func (v *VisionTransformer) Forward(x *autograd.Var, tr *TowerTrace) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 4 || s[1] != 3 || s[2] != v.InputResolution || s[3] != v.InputResolution {
+		panic(fmt.Sprintf("clip: EncodeImage: images %v, want [N, 3, %d, %d]", s, v.InputResolution, v.InputResolution))
+	}
+	n, d := s[0], v.Width
+	x = v.Conv1.Forward(x)                                                // [N, 3, R, R] -> [N, grid², D]
+	cls := autograd.Reshape(v.ClassEmbedding, 1, 1, d)                    // [D] -> [1, 1, D]
+	cls = autograd.Expand(cls, n, 1, d)                                   // [1, 1, D] -> [N, 1, D]
+	x = autograd.Concat([]*autograd.Var{cls, x}, 1)                       // [N, grid² + 1, D]
+	x = autograd.Add(x, v.PositionalEmbedding)                            // + [grid² + 1, D]
+	x = v.LnPre.Forward(x)                                                // [N, L, D]
+	x = runBlocks(v.Transformer, x, tr)                                   // [N, L, D]
+	x = v.LnPost.Forward(autograd.Squeeze(autograd.Slice(x, 1, 0, 1), 1)) // CLS token: [N, L, D] -> [N, D]
+	if tr != nil {
+		tr.Final = x
+	}
+	x = autograd.MatMul(x, v.Proj) // [N, D] @ [D, E] -> [N, E]
+	if tr != nil {
+		tr.Features = x
+	}
+	return x
+}
+
+// NamedParameters implements nn.Module with model.py's names and order.
+func (v *VisionTransformer) NamedParameters(prefix string) []nn.NamedParam {
+	return nn.Collect(
+		nn.Leaf(prefix, "class_embedding", v.ClassEmbedding),
+		nn.Leaf(prefix, "positional_embedding", v.PositionalEmbedding),
+		nn.Leaf(prefix, "proj", v.Proj),
+		nn.Child(prefix, "conv1", v.Conv1),
+		nn.Child(prefix, "ln_pre", v.LnPre),
+		nn.Child(prefix, "transformer", v.Transformer),
+		nn.Child(prefix, "ln_post", v.LnPost),
+	)
+}
+
+// runBlocks applies t's residual blocks one by one (instead of
+// t.Forward) so that a trace can keep every block's output and attention.
+func runBlocks(t *nn.Transformer, x *autograd.Var, tr *TowerTrace) *autograd.Var {
+	if tr != nil {
+		tr.reset(x)
+	}
+	for _, b := range t.Resblocks {
+		record := tr != nil && tr.RecordAttn
+		b.Attn.RecordAttn, b.Attn.LastAttn = record, nil
+		x = b.Forward(x) // [N, L, D] -> [N, L, D]
+		if tr != nil {
+			tr.Blocks = append(tr.Blocks, x)
+			if record {
+				tr.Attn = append(tr.Attn, b.Attn.LastAttn)
+			}
+		}
+		b.Attn.RecordAttn, b.Attn.LastAttn = false, nil
+	}
+	return x
+}
+
+// Shared constructors from a paramFunc (state-dict names, no copies).
+
+func newLayerNorm(p paramFunc, name string, d int) *nn.LayerNorm {
+	return &nn.LayerNorm{Weight: p(name+".weight", d), Bias: p(name+".bias", d), Eps: 1e-5}
+}
+
+func newLinear(p paramFunc, name string, in, out int) *nn.Linear {
+	return &nn.Linear{Weight: p(name+".weight", out, in), Bias: p(name+".bias", out), In: in, Out: out}
+}
+
+func newTransformer(p paramFunc, name string, width, layers, heads int, causal bool) *nn.Transformer {
+	t := &nn.Transformer{Width: width, Layers: layers, Heads: heads}
+	for i := range layers {
+		b := fmt.Sprintf("%s.resblocks.%d", name, i)
+		t.Resblocks = append(t.Resblocks, &nn.ResidualAttentionBlock{
+			Attn: &nn.MultiheadAttention{
+				InProjWeight: p(b+".attn.in_proj_weight", 3*width, width),
+				InProjBias:   p(b+".attn.in_proj_bias", 3*width),
+				OutProj:      newLinear(p, b+".attn.out_proj", width, width),
+				Dim:          width, Heads: heads,
+			},
+			Ln1: newLayerNorm(p, b+".ln_1", width),
+			MLP: &nn.MLP{
+				CFc:   newLinear(p, b+".mlp.c_fc", width, 4*width),
+				CProj: newLinear(p, b+".mlp.c_proj", 4*width, width),
+			},
+			Ln2:    newLayerNorm(p, b+".ln_2", width),
+			Causal: causal,
+		})
+	}
+	return t
+}
+
+// paramFunc returns the parameter name of the given shape (frozen Var).
+type paramFunc func(name string, shape ...int) *autograd.Var
