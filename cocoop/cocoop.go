@@ -1,0 +1,282 @@
+package cocoop
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/nn"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// contextInit returns the initial context vectors and the prompt prefix
+// (spec §1.2): with ctxInit ("_" → space), n_ctx = its word count, ctx =
+// token-embedding rows 1..n_ctx of its tokenization (SOS excluded) and the
+// prefix is the init text; without, ctx ~ N(0, 0.02²) of shape
+// [lead..., n_ctx, W] and the prefix is "X X … X".
+func contextInit(m *clip.CLIP, ctxInit string, nCtx int, rng *tensor.RNG, lead ...int) (*tensor.Tensor, string, error) {
+	w := m.TransformerWidth
+	if init := strings.Join(strings.Fields(PromptName(ctxInit)), " "); init != "" {
+		n := len(strings.Fields(init))
+		ids, err := clip.Tokenize([]string{init}, m.ContextLength, false)
+		if err != nil {
+			return nil, "", fmt.Errorf("cocoop: ctx init %q: %w", ctxInit, err)
+		}
+		emb := m.TokenEmbedding(ids)                          // [1, C, W]
+		ctx := emb.Value.Index(0, 0).Slice(0, 1, 1+n).Clone() // [n_ctx, W]
+		return ctx, init, nil
+	}
+	shape := append(slices.Clone(lead), nCtx, w)
+	return rng.Normal(0, 0.02, shape...), strings.TrimSpace(strings.Repeat("X ", nCtx)), nil
+}
+
+// PromptLearner holds CoCoOp's trainables (trainers/cocoop.py
+// PromptLearner): the shared context ctx [n_ctx, W] and the meta-net
+// Linear(E → E/16) → ReLU → Linear(E/16 → W), with the official names ctx,
+// meta_net.linear1.{weight,bias}, meta_net.linear2.{weight,bias}.
+type PromptLearner struct {
+	Ctx          *autograd.Var // [n_ctx, W]
+	MetaNet      *nn.Sequential
+	Linear1      *nn.Linear // [E/16, E]
+	Linear2      *nn.Linear // [W, E/16]
+	NCtx         int
+	PromptPrefix string // ctx init text or "X X … X"
+}
+
+// NewPromptLearner builds the trainables for m: ctx from ctxInit or N(0,
+// 0.02²) (nCtx vectors), the meta-net with PyTorch's default Linear init,
+// all drawn from rng in that order.
+func NewPromptLearner(m *clip.CLIP, ctxInit string, nCtx int, rng *tensor.RNG) (*PromptLearner, error) {
+	ctx, prefix, err := contextInit(m, ctxInit, nCtx, rng)
+	if err != nil {
+		return nil, err
+	}
+	vis, hidden := m.EmbedDim, m.EmbedDim/16
+	if hidden == 0 {
+		return nil, fmt.Errorf("cocoop: meta-net: vision feature dim %d < 16", vis)
+	}
+	p := &PromptLearner{
+		Ctx:          autograd.Param(ctx),
+		Linear1:      nn.NewLinear(vis, hidden, true, rng),
+		Linear2:      nn.NewLinear(hidden, m.TransformerWidth, true, rng),
+		NCtx:         ctx.Dim(0),
+		PromptPrefix: prefix,
+	}
+	p.MetaNet = (&nn.Sequential{}).Add("linear1", p.Linear1).Add("relu", nn.ReLU{}).Add("linear2", p.Linear2)
+	return p, nil
+}
+
+// NamedParameters implements nn.Module: ctx, meta_net.linear1.weight, ...
+func (p *PromptLearner) NamedParameters(prefix string) []nn.NamedParam {
+	return nn.Collect(nn.Leaf(prefix, "ctx", p.Ctx), nn.Child(prefix, "meta_net", p.MetaNet))
+}
+
+// Pi is the meta-net on normalized image features x [B, E] → [B, W]. With
+// train false it uses detached weights and records no graph.
+func (p *PromptLearner) Pi(x *autograd.Var, train bool) *autograd.Var {
+	if train {
+		return p.MetaNet.Forward(x)
+	}
+	h := autograd.Relu(autograd.Linear(x, p.Linear1.Weight.Detach(), p.Linear1.Bias.Detach()))
+	return autograd.Linear(h, p.Linear2.Weight.Detach(), p.Linear2.Bias.Detach())
+}
+
+// CoCoOp is the conditional prompt learner on a frozen CLIP (spec §1).
+type CoCoOp struct {
+	Model   *clip.CLIP
+	Prompt  *PromptLearner
+	cfg     Config
+	classes *classPrompts
+}
+
+// NewCoCoOp builds CoCoOp on m for classNames, initialized from
+// cfg.Seed (cfg.Method must be MethodCoCoOp).
+func NewCoCoOp(m *clip.CLIP, cfg Config, classNames []string) (*CoCoOp, error) {
+	if cfg.Method == "" {
+		cfg.Method = MethodCoCoOp
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Method != MethodCoCoOp {
+		return nil, fmt.Errorf("cocoop: NewCoCoOp with method %q", cfg.Method)
+	}
+	p, err := NewPromptLearner(m, cfg.CtxInit, cfg.NCtx, tensor.NewRNG(seedStream(cfg.Seed, streamInit)))
+	if err != nil {
+		return nil, err
+	}
+	cfg.NCtx = p.NCtx
+	c := &CoCoOp{Model: m, Prompt: p, cfg: cfg}
+	if err := c.SetClassNames(classNames); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Method implements Classifier.
+func (c *CoCoOp) Method() string { return MethodCoCoOp }
+
+// Config implements Learner.
+func (c *CoCoOp) Config() Config { return c.cfg }
+
+// CLIP implements Learner.
+func (c *CoCoOp) CLIP() *clip.CLIP { return c.Model }
+
+// ClassNames implements Classifier.
+func (c *CoCoOp) ClassNames() []string { return slices.Clone(c.classes.names) }
+
+// SetClassNames implements Classifier: it rebuilds token_prefix and
+// token_suffix from the tokenized "{prefix} {name}." prompts.
+func (c *CoCoOp) SetClassNames(names []string) error {
+	cp, err := newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, names)
+	if err != nil {
+		return err
+	}
+	c.classes = cp
+	return nil
+}
+
+// NamedParameters implements nn.Module (the trainables only).
+func (c *CoCoOp) NamedParameters(prefix string) []nn.NamedParam {
+	return c.Prompt.NamedParameters(prefix)
+}
+
+// ImageFeatures implements Classifier.
+func (c *CoCoOp) ImageFeatures(images *tensor.Tensor) *tensor.Tensor {
+	return imageFeatures(c.Model, images)
+}
+
+// builder returns the prompt builder of one image's shifted context s
+// [n_ctx, W]: [SOS | s | suffix] for each class of a chunk.
+func (c *CoCoOp) builder(cp *classPrompts, s *autograd.Var) promptBuilder {
+	return func(ch chunk, train bool) *autograd.Var {
+		ctx := s
+		if !train {
+			ctx = s.Detach()
+		}
+		pre, suf := cp.prefixSuffix(ch)
+		k := len(ch.cls)
+		ctxE := autograd.Expand(autograd.Unsqueeze(ctx, 0), k, cp.nCtx, ctx.Shape()[1]) // [k, n_ctx, W]
+		return autograd.Concat([]*autograd.Var{pre, ctxE, suf}, 1)                      // [k, L, W]
+	}
+}
+
+// shifted returns ctx + π(x) [B, n_ctx, W] (the same π added to every
+// context vector), with a graph when train is set.
+func (c *CoCoOp) shifted(x *tensor.Tensor, train bool) *autograd.Var {
+	pi := c.Prompt.Pi(autograd.Constant(x), train) // [B, W]
+	ctx := c.Prompt.Ctx
+	if !train {
+		ctx = ctx.Detach()
+	}
+	return autograd.Add(autograd.Unsqueeze(ctx, 0), autograd.Unsqueeze(pi, 1)) // [1, n_ctx, W] + [B, 1, W]
+}
+
+// LogitsFromFeatures implements Classifier: per image, the text encoder
+// over all classes with ctx + π(x̂ᵢ), no graph. When the class list fits in
+// one chunk, several images share a text-encoder call (up to ChunkSize
+// prompts), which keeps the matrix products large for small class lists.
+func (c *CoCoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
+	b, n := feats.Dim(0), c.classes.n()
+	sh := c.shifted(feats, false).Value // [B, n_ctx, W]
+	scale := logitScale(c.Model)
+	out := tensor.New(b, n)
+	group := 1
+	if size := c.cfg.ChunkSize; size > 0 && n <= size {
+		group = size / n
+	}
+	all := c.classes.chunks(0)[0]
+	ids := c.classes.chunkIDs(all)
+	for lo := 0; lo < b; lo += group {
+		hi := min(b, lo+group)
+		var t *tensor.Tensor // [(hi-lo)·n_cls, E]
+		if group == 1 {
+			t = textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.builder(c.classes, autograd.Constant(sh.Index(0, lo))))
+		} else {
+			parts := make([]*autograd.Var, 0, hi-lo)
+			var rows [][]int32
+			for i := lo; i < hi; i++ {
+				parts = append(parts, c.builder(c.classes, autograd.Constant(sh.Index(0, i)))(all, false))
+				rows = append(rows, ids...)
+			}
+			t = c.Model.EncodeTextEmbeddings(autograd.Concat(parts, 0), rows).Value
+		}
+		for i := lo; i < hi; i++ {
+			ti := t.Slice(0, (i-lo)*n, (i-lo+1)*n)
+			l := logitsOf(autograd.Constant(feats.Slice(0, i, i+1)), autograd.Constant(ti), scale) // [1, n_cls]
+			copy(out.Data()[i*n:(i+1)*n], l.Value.Data())
+		}
+	}
+	return out
+}
+
+// Logits implements Classifier.
+func (c *CoCoOp) Logits(images *tensor.Tensor) *tensor.Tensor {
+	return c.LogitsFromFeatures(c.ImageFeatures(images))
+}
+
+// Forward returns the logits [B, n_cls] of normalized image features with
+// one graph over all classes (no chunking), from which gradients reach ctx
+// and the meta-net: the paper's forward, for analysis and tests. Training
+// uses ForwardBackward, whose memory is bounded.
+func (c *CoCoOp) Forward(feats *tensor.Tensor) *autograd.Var {
+	sh := c.shifted(feats, true) // [B, n_ctx, W]
+	scale := logitScale(c.Model)
+	all := c.classes.chunks(0)[0]
+	rows := make([]*autograd.Var, feats.Dim(0))
+	for i := range rows {
+		s := autograd.Squeeze(autograd.Slice(sh, 0, i, i+1), 0) // [n_ctx, W]
+		t := c.Model.EncodeTextEmbeddings(c.builder(c.classes, s)(all, true), c.classes.chunkIDs(all))
+		rows[i] = logitsOf(autograd.Constant(feats.Slice(0, i, i+1)), t, scale) // [1, n_cls]
+	}
+	return autograd.Concat(rows, 0)
+}
+
+// ForwardBackward implements Learner: x̂ = normalize(encode_image), π(x̂),
+// and for each image the cross-entropy over all classes (chunked), with the
+// gradient of the batch mean accumulated into ctx and the meta-net.
+//
+// Each image's shifted context ctx + π(x̂ᵢ) is a separate leaf while its
+// text passes run, so only one image's (and one chunk's) activations are
+// alive at a time; its gradient is then passed through the meta-net.
+func (c *CoCoOp) ForwardBackward(images *tensor.Tensor, labels []int) (res StepResult, err error) {
+	err = catch(func() { res = c.forwardBackward(c.ImageFeatures(images), labels) })
+	return res, err
+}
+
+func (c *CoCoOp) forwardBackward(feats *tensor.Tensor, labels []int) StepResult {
+	b := feats.Dim(0)
+	if len(labels) != b {
+		panic(fmt.Errorf("cocoop: %d labels for %d images", len(labels), b))
+	}
+	sh := c.shifted(feats, true) // [B, n_ctx, W]
+	dsh := tensor.New(sh.Shape()...)
+	n := c.classes.n()
+	res := StepResult{Logits: tensor.New(b, n)}
+	var loss float64
+	for i := range b {
+		s := autograd.Param(sh.Value.Index(0, i).Clone()) // [n_ctx, W] leaf
+		l, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats.Slice(0, i, i+1).Clone(),
+			labels[i:i+1], 1/float32(b), c.builder(c.classes, s))
+		loss += float64(l)
+		copy(dsh.Data()[i*s.Value.Numel():], s.Grad.Data())
+		copy(res.Logits.Data()[i*n:(i+1)*n], logits.Data())
+	}
+	sh.BackwardWith(dsh)
+	res.Loss = loss / float64(b)
+	res.Correct = correct(res.Logits, labels)
+	return res
+}
+
+// correct counts the rows of logits whose argmax is the label.
+func correct(logits *tensor.Tensor, labels []int) int {
+	k := 0
+	for i, p := range tensor.Argmax(logits, 1) {
+		if p == labels[i] {
+			k++
+		}
+	}
+	return k
+}

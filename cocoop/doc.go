@@ -1,0 +1,35 @@
+// Package cocoop is CoCoOp (Zhou et al., "Conditional Prompt Learning for
+// Vision-Language Models", CVPR 2022) and its baselines CoOp and zero-shot
+// CLIP on GoCoOp's CLIP ViT-B/16, following KaiyangZhou/CoOp's
+// trainers/{cocoop,coop,zsclip}.py (spec cocoop.md §1, §2, §5), in float32.
+//
+// Models (all implement Classifier; CoCoOp and CoOp implement Learner):
+//
+//   - CoCoOp: shared context vectors ctx [n_ctx, W] plus a meta-net
+//     π = linear2(relu(linear1(x̂))) fed the L2-normalized image feature x̂;
+//     image i's prompts are [SOS | ctx + π(x̂ᵢ) | name tokens, ".", EOS, pad],
+//     so the text encoder runs once per image over every class.
+//   - CoOp: static context, generic [n_ctx, W] or class-specific (CSC)
+//     [n_cls, n_ctx, W], class token at the end, middle or front; the text
+//     encoder runs once per batch.
+//   - ZeroShot: hand-written templates (one per dataset, or an ensemble whose
+//     normalized features are averaged and renormalized).
+//
+// The trainable parameters carry the official state-dict names (ctx,
+// meta_net.linear1.weight, ...); all of CLIP stays frozen. Class-dependent
+// buffers (token_prefix / token_suffix) are rebuilt by SetClassNames from any
+// class list, so checkpoints (SaveCheckpoint, LoadCheckpoint) apply across
+// class lists and datasets.
+//
+// Costs (spec §7, §8): prompts are cut after the last EOT of each chunk of
+// classes (exact by causality), classes are processed in chunks of
+// Config.ChunkSize prompts sorted by length, and when a class list needs more
+// than one chunk the loss gradient is obtained in two passes (features
+// without a graph, then per-chunk recomputation with backward), so memory is
+// bounded by one chunk whatever the number of classes.
+//
+// Trainer runs SGD with Dassl's per-epoch schedule over a BatchSource,
+// deterministically for a seed, checks every loss and gradient for
+// finiteness, and resumes from checkpoints bit-identically. InspectGradients
+// collects the gradient flow of one CoCoOp step for analysis.
+package cocoop
