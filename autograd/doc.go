@@ -17,6 +17,7 @@
 //
 // Ops live one family per file, forward and backward side by side:
 // arith.go, matmul.go, reduce.go, shape.go, index.go, activation.go,
-// softmax.go, layernorm.go, attention.go, loss.go. The engine is var.go and
-// engine.go.
+// softmax.go, layernorm.go, attention.go, packed_attention.go (causal
+// attention over packed sequences sharing prefixes), loss.go. The engine is
+// var.go and engine.go.
 package autograd

@@ -128,6 +128,10 @@ func gradCases() []gradCase {
 		{"attention/causal-lq<lk", []in{rnd(3, 4), rnd(5, 4), rnd(5, 2)}, func(v []*Var) *Var { return ScaledDotProductAttention(v[0], v[1], v[2], true, nil) }},
 		{"attention/frozen-kv", []in{rnd(2, 3, 4), constIn(2, 3, 4), constIn(2, 3, 4)}, func(v []*Var) *Var { return ScaledDotProductAttention(v[0], v[1], v[2], true, nil) }},
 		{"attention/frozen-q", []in{constIn(3, 4), rnd(3, 4), rnd(3, 4)}, func(v []*Var) *Var { return ScaledDotProductAttention(v[0], v[1], v[2], false, nil) }},
+		// packed_attention.go (sequences in packedFixture: a prefix shared by three, one alone)
+		{"packed_attention", []in{rnd(10, 2, 3), rnd(10, 2, 3), rnd(10, 2, 3)}, func(v []*Var) *Var { return PackedAttention(v[0], v[1], v[2], packedFixture, nil) }},
+		{"packed_attention/frozen-kv", []in{rnd(10, 2, 3), constIn(10, 2, 3), constIn(10, 2, 3)}, func(v []*Var) *Var { return PackedAttention(v[0], v[1], v[2], packedFixture, nil) }},
+		{"packed_attention/frozen-q", []in{constIn(10, 1, 4), rnd(10, 1, 4), rnd(10, 1, 4)}, func(v []*Var) *Var { return PackedAttention(v[0], v[1], v[2], packedFixture, nil) }},
 		// loss.go
 		{"cross_entropy", []in{rnd(4, 5)}, func(v []*Var) *Var { return CrossEntropy(v[0], []int{1, 4, 0, 1}) }},
 		{"cross_entropy/composed", []in{rnd(3, 4)}, func(v []*Var) *Var { return CrossEntropy(MulScalar(L2Normalize(v[0], -1, 1e-12), 5), []int{3, 0, 2}) }},

@@ -6,7 +6,11 @@
 // inferred from the weights as build_model does.
 //
 // The weights are frozen; EncodeTextEmbeddings is the entry point of
-// CoOp/CoCoOp, whose learned prompt vectors receive the gradients. A Trace
+// CoOp/CoCoOp, whose learned prompt vectors receive the gradients.
+// EncodeTextShared is its fast path for prompts that share a prefix (SOS and
+// the context vectors): the prefix is computed once per image or batch and
+// no position after an EOT is computed, with the same results
+// (text_packed.go; TextTransformer.DisablePacking switches it off). A Trace
 // set on the model exposes every block's output and attention map.
 // HashStateDict makes deterministic full-size weights that the PyTorch
 // reference in bench/reference reproduces bit-exactly, for parity tests.
@@ -137,6 +141,13 @@ type TowerTrace struct {
 	Attn     []*tensor.Tensor // attention probabilities of block i, [N, H, L, L] (RecordAttn)
 	Final    *autograd.Var    // ln_post(CLS) / ln_final(EOT row), [N, D]
 	Features *autograd.Var    // projected features, [N, E]
+
+	// Rows is set by the packed text path (EncodeTextShared) only, whose
+	// Input and Blocks are packed [R, W]: Rows[n][j] is the row holding
+	// position j of prompt n, for j up to its EOT. Shared prefix rows
+	// appear in the Rows of every prompt of their group. Attn is then
+	// [N, H, L', L'] per block, L' = max EOT + 1, zero after each EOT.
+	Rows [][]int
 }
 
 func (tr *TowerTrace) reset(input *autograd.Var) {

@@ -32,6 +32,14 @@ type TextTransformer struct {
 	// (spec/clip.md §1.3, §7). Off by default, as model.py; traces then
 	// hold [N, L', W] with L' = max EOT position + 1.
 	TrimAfterEOT bool
+
+	// DisablePacking makes ForwardShared (CLIP.EncodeTextShared,
+	// EncodeTextEmbeddingsShared) take the plain path: every prompt
+	// assembled in full and run through Forward, the model.py computation,
+	// instead of the packed path that computes each shared prefix once and
+	// no position after an EOT (text_packed.go). Same results up to float32
+	// rounding; for comparison and teaching. Off by default.
+	DisablePacking bool
 }
 
 func newTextTransformer(cfg Config, p paramFunc) *TextTransformer {

@@ -1,0 +1,234 @@
+package autograd
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gocoop/gocoop/asm"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// PackedSeq is one sequence of a packed ("varlen") attention batch.
+type PackedSeq struct {
+	// Rows are the row indices (into q, k, v) of the sequence's tokens in
+	// position order: position i is row Rows[i].
+	Rows []int
+	// Own: queries Rows[Own:] are computed by this sequence; Rows[:Own] is
+	// a prefix shared with other sequences, whose outputs another sequence
+	// (the one owning those rows) computes. The prefix still serves as keys
+	// and values here.
+	Own int
+}
+
+// PackedAttention is causal scaled-dot-product attention over many sequences
+// packed as the rows of q, k, v [R, H, d] (any row order): the query at
+// position i of a sequence attends to its keys at positions 0..i, scale
+// 1/√d, and the result [R, H, d] holds each row's output as computed by the
+// sequence that owns it. Every row must be owned by exactly one sequence
+// (panics otherwise, naming the row); a row may appear as a key in any
+// number of sequences.
+//
+// This is what lets many prompts share one prefix: the prefix rows are
+// owned (and computed once) by one sequence, and every prompt lists them
+// before its own rows. Backward, per sequence with P its probabilities:
+//
+//	dv_j += Σ_i P_ij·dO_i     ds_ij = P_ij·(dO_i·v_j − Σ_j' P_ij'·dO_i·v_j')·scale
+//	dq_i  = Σ_j ds_ij·k_j     dk_j += Σ_i ds_ij·q_i
+//
+// so shared key rows collect the gradient of every sequence that attends
+// to them. Each sequence accumulates its key/value gradients in its own
+// buffer; they are then added into the rows in sequence order, so results
+// do not depend on the number of workers.
+//
+// probs, if non-nil, receives per sequence its probabilities [H, n−Own, n]
+// (owned queries × all n keys, zero above the causal diagonal), for
+// inspection; they share storage with the graph, treat them as read-only.
+func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *Var {
+	R, H, d := checkPacked(q, k, v, seqs)
+	seqs = clonePackedSeqs(seqs) // the closure must not see later changes
+	scale := float32(1 / math.Sqrt(float64(d)))
+	qd, kd, vd := q.Value.Contiguous().Data(), k.Value.Contiguous().Data(), v.Value.Contiguous().Data()
+	at := func(data []float32, row, h int) []float32 { return data[(row*H+h)*d:][:d] }
+
+	// pOff[s]: start of sequence s's probabilities, H blocks of (n−Own)×n.
+	pOff := make([]int, len(seqs)+1)
+	for s, sq := range seqs {
+		n := len(sq.Rows)
+		pOff[s+1] = pOff[s] + H*(n-sq.Own)*n
+	}
+	pd := make([]float32, pOff[len(seqs)])
+	prow := func(s, h, i int) []float32 { // probabilities of the query at position i, keys 0..i
+		sq := seqs[s]
+		n := len(sq.Rows)
+		return pd[pOff[s]+(h*(n-sq.Own)+i-sq.Own)*n:][:i+1]
+	}
+	out := tensor.New(R, H, d)
+	od := out.Data()
+	forSeqHeads(seqs, H, d, func(s, h int) {
+		rows := seqs[s].Rows
+		for i := seqs[s].Own; i < len(rows); i++ {
+			p, qi := prow(s, h, i), at(qd, rows[i], h)
+			for j, r := range rows[:i+1] {
+				p[j] = scale * asm.Dot(qi, at(kd, r, h))
+			}
+			asm.SoftmaxRow(p)
+			oi := at(od, rows[i], h)
+			for j, r := range rows[:i+1] {
+				asm.Axpy(p[j], at(vd, r, h), oi)
+			}
+		}
+	})
+	if probs != nil {
+		*probs = make([]*tensor.Tensor, len(seqs))
+		for s, sq := range seqs {
+			n := len(sq.Rows)
+			(*probs)[s] = tensor.FromSlice(pd[pOff[s]:pOff[s+1]], H, n-sq.Own, n)
+		}
+	}
+
+	return newOp("packed_attention", out, func(g *tensor.Tensor) {
+		gd := g.Contiguous().Data()
+		var dq *tensor.Tensor
+		var dqd, dkp, dvp []float32
+		if q.requiresGrad {
+			dq = tensor.New(R, H, d)
+			dqd = dq.Data()
+		}
+		// kOff[s]: start of sequence s's key-gradient partials, [n, H, d].
+		kOff := make([]int, len(seqs)+1)
+		for s, sq := range seqs {
+			kOff[s+1] = kOff[s] + len(sq.Rows)*H*d
+		}
+		if k.requiresGrad {
+			dkp = make([]float32, kOff[len(seqs)])
+		}
+		if v.requiresGrad {
+			dvp = make([]float32, kOff[len(seqs)])
+		}
+		needDS := q.requiresGrad || k.requiresGrad
+		forSeqHeads(seqs, H, d, func(s, h int) {
+			rows := seqs[s].Rows
+			ds := make([]float32, len(rows))
+			part := func(buf []float32, j int) []float32 { return buf[kOff[s]+(j*H+h)*d:][:d] }
+			for i := seqs[s].Own; i < len(rows); i++ {
+				p, gi := prow(s, h, i), at(gd, rows[i], h)
+				if v.requiresGrad {
+					for j := range p {
+						asm.Axpy(p[j], gi, part(dvp, j))
+					}
+				}
+				if !needDS {
+					continue
+				}
+				var dot float32
+				for j, r := range rows[:i+1] {
+					ds[j] = asm.Dot(gi, at(vd, r, h)) // dP_ij
+					dot += p[j] * ds[j]
+				}
+				for j := range p {
+					ds[j] = p[j] * (ds[j] - dot) * scale
+				}
+				if q.requiresGrad {
+					dqi := at(dqd, rows[i], h)
+					for j, r := range rows[:i+1] {
+						asm.Axpy(ds[j], at(kd, r, h), dqi)
+					}
+				}
+				if k.requiresGrad {
+					qi := at(qd, rows[i], h)
+					for j := range p {
+						asm.Axpy(ds[j], qi, part(dkp, j))
+					}
+				}
+			}
+		})
+		if q.requiresGrad {
+			q.accumulate(dq)
+		}
+		if k.requiresGrad {
+			k.accumulate(scatterPacked(dkp, kOff, seqs, R, H, d))
+		}
+		if v.requiresGrad {
+			v.accumulate(scatterPacked(dvp, kOff, seqs, R, H, d))
+		}
+	}, q, k, v)
+}
+
+// scatterPacked adds each sequence's partials [n, H, d] (at off[s] in
+// parts) into the rows they belong to, in sequence order for every row:
+// heads are split across workers, never sequences.
+func scatterPacked(parts []float32, off []int, seqs []PackedSeq, R, H, d int) *tensor.Tensor {
+	out := tensor.New(R, H, d)
+	od := out.Data()
+	tensor.ParallelFor(H, len(parts)/H, func(_, lo, hi int) {
+		for s, sq := range seqs {
+			for j, r := range sq.Rows {
+				for h := lo; h < hi; h++ {
+					asm.Axpy(1, parts[off[s]+(j*H+h)*d:][:d], od[(r*H+h)*d:][:d])
+				}
+			}
+		}
+	})
+	return out
+}
+
+// forSeqHeads runs body(s, h) for every sequence and head, split across
+// workers; each call writes only its own rows and buffers.
+func forSeqHeads(seqs []PackedSeq, H, d int, body func(s, h int)) {
+	var work int
+	for _, sq := range seqs {
+		n := len(sq.Rows)
+		work += (n - sq.Own) * n * d
+	}
+	items := len(seqs) * H
+	tensor.ParallelFor(items, 1+work/max(len(seqs), 1), func(_, lo, hi int) {
+		for it := lo; it < hi; it++ {
+			body(it/H, it%H)
+		}
+	})
+}
+
+// checkPacked validates q, k, v [R, H, d] of one shape and the sequences:
+// row indices in range and every row owned exactly once.
+func checkPacked(q, k, v *Var, seqs []PackedSeq) (R, H, d int) {
+	s := q.Value.Shape()
+	if len(s) != 3 || !tensor.SameShape(s, k.Value.Shape()) || !tensor.SameShape(s, v.Value.Shape()) {
+		panic(&tensor.ShapeError{Op: "autograd.PackedAttention", Shapes: [][]int{s, k.Value.Shape(), v.Value.Shape()}, Msg: "want q, k, v [R, H, d] of one shape"})
+	}
+	R, H, d = s[0], s[1], s[2]
+	owner := make([]int, R)
+	for i := range owner {
+		owner[i] = -1
+	}
+	for si, sq := range seqs {
+		if len(sq.Rows) == 0 || sq.Own < 0 || sq.Own > len(sq.Rows) {
+			panic(fmt.Errorf("autograd: PackedAttention: sequence %d has %d rows and Own %d, want rows and 0 ≤ Own ≤ rows", si, len(sq.Rows), sq.Own))
+		}
+		for i, r := range sq.Rows {
+			if r < 0 || r >= R {
+				panic(fmt.Errorf("autograd: PackedAttention: sequence %d position %d: row %d outside [0, %d)", si, i, r, R))
+			}
+			if i < sq.Own {
+				continue
+			}
+			if owner[r] >= 0 {
+				panic(fmt.Errorf("autograd: PackedAttention: row %d owned by sequences %d and %d; each row must be owned once", r, owner[r], si))
+			}
+			owner[r] = si
+		}
+	}
+	for r, o := range owner {
+		if o < 0 {
+			panic(fmt.Errorf("autograd: PackedAttention: row %d is owned by no sequence; each row must be owned once", r))
+		}
+	}
+	return R, H, d
+}
+
+func clonePackedSeqs(seqs []PackedSeq) []PackedSeq {
+	out := make([]PackedSeq, len(seqs))
+	for i, sq := range seqs {
+		out[i] = PackedSeq{Rows: append([]int(nil), sq.Rows...), Own: sq.Own}
+	}
+	return out
+}

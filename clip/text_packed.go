@@ -1,0 +1,271 @@
+package clip
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/nn"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// The packed text path (spec/cocoop.md §7, §8 rows 1–2). CoCoOp runs every
+// class prompt of every image through the 12 text layers; CoOp every class
+// prompt of a batch. Causal attention makes most of that work redundant:
+//
+//  1. positions after a prompt's EOT never reach its EOT row: they are
+//     never created;
+//  2. the positions before the class name (SOS and the context vectors)
+//     are the same for all classes of one image (CoCoOp) or of the whole
+//     batch (CoOp), and by causality so are their hidden states, keys and
+//     values in every layer: they are computed once per group, and every
+//     class prompt attends to them.
+//
+// All tokens that remain are packed as rows [R, W] of one matrix, so
+// LayerNorm, in_proj, out_proj and the MLP are one matrix product each over
+// R rows (where the savings come from); only attention looks at sequences,
+// through autograd.PackedAttention, whose backward routes the gradients of
+// every class into the shared prefix rows. Features and gradients equal the
+// plain 77-token path's up to float32 rounding (text_packed_test.go).
+
+// EncodeTextShared encodes the G·K prompts prefix[g] ++ suffix[c] for every
+// group g and class c, and returns their text features [G, K, E] (not
+// normalized; prompt (g, c) at [g, c]):
+//
+//	prefix [G, P, W]  prompt embeddings of positions 0..P−1 of group g
+//	suffix [K, S, W]  embeddings of positions P..P+S−1 of class c
+//	ids    K rows of P+S token ids: class c's prompt (EOT = first maximal
+//	       id, which must lie at position ≥ P)
+//
+// CoCoOp: groups are the images, P = 1 + n_ctx (SOS, then ctx + π(x̂_g)),
+// suffix the classes' token_suffix. CoOp: one group, prefix [1, P, W] with
+// SOS and the shared ctx (class position "end"); for "middle" P = 1 + n_ctx/2
+// and for "front" P = 1, the rest of each prompt in its suffix (CSC: all
+// ctx in the suffix, P = 1). prefix may be nil (P = 0, G = 1):
+// every prompt is then just cut after its own EOT. Either input may require
+// grad; the prefix gradient sums over the group's classes and the suffix
+// gradient over the groups, as with explicitly concatenated prompts. Rows of
+// suffix after a class's EOT are never read (zero gradient).
+//
+// With Text.DisablePacking set the prompts are assembled explicitly as
+// [G·K, P+S, W] and run through the plain path (Forward, as
+// EncodeTextEmbeddings), for comparison; otherwise the packed path runs.
+// A Trace receives the packed intermediates (see TowerTrace.Rows).
+func (m *CLIP) EncodeTextShared(prefix, suffix *autograd.Var, ids [][]int32) *autograd.Var {
+	return m.Text.ForwardShared(prefix, suffix, ids, m.towerTrace(false))
+}
+
+// EncodeTextEmbeddingsShared is EncodeTextEmbeddings (prompts [N, L, W],
+// ids N rows of L) for prompts whose first prefixLen positions are equal
+// across the batch, as CoCoOp's prompts of one image and CoOp's prompts of
+// one batch are by construction: a drop-in replacement that takes the
+// packed path, returning [N, E]. It checks the equality (exactly; panics
+// otherwise), reads the prefix from prompt 0 and the suffix from every
+// prompt: the gradient of the shared rows (summed over all prompts) lands
+// on prompt 0's rows 0..prefixLen−1, and the other prompts' copies get
+// zero, which is exact for anything the prompts were built from (e.g. ctx
+// broadcast with Expand) but not per-prompt. prefixLen 0 shares nothing
+// and only cuts each prompt after its EOT. With Text.DisablePacking it is
+// EncodeTextEmbeddings.
+func (m *CLIP) EncodeTextEmbeddingsShared(prompts *autograd.Var, ids [][]int32, prefixLen int) *autograd.Var {
+	t := m.Text
+	if t.DisablePacking {
+		return m.EncodeTextEmbeddings(prompts, ids)
+	}
+	s := prompts.Shape()
+	if len(s) != 3 || prefixLen < 0 || prefixLen > s[1] {
+		panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: prompts %v with prefix length %d, want [N, L, W] and 0 ≤ prefix ≤ L", s, prefixLen))
+	}
+	n, l, w := s[0], s[1], s[2]
+	pd := prompts.Value.Contiguous().Data()
+	for i := 1; i < n; i++ {
+		for j := range prefixLen * w {
+			if pd[i*l*w+j] != pd[j] {
+				panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: prompt %d differs from prompt 0 at position %d of the shared prefix (length %d)", i, j/w, prefixLen))
+			}
+		}
+	}
+	var prefix *autograd.Var
+	if prefixLen > 0 {
+		prefix = autograd.Slice(autograd.Slice(prompts, 0, 0, 1), 1, 0, prefixLen) // [1, P, W]
+	}
+	suffix := autograd.Slice(prompts, 1, prefixLen, l) // [N, L−P, W]
+	return autograd.Reshape(m.EncodeTextShared(prefix, suffix, ids), n, t.OutputDim)
+}
+
+// ForwardShared is EncodeTextShared on the tower; tr, if non-nil, receives
+// the intermediates: on the packed path Input and Blocks are packed [R, W]
+// (Rows maps prompts to rows), Attn[i] is [G·K, H, L', L'] with L' = max
+// EOT position + 1 (each prompt's attention map, rows after its EOT zero),
+// Final [G·K, W] and Features [G·K, E].
+func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]int32, tr *TowerTrace) *autograd.Var {
+	k, l := t.checkIDs("EncodeTextShared", ids)
+	g, p := 1, 0
+	if prefix != nil {
+		s := prefix.Shape()
+		if len(s) != 3 || s[2] != t.Width {
+			panic(fmt.Sprintf("clip: EncodeTextShared: prefix %v, want [G, P, %d]", s, t.Width))
+		}
+		g, p = s[0], s[1]
+	}
+	if s := suffix.Shape(); len(s) != 3 || s[0] != k || s[1] != l-p || s[2] != t.Width {
+		panic(fmt.Sprintf("clip: EncodeTextShared: suffix %v, want [%d, %d, %d] to match ids [%d, %d] after a prefix of %d", s, k, l-p, t.Width, k, l, p))
+	}
+	eot := EOTPositions(ids)
+	for c, e := range eot {
+		if e < p {
+			panic(fmt.Sprintf("clip: EncodeTextShared: class %d has its EOT at position %d, inside the shared prefix of %d positions", c, e, p))
+		}
+	}
+	if t.DisablePacking {
+		return t.forwardAssembled(prefix, suffix, ids, g, tr)
+	}
+	pk := newTextPacking(g, p, l-p, eot)
+	x := autograd.IndexSelect(autograd.Reshape(suffix, k*(l-p), t.Width), 0, pk.suffixRows) // [ΣK rows, W]
+	if p > 0 {
+		x = autograd.Concat([]*autograd.Var{autograd.Reshape(prefix, g*p, t.Width), x}, 0) // [R, W]
+	}
+	x = autograd.Add(x, autograd.IndexSelect(t.PositionalEmbedding, 0, pk.pos)) // + positional embedding by absolute position
+	if tr != nil {
+		tr.reset(x)
+		tr.Rows = pk.promptRows
+	}
+	for _, b := range t.Transformer.Resblocks {
+		var probs *[]*tensor.Tensor
+		if tr != nil && tr.RecordAttn {
+			probs = new([]*tensor.Tensor)
+		}
+		x = packedBlock(b, x, pk.seqs, probs) // [R, W]
+		if tr != nil {
+			tr.Blocks = append(tr.Blocks, x)
+			if probs != nil {
+				tr.Attn = append(tr.Attn, pk.attentionMaps(*probs, b.Attn.Heads))
+			}
+		}
+	}
+	x = autograd.IndexSelect(x, 0, pk.eotRows) // [G·K, W]
+	x = t.LnFinal.Forward(x)
+	if tr != nil {
+		tr.Final = x
+	}
+	x = autograd.MatMul(x, t.TextProjection) // [G·K, W] @ [W, E]
+	if tr != nil {
+		tr.Features = x
+	}
+	return autograd.Reshape(x, g, k, t.OutputDim)
+}
+
+// forwardAssembled is the plain path of ForwardShared: every prompt built
+// explicitly, [G·K, P+S, W], and run through Forward.
+func (t *TextTransformer) forwardAssembled(prefix, suffix *autograd.Var, ids [][]int32, g int, tr *TowerTrace) *autograd.Var {
+	k, w := len(ids), t.Width
+	s := suffix.Shape()[1]
+	prompts := suffix
+	if prefix != nil {
+		p := prefix.Shape()[1]
+		pre := autograd.Expand(autograd.Unsqueeze(prefix, 1), g, k, p, w) // [G, K, P, W]
+		suf := autograd.Expand(autograd.Unsqueeze(suffix, 0), g, k, s, w) // [G, K, S, W]
+		prompts = autograd.Reshape(autograd.Concat([]*autograd.Var{pre, suf}, 2), g*k, p+s, w)
+	}
+	all := make([][]int32, 0, g*k)
+	for range g {
+		all = append(all, ids...)
+	}
+	return autograd.Reshape(t.Forward(prompts, all, tr), g, k, t.OutputDim)
+}
+
+// packedBlock is nn.ResidualAttentionBlock.Forward on packed rows x [R, W]
+// with its own weights: x + attn(ln_1(x)), then + mlp(ln_2(x)), attention
+// within the sequences of seqs.
+func packedBlock(b *nn.ResidualAttentionBlock, x *autograd.Var, seqs []autograd.PackedSeq, probs *[]*tensor.Tensor) *autograd.Var {
+	if !b.Causal {
+		panic("clip: packed text path on a non-causal block")
+	}
+	r, w := x.Shape()[0], x.Shape()[1]
+	a := b.Attn
+	qkv := autograd.Linear(b.Ln1.Forward(x), a.InProjWeight, a.InProjBias) // [R, 3W]
+	head := func(i int) *autograd.Var {                                    // [R, W] -> [R, H, d]
+		return autograd.Reshape(autograd.Slice(qkv, 1, i*w, (i+1)*w), r, a.Heads, w/a.Heads)
+	}
+	o := autograd.PackedAttention(head(0), head(1), head(2), seqs, probs) // [R, H, d]
+	x = autograd.Add(x, a.OutProj.Forward(autograd.Reshape(o, r, w)))
+	return autograd.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
+}
+
+// textPacking lays out the rows of G groups × K classes: first the G·P
+// prefix rows (group g, position j at row g·P + j), then per prompt
+// n = g·K + c its positions P..eot_c.
+type textPacking struct {
+	g, p, k    int
+	eot        []int                // per class
+	pos        []int                // per row: its position (positional embedding row)
+	suffixRows []int                // per suffix row: its row in suffix viewed as [K·S, W]
+	seqs       []autograd.PackedSeq // G prefix sequences (when P > 0), then the G·K prompts
+	promptRows [][]int              // per prompt: rows of positions 0..eot
+	eotRows    []int                // per prompt: row of its EOT
+}
+
+func newTextPacking(g, p, s int, eot []int) *textPacking {
+	k := len(eot)
+	pk := &textPacking{g: g, p: p, k: k, eot: eot}
+	pre := func(gi int) []int { // rows of group gi's prefix
+		rows := make([]int, p)
+		for j := range rows {
+			rows[j] = gi*p + j
+		}
+		return rows
+	}
+	if p > 0 {
+		for gi := range g {
+			for j := range p { // row gi·P + j holds position j
+				pk.pos = append(pk.pos, j)
+			}
+			pk.seqs = append(pk.seqs, autograd.PackedSeq{Rows: pre(gi)})
+		}
+	}
+	next := g * p
+	for gi := range g {
+		for c, e := range eot {
+			rows := pre(gi)
+			for j := p; j <= e; j++ {
+				rows = append(rows, next)
+				pk.pos = append(pk.pos, j)
+				pk.suffixRows = append(pk.suffixRows, c*s+j-p)
+				next++
+			}
+			pk.seqs = append(pk.seqs, autograd.PackedSeq{Rows: rows, Own: p})
+			pk.promptRows = append(pk.promptRows, rows)
+			pk.eotRows = append(pk.eotRows, rows[e])
+		}
+	}
+	return pk
+}
+
+// attentionMaps assembles each prompt's attention probabilities
+// [G·K, H, L', L'] (L' = max EOT + 1) from the packed ones: rows 0..P−1 from
+// its group's prefix sequence, rows P..eot from its own.
+func (pk *textPacking) attentionMaps(probs []*tensor.Tensor, heads int) *tensor.Tensor {
+	l := slices.Max(pk.eot) + 1
+	out := tensor.New(pk.g*pk.k, heads, l, l)
+	od := out.Data()
+	prefixSeqs := 0
+	if pk.p > 0 {
+		prefixSeqs = pk.g
+	}
+	copyRows := func(n int, src *tensor.Tensor, from int) { // src [H, q, keys] → rows from.. of prompt n
+		sd := src.Contiguous().Data()
+		q, keys := src.Dim(1), src.Dim(2)
+		for h := range heads {
+			for i := range q {
+				copy(od[((n*heads+h)*l+from+i)*l:][:keys], sd[(h*q+i)*keys:][:keys])
+			}
+		}
+	}
+	for n := range pk.g * pk.k {
+		if pk.p > 0 {
+			copyRows(n, probs[n/pk.k], 0)
+		}
+		copyRows(n, probs[prefixSeqs+n], pk.p)
+	}
+	return out
+}
