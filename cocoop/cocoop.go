@@ -89,6 +89,7 @@ type CoCoOp struct {
 	Prompt  *PromptLearner
 	cfg     Config
 	classes *classPrompts
+	cache   *featureCache // nil unless Config.CacheImageFeatures
 }
 
 // NewCoCoOp builds CoCoOp on m for classNames, initialized from
@@ -109,6 +110,9 @@ func NewCoCoOp(m *clip.CLIP, cfg Config, classNames []string) (*CoCoOp, error) {
 	}
 	cfg.NCtx = p.NCtx
 	c := &CoCoOp{Model: m, Prompt: p, cfg: cfg}
+	if cfg.CacheImageFeatures {
+		c.cache = newFeatureCache()
+	}
 	if err := c.SetClassNames(classNames); err != nil {
 		return nil, err
 	}
@@ -143,10 +147,13 @@ func (c *CoCoOp) NamedParameters(prefix string) []nn.NamedParam {
 	return c.Prompt.NamedParameters(prefix)
 }
 
-// ImageFeatures implements Classifier.
+// ImageFeatures implements Classifier (through the feature cache with
+// Config.CacheImageFeatures).
 func (c *CoCoOp) ImageFeatures(images *tensor.Tensor) *tensor.Tensor {
-	return imageFeatures(c.Model, images)
+	return c.cache.features(c.Model, images)
 }
+
+func (c *CoCoOp) imageCache() *featureCache { return c.cache }
 
 // builder returns the prompt builder of one image's shifted context s
 // [n_ctx, W]: [SOS | s | suffix] for each class of a chunk.
@@ -163,6 +170,44 @@ func (c *CoCoOp) builder(cp *classPrompts, s *autograd.Var) promptBuilder {
 	}
 }
 
+// sharedEncoder is the text-tower shortcut for the images of s, their
+// shifted contexts [G, n_ctx, W]: prefix [G, 1+n_ctx, W] = [SOS | s_g],
+// computed once per image and layer, suffix the classes' token_suffix cut
+// after the chunk's last EOT, one clip.EncodeTextShared call → [G, k, E].
+func (c *CoCoOp) sharedEncoder(cp *classPrompts, s *autograd.Var) textEncoder {
+	return func(ch chunk, train bool) *autograd.Var {
+		ctx := s
+		if !train {
+			ctx = s.Detach()
+		}
+		prefix := autograd.Concat([]*autograd.Var{cp.sos(ctx.Shape()[0]), ctx}, 1) // [G, 1+n_ctx, W]
+		_, suf := cp.prefixSuffix(ch)                                              // [k, length-1-n_ctx, W]
+		return c.Model.EncodeTextShared(prefix, suf, cp.chunkIDs(ch))
+	}
+}
+
+// imagesPerCall is how many images share one text-encoder call on the
+// shortcut path: all of them with ChunkSize 0; one when the classes need
+// several chunks; otherwise as many as fit in the rows that ChunkSize
+// plain prompts would take (ChunkSize · length), the shortcut computing
+// 1 + n_ctx rows per image plus, per class, its positions after the
+// context up to its EOT.
+func (c *CoCoOp) imagesPerCall(cp *classPrompts, b int) int {
+	size, n := c.cfg.ChunkSize, cp.n()
+	if size <= 0 {
+		return b
+	}
+	if n > size {
+		return 1
+	}
+	p := 1 + cp.nCtx
+	rows := p
+	for _, e := range cp.eot {
+		rows += e + 1 - p
+	}
+	return max(1, min(b, size*cp.length/rows))
+}
+
 // shifted returns ctx + π(x) [B, n_ctx, W] (the same π added to every
 // context vector), with a graph when train is set.
 func (c *CoCoOp) shifted(x *tensor.Tensor, train bool) *autograd.Var {
@@ -174,15 +219,27 @@ func (c *CoCoOp) shifted(x *tensor.Tensor, train bool) *autograd.Var {
 	return autograd.Add(autograd.Unsqueeze(ctx, 0), autograd.Unsqueeze(pi, 1)) // [1, n_ctx, W] + [B, 1, W]
 }
 
-// LogitsFromFeatures implements Classifier: per image, the text encoder
-// over all classes with ctx + π(x̂ᵢ), no graph. When the class list fits in
-// one chunk, several images share a text-encoder call (up to ChunkSize
-// prompts), which keeps the matrix products large for small class lists.
+// LogitsFromFeatures implements Classifier: the text encoder over all
+// classes with ctx + π(x̂ᵢ) for each image, no graph. With the shortcut
+// several images share a call (imagesPerCall). With FullPrompts, when the
+// class list fits in one chunk, several images share a text-encoder call
+// too (up to ChunkSize prompts), which keeps the matrix products large for
+// small class lists.
 func (c *CoCoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
 	b, n := feats.Dim(0), c.classes.n()
 	sh := c.shifted(feats, false).Value // [B, n_ctx, W]
 	scale := logitScale(c.Model)
 	out := tensor.New(b, n)
+	if !c.cfg.FullPrompts {
+		group := c.imagesPerCall(c.classes, b)
+		for lo := 0; lo < b; lo += group {
+			hi := min(b, lo+group)
+			t := textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.sharedEncoder(c.classes, autograd.Constant(sh.Slice(0, lo, hi)))) // [hi-lo, n, E]
+			l := groupLogits(autograd.Constant(feats.Slice(0, lo, hi)), autograd.Constant(t), scale)
+			copy(out.Data()[lo*n:hi*n], l.Value.Contiguous().Data())
+		}
+		return out
+	}
 	group := 1
 	if size := c.cfg.ChunkSize; size > 0 && n <= size {
 		group = size / n
@@ -193,7 +250,7 @@ func (c *CoCoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
 		hi := min(b, lo+group)
 		var t *tensor.Tensor // [(hi-lo)·n_cls, E]
 		if group == 1 {
-			t = textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.builder(c.classes, autograd.Constant(sh.Index(0, lo))))
+			t = textFeatures(c.Model, c.classes, c.cfg.ChunkSize, plainEncoder(c.Model, c.classes, c.builder(c.classes, autograd.Constant(sh.Index(0, lo))))).Index(0, 0)
 		} else {
 			parts := make([]*autograd.Var, 0, hi-lo)
 			var rows [][]int32
@@ -220,11 +277,15 @@ func (c *CoCoOp) Logits(images *tensor.Tensor) *tensor.Tensor {
 // Forward returns the logits [B, n_cls] of normalized image features with
 // one graph over all classes (no chunking), from which gradients reach ctx
 // and the meta-net: the paper's forward, for analysis and tests. Training
-// uses ForwardBackward, whose memory is bounded.
+// uses ForwardBackward, whose memory is bounded. With the shortcut all
+// images go through one clip.EncodeTextShared call.
 func (c *CoCoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 	sh := c.shifted(feats, true) // [B, n_ctx, W]
 	scale := logitScale(c.Model)
 	all := c.classes.chunks(0)[0]
+	if !c.cfg.FullPrompts {
+		return groupLogits(autograd.Constant(feats), c.sharedEncoder(c.classes, sh)(all, true), scale)
+	}
 	rows := make([]*autograd.Var, feats.Dim(0))
 	for i := range rows {
 		s := autograd.Squeeze(autograd.Slice(sh, 0, i, i+1), 0) // [n_ctx, W]
@@ -238,9 +299,11 @@ func (c *CoCoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 // and for each image the cross-entropy over all classes (chunked), with the
 // gradient of the batch mean accumulated into ctx and the meta-net.
 //
-// Each image's shifted context ctx + π(x̂ᵢ) is a separate leaf while its
-// text passes run, so only one image's (and one chunk's) activations are
-// alive at a time; its gradient is then passed through the meta-net.
+// The shifted contexts ctx + π(x̂ᵢ) of the images of one text-encoder call
+// (one image with FullPrompts, imagesPerCall with the shortcut) are a
+// separate leaf while their text passes run, so only those images' (and one
+// chunk's) activations are alive at a time; the leaves' gradients are then
+// passed through the meta-net.
 func (c *CoCoOp) ForwardBackward(images *tensor.Tensor, labels []int) (res StepResult, err error) {
 	err = catch(func() { res = c.forwardBackward(c.ImageFeatures(images), labels) })
 	return res, err
@@ -255,14 +318,28 @@ func (c *CoCoOp) forwardBackward(feats *tensor.Tensor, labels []int) StepResult 
 	dsh := tensor.New(sh.Shape()...)
 	n := c.classes.n()
 	res := StepResult{Logits: tensor.New(b, n)}
+	group := 1
+	if !c.cfg.FullPrompts {
+		group = c.imagesPerCall(c.classes, b)
+	}
+	per := sh.Value.Numel() / b
 	var loss float64
-	for i := range b {
-		s := autograd.Param(sh.Value.Index(0, i).Clone()) // [n_ctx, W] leaf
-		l, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats.Slice(0, i, i+1).Clone(),
-			labels[i:i+1], 1/float32(b), c.builder(c.classes, s))
-		loss += float64(l)
-		copy(dsh.Data()[i*s.Value.Numel():], s.Grad.Data())
-		copy(res.Logits.Data()[i*n:(i+1)*n], logits.Data())
+	for lo := 0; lo < b; lo += group {
+		hi := min(b, lo+group)
+		var enc textEncoder
+		var s *autograd.Var
+		if c.cfg.FullPrompts {
+			s = autograd.Param(sh.Value.Index(0, lo).Clone()) // [n_ctx, W] leaf
+			enc = plainEncoder(c.Model, c.classes, c.builder(c.classes, s))
+		} else {
+			s = autograd.Param(sh.Value.Slice(0, lo, hi).Clone()) // [hi-lo, n_ctx, W] leaf
+			enc = c.sharedEncoder(c.classes, s)
+		}
+		l, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats.Slice(0, lo, hi).Clone(),
+			labels[lo:hi], float32(hi-lo)/float32(b), enc)
+		loss += float64(l) * float64(hi-lo)
+		copy(dsh.Data()[lo*per:hi*per], s.Grad.Contiguous().Data())
+		copy(res.Logits.Data()[lo*n:hi*n], logits.Contiguous().Data())
 	}
 	sh.BackwardWith(dsh)
 	res.Loss = loss / float64(b)

@@ -309,12 +309,12 @@ func TestChunkingExact(t *testing.T) {
 	}
 }
 
-// fullLogits recomputes l's logits with untrimmed 77-token prompts.
+// fullLogits recomputes l's logits with untrimmed 77-token prompts on the
+// plain path (FullPrompts).
 func fullLogits(t *testing.T, l Learner, imgs *tensor.Tensor) *tensor.Tensor {
 	t.Helper()
 	m := l.CLIP()
 	var cp *classPrompts
-	var build promptBuilder
 	switch v := l.(type) {
 	case *CoCoOp:
 		cp = v.classes
@@ -335,15 +335,15 @@ func fullLogits(t *testing.T, l Learner, imgs *tensor.Tensor) *tensor.Tensor {
 	var out *tensor.Tensor
 	switch v := l.(type) {
 	case *CoCoOp:
-		saved := v.classes
+		saved, cfg := v.classes, v.cfg
 		v.classes = &full
+		v.cfg.FullPrompts = true
 		out = v.LogitsFromFeatures(feats)
-		v.classes = saved
+		v.classes, v.cfg = saved, cfg
 	case *CoOp:
 		saved := v.classes
 		v.classes = &full
-		build = v.build
-		t := textFeatures(m, &full, 0, build)
+		t := textFeatures(m, &full, 0, plainEncoder(m, &full, v.build)).Index(0, 0)
 		out = logitsOf(autograd.Constant(feats), autograd.Constant(t), logitScale(m)).Value
 		v.classes = saved
 	}

@@ -61,6 +61,36 @@ type Config struct {
 	// at once. Results do not depend on it beyond float32 rounding.
 	ChunkSize int `json:"chunk_size"`
 
+	// FullPrompts turns off the exact text-tower shortcut (spec §7, §8 rows
+	// 1–2), for comparison and teaching. By default (false) the text
+	// encoder computes no position after a prompt's EOT, and the positions
+	// before the class name — SOS and the context vectors — once per image
+	// (CoCoOp) or per batch (CoOp, class token at the end; only SOS is
+	// shared for middle/front and class-specific contexts), every class
+	// attending to them (clip.EncodeTextShared); CoCoOp then encodes
+	// several images per call. Logits and gradients equal the plain path's
+	// up to float32 rounding (≤ 1e-5 relative, shortcut_test.go). With
+	// FullPrompts every class prompt [SOS | ctx | name . EOS] is assembled
+	// in full for every image and run through the plain tower
+	// (clip.EncodeTextEmbeddings), one image at a time, as the official
+	// code does — cut only after the chunk's last EOT, which is exact. The
+	// zero value is the shortcut, so configs and checkpoints written before
+	// the switch existed use it.
+	FullPrompts bool `json:"full_prompts,omitempty"`
+
+	// CacheImageFeatures (opt-in) memoizes the frozen image encoder's
+	// normalized features by the preprocessed pixels (SHA-256 of the
+	// image tensor), so that an image seen again — evaluation, several
+	// evaluations of a learner, training without augmentation — is encoded
+	// once. Exact: a hit returns the features computed the first time. It
+	// must be off with random augmentation, where every view is a new input
+	// that misses and only fills memory (about 2 KiB per image at E = 512);
+	// the Trainer refuses to continue (before the optimizer step) when the
+	// first batch of its second or later epoch finds none of its images in
+	// the cache (see Trainer.TrainEpoch). ImageCacheStatsOf reports hits
+	// and misses.
+	CacheImageFeatures bool `json:"cache_image_features,omitempty"`
+
 	// Schedule, if non-nil, replaces the warm-up + cosine schedule built from
 	// LR, Epochs, WarmupEpochs and WarmupLR (not stored in checkpoints).
 	Schedule optim.Schedule `json:"-"`

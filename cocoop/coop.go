@@ -22,6 +22,7 @@ type CoOp struct {
 	PromptPrefix string
 	cfg          Config
 	classes      *classPrompts
+	cache        *featureCache // nil unless Config.CacheImageFeatures
 }
 
 // NewCoOp builds CoOp on m for classNames. As in the official code a word
@@ -49,6 +50,9 @@ func NewCoOp(m *clip.CLIP, cfg Config, classNames []string) (*CoOp, error) {
 	nCtx := ctx.Dim(ctx.NDim() - 2)
 	cfg.NCtx, cfg.CSC = nCtx, csc
 	c := &CoOp{Model: m, Ctx: autograd.Param(ctx), NCtx: nCtx, CSC: csc, PromptPrefix: prefix, cfg: cfg}
+	if cfg.CacheImageFeatures {
+		c.cache = newFeatureCache()
+	}
 	if err := c.SetClassNames(classNames); err != nil {
 		return nil, err
 	}
@@ -87,10 +91,13 @@ func (c *CoOp) NamedParameters(prefix string) []nn.NamedParam {
 	return nn.Leaf(prefix, "ctx", c.Ctx)
 }
 
-// ImageFeatures implements Classifier.
+// ImageFeatures implements Classifier (through the feature cache with
+// Config.CacheImageFeatures).
 func (c *CoOp) ImageFeatures(images *tensor.Tensor) *tensor.Tensor {
-	return imageFeatures(c.Model, images)
+	return c.cache.features(c.Model, images)
 }
+
+func (c *CoOp) imageCache() *featureCache { return c.cache }
 
 // build assembles the prompts of a chunk (PromptLearner.forward of
 // coop.py): end = [SOS | ctx | name . EOS]; middle = [SOS | ctx[:h] | name |
@@ -134,9 +141,51 @@ func (c *CoOp) build(ch chunk, train bool) *autograd.Var {
 	return autograd.Concat(rows, 0) // [k, L, W]
 }
 
+// sharedLen is the number of leading prompt positions that are the same
+// for every class: SOS and, for a generic context, the context vectors
+// before the class name (all n_ctx at the end, n_ctx/2 in the middle).
+func (c *CoOp) sharedLen() int {
+	if c.CSC {
+		return 1
+	}
+	switch c.cfg.position() {
+	case PositionEnd:
+		return 1 + c.NCtx
+	case PositionMiddle:
+		return 1 + c.NCtx/2
+	}
+	return 1
+}
+
+// encoder returns the text encoder of the prompts (G = 1). With the
+// shortcut the shared positions (sharedLen) are computed once for all
+// classes and nothing past each prompt's EOT; with the class token at the
+// end and a generic context the prefix [SOS | ctx] is passed as is,
+// otherwise the assembled prompts go through EncodeTextEmbeddingsShared.
+func (c *CoOp) encoder() textEncoder {
+	cp, m := c.classes, c.Model
+	if c.cfg.FullPrompts {
+		return plainEncoder(m, cp, c.build)
+	}
+	p := c.sharedLen()
+	return func(ch chunk, train bool) *autograd.Var {
+		ids := cp.chunkIDs(ch)
+		if !c.CSC && c.cfg.position() == PositionEnd {
+			ctx := c.Ctx
+			if !train {
+				ctx = ctx.Detach()
+			}
+			prefix := autograd.Concat([]*autograd.Var{cp.sos(1), autograd.Unsqueeze(ctx, 0)}, 1) // [1, 1+n_ctx, W]
+			_, suf := cp.prefixSuffix(ch)
+			return m.EncodeTextShared(prefix, suf, ids) // [1, k, E]
+		}
+		return autograd.Unsqueeze(m.EncodeTextEmbeddingsShared(c.build(ch, train), ids, p), 0)
+	}
+}
+
 // textFeatures returns the raw text features [n_cls, E] without a graph.
 func (c *CoOp) textFeatures() *tensor.Tensor {
-	return textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.build)
+	return textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.encoder()).Index(0, 0)
 }
 
 // LogitsFromFeatures implements Classifier: one text pass for all images.
@@ -153,8 +202,7 @@ func (c *CoOp) Logits(images *tensor.Tensor) *tensor.Tensor {
 // (no chunking), gradients reaching ctx.
 func (c *CoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 	all := c.classes.chunks(0)[0]
-	t := c.Model.EncodeTextEmbeddings(c.build(all, true), c.classes.chunkIDs(all))
-	return logitsOf(autograd.Constant(feats), t, logitScale(c.Model))
+	return groupLogits(autograd.Constant(feats), c.encoder()(all, true), logitScale(c.Model))
 }
 
 // ForwardBackward implements Learner: the text encoder once for the batch,
@@ -165,7 +213,7 @@ func (c *CoOp) ForwardBackward(images *tensor.Tensor, labels []int) (res StepRes
 		if len(labels) != feats.Dim(0) {
 			panic(fmt.Errorf("cocoop: %d labels for %d images", len(labels), feats.Dim(0)))
 		}
-		loss, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats, labels, 1, c.build)
+		loss, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats, labels, 1, c.encoder())
 		res = StepResult{Loss: float64(loss), Logits: logits, Correct: correct(logits, labels)}
 	})
 	return res, err

@@ -28,6 +28,19 @@
 // without a graph, then per-chunk recomputation with backward), so memory is
 // bounded by one chunk whatever the number of classes.
 //
+// On top of that, by default, the exact text-tower shortcut
+// (clip.EncodeTextShared): no position after a prompt's EOT is computed, and
+// the positions before the class name — SOS and the context — are computed
+// once per image (CoCoOp) or per batch (CoOp) in every layer, each class
+// attending to them; backward sums every class's gradient into that shared
+// prefix. CoCoOp then encodes several images per call (as many as fit in
+// the rows of ChunkSize plain prompts), which makes batches larger than one
+// practical. Logits and gradients equal the plain path's to float32
+// rounding; Config.FullPrompts switches the shortcut off (for comparison
+// and teaching). Config.CacheImageFeatures (opt-in) runs the frozen image
+// encoder once per distinct input image (evaluation, training without
+// augmentation).
+//
 // Trainer runs SGD with Dassl's per-epoch schedule over a BatchSource,
 // deterministically for a seed, checks every loss and gradient for
 // finiteness, and resumes from checkpoints bit-identically. InspectGradients

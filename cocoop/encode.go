@@ -1,6 +1,7 @@
 package cocoop
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/gocoop/gocoop/autograd"
@@ -17,6 +18,29 @@ const normEps = 1e-12
 // detached parameters), with train true gradients reach the trainables.
 type promptBuilder func(ch chunk, train bool) *autograd.Var
 
+// textEncoder returns the raw text features [G, k, E] of the classes of ch
+// for each of G prompt groups (CoCoOp: G images, each with its own
+// context; CoOp: G = 1). With train false it records no graph.
+type textEncoder func(ch chunk, train bool) *autograd.Var
+
+// plainEncoder is the plain path (Config.FullPrompts): build's prompts
+// assembled in full and run through EncodeTextEmbeddings, G = 1.
+func plainEncoder(m *clip.CLIP, cp *classPrompts, build promptBuilder) textEncoder {
+	return func(ch chunk, train bool) *autograd.Var {
+		return autograd.Unsqueeze(m.EncodeTextEmbeddings(build(ch, train), cp.chunkIDs(ch)), 0)
+	}
+}
+
+// sos returns the constant SOS embedding [g, 1, W] (token_prefix, the same
+// for every class).
+func (cp *classPrompts) sos(g int) *autograd.Var {
+	p := cp.prefix.Slice(0, 0, 1) // [1, 1, W]
+	if g > 1 {
+		p = p.Expand(g, 1, p.Dim(2))
+	}
+	return autograd.Constant(p)
+}
+
 // logitScale is exp(logit_scale) in float32, as logit_scale.exp().
 func logitScale(m *clip.CLIP) float32 {
 	return float32(math.Exp(float64(m.LogitScale.Value.Item())))
@@ -31,56 +55,80 @@ func logitsOf(x, t *autograd.Var, scale float32) *autograd.Var {
 	return autograd.MulScalar(autograd.MatMulT(x, normalizeRows(t), false, true), scale) // [B, E]·[E, n_cls]
 }
 
-// scatterRows copies the rows of src [k, E] to rows cls of dst [n, E].
+// groupLogits is logitsOf for text features of G groups, t [G, n_cls, E]:
+// with G = 1 every image uses t[0], otherwise (G = B) image i uses t[i].
+func groupLogits(x, t *autograd.Var, scale float32) *autograd.Var {
+	g := t.Shape()[0]
+	if g == 1 {
+		return logitsOf(x, autograd.Squeeze(t, 0), scale)
+	}
+	if b := x.Shape()[0]; b != g {
+		panic(fmt.Sprintf("cocoop: %d images for %d groups of text features", b, g))
+	}
+	rows := make([]*autograd.Var, g)
+	for i := range rows {
+		rows[i] = logitsOf(autograd.Slice(x, 0, i, i+1), autograd.Squeeze(autograd.Slice(t, 0, i, i+1), 0), scale) // [1, n_cls]
+	}
+	return autograd.Concat(rows, 0)
+}
+
+// scatterRows copies the rows of src [G, k, E] to rows cls of dst
+// [G, n, E].
 func scatterRows(dst, src *tensor.Tensor, cls []int) {
-	e := dst.Dim(1)
+	n, e := dst.Dim(1), dst.Dim(2)
+	k := len(cls)
 	d, s := dst.Data(), src.Contiguous().Data()
-	for i, c := range cls {
-		copy(d[c*e:(c+1)*e], s[i*e:(i+1)*e])
+	for g := range dst.Dim(0) {
+		for i, c := range cls {
+			copy(d[(g*n+c)*e:(g*n+c+1)*e], s[(g*k+i)*e:(g*k+i+1)*e])
+		}
 	}
 }
 
 // textFeatures encodes every class prompt without a graph and returns the
-// raw text features [n_cls, E], chunk by chunk.
-func textFeatures(m *clip.CLIP, cp *classPrompts, size int, build promptBuilder) *tensor.Tensor {
-	out := tensor.New(cp.n(), m.EmbedDim)
+// raw text features [G, n_cls, E], chunk by chunk.
+func textFeatures(m *clip.CLIP, cp *classPrompts, size int, enc textEncoder) *tensor.Tensor {
+	var out *tensor.Tensor
 	for _, ch := range cp.chunks(size) {
-		f := m.EncodeTextEmbeddings(build(ch, false), cp.chunkIDs(ch)) // [k, E]
-		scatterRows(out, f.Value, ch.cls)
+		f := enc(ch, false).Value // [G, k, E]
+		if out == nil {
+			out = tensor.New(f.Dim(0), cp.n(), m.EmbedDim)
+		}
+		scatterRows(out, f, ch.cls)
 	}
 	return out
 }
 
-// lossBackward computes loss = CE(scale · x · normalize(t)ᵀ, labels), t the
-// text features of build's prompts for all classes and x [B, E] the
-// (constant) normalized image features, and backpropagates weight · d loss
-// into the trainables build's prompts depend on. It returns the loss and the
-// logits [B, n_cls].
+// lossBackward computes loss = CE(logits, labels), the logits [B, n_cls]
+// those of the (constant) normalized image features x [B, E] against the
+// text features t [G, n_cls, E] of enc's prompts for all classes
+// (groupLogits), and backpropagates weight · d loss into the trainables
+// enc's prompts depend on. It returns the loss and the logits.
 //
 // With one chunk the graph covers all classes. With several, the features
 // are first computed without a graph, the loss gradient d loss/d t is taken
 // on them, and each chunk is then recomputed with a graph and backpropagated
 // with its rows of that gradient: two forward passes, but the activations
 // of only one chunk alive at a time.
-func lossBackward(m *clip.CLIP, cp *classPrompts, size int, x *tensor.Tensor, labels []int, weight float32, build promptBuilder) (float32, *tensor.Tensor) {
+func lossBackward(m *clip.CLIP, cp *classPrompts, size int, x *tensor.Tensor, labels []int, weight float32, enc textEncoder) (float32, *tensor.Tensor) {
 	chs := cp.chunks(size)
 	scale := logitScale(m)
 	xv := autograd.Constant(x)
 	if len(chs) == 1 {
-		t := m.EncodeTextEmbeddings(build(chs[0], true), cp.chunkIDs(chs[0])) // [n_cls, E]
-		logits := logitsOf(xv, t, scale)
+		t := enc(chs[0], true) // [G, n_cls, E]
+		logits := groupLogits(xv, t, scale)
 		loss := autograd.CrossEntropy(logits, labels)
 		loss.BackwardWith(tensor.Full(weight, loss.Shape()...))
 		return loss.Value.Item(), logits.Value
 	}
-	tv := autograd.Param(textFeatures(m, cp, size, build)) // [n_cls, E], leaf
-	logits := logitsOf(xv, tv, scale)
+	tv := autograd.Param(textFeatures(m, cp, size, enc)) // [G, n_cls, E], leaf
+	logits := groupLogits(xv, tv, scale)
 	loss := autograd.CrossEntropy(logits, labels)
 	loss.BackwardWith(tensor.Full(weight, loss.Shape()...))
-	dt := tv.Grad // d(weight·loss)/dt, [n_cls, E]
+	dt := tv.Grad // d(weight·loss)/dt, [G, n_cls, E]
 	for _, ch := range chs {
-		f := m.EncodeTextEmbeddings(build(ch, true), cp.chunkIDs(ch))
-		f.BackwardWith(tensor.IndexSelect(dt, 0, ch.cls))
+		f := enc(ch, true)
+		f.BackwardWith(tensor.IndexSelect(dt, 1, ch.cls))
 	}
 	return loss.Value.Item(), logits.Value
 }

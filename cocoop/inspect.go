@@ -67,6 +67,12 @@ type GradInspection struct {
 // current classes; c's own list is left unchanged), with one graph over all
 // classes and the model's Trace recording every text block's output and
 // attention. It leaves c's parameter gradients cleared.
+//
+// Inspection always takes the plain text path (the prompts assembled in
+// full, clip.EncodeTextEmbeddings), whatever Config.FullPrompts says: its
+// per-class, per-position block outputs and attention maps are then the
+// trace's own [n_cls, L, W] tensors, and for one image the shortcut would
+// save little.
 func InspectGradients(c *CoCoOp, image *tensor.Tensor, label int, classNames []string) (ins *GradInspection, err error) {
 	cp := c.classes
 	if classNames != nil {

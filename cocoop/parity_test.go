@@ -19,13 +19,15 @@ const (
 )
 
 // parityCoCoOp builds the fixture's CoCoOp: TINY hash CLIP, word init, the
-// hashed meta-net, the fixture's class names.
-func parityCoCoOp(t *testing.T, f *fixture, chunk int) *CoCoOp {
+// hashed meta-net, the fixture's class names; full selects the plain
+// text path (Config.FullPrompts) instead of the shortcut.
+func parityCoCoOp(t *testing.T, f *fixture, chunk int, full bool) *CoCoOp {
 	t.Helper()
 	var names []string
 	f.json(t, "class_names", &names)
 	cfg := DefaultCoCoOpConfig()
 	cfg.ChunkSize = chunk
+	cfg.FullPrompts = full
 	c, err := NewCoCoOp(tinyCLIP(t), cfg, names)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +42,7 @@ func parityCoCoOp(t *testing.T, f *fixture, chunk int) *CoCoOp {
 
 func TestParityPrompts(t *testing.T) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
-	c := parityCoCoOp(t, f, 0)
+	c := parityCoCoOp(t, f, 0, false)
 	var rows [][]int32
 	f.json(t, "token_rows", &rows)
 	for i, want := range rows {
@@ -62,43 +64,58 @@ func TestParityGradients(t *testing.T) {
 	f.json(t, "labels", &labels)
 	images := f.input(t, "cocoop.images")
 	// Chunk 0: one graph over all classes; chunk 2: the two-pass path with
-	// classes sorted by length in 3 chunks.
-	for _, chunk := range []int{0, 2} {
-		t.Run(fmt.Sprintf("chunk%d", chunk), func(t *testing.T) {
-			c := parityCoCoOp(t, f, chunk)
-			feats := c.ImageFeatures(images)
-			report := map[string]float64{}
-			report["image.features"] = f.compare(t, "image.features", feats, gradTol)
-			report["pi"] = f.compare(t, "pi", c.Prompt.Pi(autograd.Constant(feats), false).Value, gradTol)
-			res, err := c.ForwardBackward(images, labels)
-			if err != nil {
-				t.Fatal(err)
+	// classes sorted by length in 3 chunks. The text-tower shortcut (the
+	// default) and the plain path (FullPrompts) both match the reference.
+	for _, full := range []bool{false, true} {
+		for _, chunk := range []int{0, 2} {
+			name := fmt.Sprintf("chunk%d", chunk)
+			if full {
+				name += "/full-prompts"
 			}
-			report["logits"] = f.compare(t, "logits", res.Logits, gradTol)
-			report["logits.eval"] = f.compare(t, "logits", c.Logits(images), gradTol)
-			report["loss"] = f.compare(t, "loss", tensor.FromSlice([]float32{float32(res.Loss)}, 1), lossTol)
-			for name, g := range gradsOf(c) {
-				report["grad."+name] = f.compare(t, "grad."+name, g, gradTol)
-			}
-			keys := make([]string, 0, len(report))
-			for k := range report {
-				keys = append(keys, k)
-			}
-			sort.Strings(keys)
-			for _, k := range keys {
-				t.Logf("%-32s rel err %.2e", k, report[k])
-			}
-		})
+			t.Run(name, func(t *testing.T) { parityGradients(t, f, chunk, full, images, labels) })
+		}
+	}
+}
+
+func parityGradients(t *testing.T, f *fixture, chunk int, full bool, images *tensor.Tensor, labels []int) {
+	c := parityCoCoOp(t, f, chunk, full)
+	feats := c.ImageFeatures(images)
+	report := map[string]float64{}
+	report["image.features"] = f.compare(t, "image.features", feats, gradTol)
+	report["pi"] = f.compare(t, "pi", c.Prompt.Pi(autograd.Constant(feats), false).Value, gradTol)
+	res, err := c.ForwardBackward(images, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	report["logits"] = f.compare(t, "logits", res.Logits, gradTol)
+	report["logits.eval"] = f.compare(t, "logits", c.Logits(images), gradTol)
+	report["loss"] = f.compare(t, "loss", tensor.FromSlice([]float32{float32(res.Loss)}, 1), lossTol)
+	for name, g := range gradsOf(c) {
+		report["grad."+name] = f.compare(t, "grad."+name, g, gradTol)
+	}
+	keys := make([]string, 0, len(report))
+	for k := range report {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("%-32s rel err %.2e", k, report[k])
 	}
 }
 
 // TestParityTenSteps trains 10 SGD steps (batch 1, 5 epochs of 2 steps with
 // the CoCoOp schedule) and compares every loss and the final parameters.
 func TestParityTenSteps(t *testing.T) {
+	for _, full := range []bool{false, true} {
+		t.Run(fmt.Sprintf("full-prompts=%v", full), func(t *testing.T) { parityTenSteps(t, full) })
+	}
+}
+
+func parityTenSteps(t *testing.T, full bool) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
 	var labels []int
 	f.json(t, "train_labels", &labels)
-	c := parityCoCoOp(t, f, 0)
+	c := parityCoCoOp(t, f, 0, full)
 	cfg := c.Config()
 	fmt.Sscan(f.meta["epochs"], &cfg.Epochs)
 	tr, err := NewTrainer(c, cfg)
@@ -160,7 +177,7 @@ func TestFiniteDifferences(t *testing.T) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
 	var labels []int
 	f.json(t, "labels", &labels)
-	c := parityCoCoOp(t, f, 0)
+	c := parityCoCoOp(t, f, 0, false)
 	images := f.input(t, "cocoop.images")
 	feats := c.ImageFeatures(images)
 	lossAt := func() float64 {

@@ -128,6 +128,8 @@ type Trainer struct {
 	// OnEpoch, if set, is called after every epoch (e.g. to save a
 	// checkpoint); an error stops training.
 	OnEpoch func(EpochStats) error
+
+	cachedEpochs int // epochs this trainer completed with an image-feature cache
 }
 
 // NewTrainer builds the optimizer over l's trainables with cfg (normally
@@ -166,7 +168,18 @@ func (t *Trainer) Train(ctx context.Context, src BatchSource) error {
 // advances t.Epoch. A non-finite loss or gradient stops it with an error
 // naming the epoch, step and seed; the parameters are then left as they
 // were before that step.
+//
+// With Config.CacheImageFeatures, from this trainer's second epoch on, the
+// first batch must find at least one of its images in the cache that the
+// earlier epochs filled; otherwise the inputs change between epochs
+// (random augmentation), the cache cannot help, and TrainEpoch returns an
+// error before that step, parameters untouched.
 func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, error) {
+	var cache *featureCache
+	if ic, ok := t.Learner.(imageCacher); ok {
+		cache = ic.imageCache()
+	}
+	checkCache := cache != nil && t.cachedEpochs > 0 && cache.stats().Entries > 0
 	e := t.Epoch
 	lr := t.Config.LRSchedule().LR(e)
 	t.Opt.LR = float32(lr)
@@ -178,9 +191,21 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 			return st, fmt.Errorf("cocoop: epoch %d, step %d: data: %w", e, st.Steps, err)
 		}
 		t.Opt.ZeroGrad()
+		var before ImageCacheStats
+		if checkCache {
+			before = cache.stats()
+		}
 		res, err := t.Learner.ForwardBackward(b.Images, b.Labels)
 		if err != nil {
 			return st, fmt.Errorf("cocoop: epoch %d, step %d: %w", e, st.Steps, err)
+		}
+		if checkCache {
+			checkCache = false
+			if cache.stats().Hits == before.Hits {
+				t.Opt.ZeroGrad()
+				return st, fmt.Errorf("cocoop: epoch %d, step %d: CacheImageFeatures is set, but none of the %d images of the epoch's first batch is among the %d cached from earlier epochs: the inputs change between epochs (random augmentation?); train with the image-feature cache off",
+					e, st.Steps, len(b.Labels), before.Entries)
+			}
 		}
 		if err := t.checkFinite(res.Loss); err != nil {
 			t.Opt.ZeroGrad()
@@ -205,6 +230,9 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 		st.Acc = 100 * float64(correct) / float64(st.Samples)
 	}
 	t.Epoch++
+	if cache != nil {
+		t.cachedEpochs++
+	}
 	return st, nil
 }
 

@@ -21,6 +21,12 @@ type ZeroShot struct {
 	Model     *clip.CLIP
 	Templates []string // each with one "{}"
 	ChunkSize int      // prompts per text-encoder call (0: all at once)
+	// FullPrompts turns off the exact text-tower shortcut (as
+	// Config.FullPrompts): by default nothing past each prompt's EOT is
+	// computed, and the leading tokens common to a chunk's prompts (SOS
+	// and the template's words before the class name) once for all of
+	// them. Set it before SetClassNames, which encodes the prompts.
+	FullPrompts bool
 
 	names []string
 	text  *tensor.Tensor // normalized class features [n_cls, E]
@@ -95,8 +101,25 @@ func (z *ZeroShot) SetClassNames(names []string) error {
 	return nil
 }
 
+// commonPrefix is the number of leading ids equal in all rows, at most the
+// first EOT position (the shared prefix of EncodeTextEmbeddingsShared,
+// which must end before every EOT).
+func commonPrefix(rows [][]int32, eot []int) int {
+	p := slices.Min(eot)
+	for _, r := range rows[1:] {
+		for j := range p {
+			if r[j] != rows[0][j] {
+				p = j
+				break
+			}
+		}
+	}
+	return p
+}
+
 // encode returns the normalized features of token rows, in chunks of
-// ChunkSize cut after their last EOT.
+// ChunkSize cut after their last EOT (with the shortcut, each prompt after
+// its own EOT, and the common leading tokens shared).
 func (z *ZeroShot) encode(ids [][]int32) (*tensor.Tensor, error) {
 	n := len(ids)
 	out := tensor.New(n, z.Model.EmbedDim)
@@ -113,7 +136,13 @@ func (z *ZeroShot) encode(ids [][]int32) (*tensor.Tensor, error) {
 			for i := range rows {
 				rows[i] = ids[lo+i][:l]
 			}
-			f := normalizeRows(z.Model.EncodeText(rows)).Value
+			var f *tensor.Tensor
+			if z.FullPrompts {
+				f = normalizeRows(z.Model.EncodeText(rows)).Value
+			} else {
+				emb := z.Model.TokenEmbedding(rows)
+				f = normalizeRows(z.Model.EncodeTextEmbeddingsShared(emb, rows, commonPrefix(rows, eot[lo:hi]))).Value
+			}
 			copy(out.Data()[lo*out.Dim(1):], f.Data())
 		}
 	})
