@@ -134,7 +134,7 @@ func (c *CoCoOp) ClassNames() []string { return slices.Clone(c.classes.names) }
 // SetClassNames implements Classifier: it rebuilds token_prefix and
 // token_suffix from the tokenized "{prefix} {name}." prompts.
 func (c *CoCoOp) SetClassNames(names []string) error {
-	cp, err := newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, names)
+	cp, err := newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, names, c.cfg.FullPrompts)
 	if err != nil {
 		return err
 	}

@@ -72,9 +72,9 @@ type Config struct {
 	// up to float32 rounding (≤ 1e-5 relative, shortcut_test.go). With
 	// FullPrompts every class prompt [SOS | ctx | name . EOS] is assembled
 	// in full for every image and run through the plain tower
-	// (clip.EncodeTextEmbeddings), one image at a time, as the official
-	// code does — cut only after the chunk's last EOT, which is exact. The
-	// zero value is the shortcut, so configs and checkpoints written before
+	// (clip.EncodeTextEmbeddings), one image at a time, at the full
+	// context length (77 positions, padding included), as the official
+	// code does. The zero value is the shortcut, so configs and checkpoints written before
 	// the switch existed use it.
 	FullPrompts bool `json:"full_prompts,omitempty"`
 

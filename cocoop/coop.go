@@ -78,7 +78,7 @@ func (c *CoOp) SetClassNames(names []string) error {
 	if c.CSC && len(names) != c.Ctx.Value.Dim(0) {
 		return fmt.Errorf("cocoop: CoOp with class-specific context learned for %d classes cannot take %d class names (CSC does not transfer to new classes)", c.Ctx.Value.Dim(0), len(names))
 	}
-	cp, err := newClassPrompts(c.Model, c.PromptPrefix, c.NCtx, names)
+	cp, err := newClassPrompts(c.Model, c.PromptPrefix, c.NCtx, names, c.cfg.FullPrompts)
 	if err != nil {
 		return err
 	}

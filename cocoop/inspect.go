@@ -76,7 +76,7 @@ type GradInspection struct {
 func InspectGradients(c *CoCoOp, image *tensor.Tensor, label int, classNames []string) (ins *GradInspection, err error) {
 	cp := c.classes
 	if classNames != nil {
-		if cp, err = newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, classNames); err != nil {
+		if cp, err = newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, classNames, false); err != nil {
 			return nil, err
 		}
 	}
