@@ -1,12 +1,9 @@
 package cocoop
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,7 +144,7 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 
 // LoadCheckpoint reads a checkpoint written by SaveCheckpoint.
 func LoadCheckpoint(path string) (*Checkpoint, error) {
-	md, err := readSafetensorsMetadata(path)
+	md, err := ckpt.ReadMetadata(path)
 	if err != nil {
 		return nil, fmt.Errorf("cocoop: load checkpoint: %w", err)
 	}
@@ -256,39 +253,4 @@ func (t *Trainer) Resume(ck *Checkpoint) error {
 	t.Epoch = ck.Meta.Epoch
 	t.Losses = nil
 	return nil
-}
-
-// readSafetensorsMetadata returns the __metadata__ of a safetensors file
-// (ckpt.Load does not expose it).
-func readSafetensorsMetadata(path string) (map[string]string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var n uint64
-	if err := binary.Read(f, binary.LittleEndian, &n); err != nil {
-		return nil, fmt.Errorf("%s: safetensors header length: %w", path, err)
-	}
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if n > uint64(st.Size()-8) || n > 100<<20 {
-		return nil, fmt.Errorf("%s: safetensors header length %d invalid for a %d-byte file", path, n, st.Size())
-	}
-	hb := make([]byte, n)
-	if _, err := io.ReadFull(f, hb); err != nil {
-		return nil, fmt.Errorf("%s: safetensors header: %w", path, err)
-	}
-	var h struct {
-		Meta map[string]string `json:"__metadata__"`
-	}
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, fmt.Errorf("%s: safetensors header: %w", path, err)
-	}
-	if h.Meta == nil {
-		return map[string]string{}, nil
-	}
-	return h.Meta, nil
 }

@@ -50,7 +50,7 @@ type fixture struct {
 func readFixture(t testing.TB, name string) *fixture {
 	t.Helper()
 	path := filepath.Join("testdata", name)
-	md, err := readSafetensorsMetadata(path)
+	md, err := ckpt.ReadMetadata(path)
 	if err != nil {
 		t.Fatalf("%v (regenerate with /usr/bin/python3 bench/reference/make_cocoop_fixtures.py)", err)
 	}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"encoding/csv"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestInspect(t *testing.T) {
+	weights := microWeights(t)
+	root := makeEuroSAT(t, 4, 4, 1, 1)
+	img := filepath.Join(root, "eurosat", "2750", "Forest", "Forest_test_0.png")
+
+	// A learned CoCoOp prompt, class names from the dataset.
+	run := filepath.Join(t.TempDir(), "run")
+	mustRun(t, "train", "--weights", weights, "--dataset", "EuroSAT", "--root", root, "--out", run,
+		"--shots", "2", "--epochs", "1", "--quiet", "--eval=false")
+	out := t.TempDir()
+	stdout := mustRun(t, "inspect", "--weights", weights, "--image", img, "--dataset", "EuroSAT", "--root", root,
+		"--label", "Forest", "--checkpoint", filepath.Join(run, checkpointName), "--out", out)
+	for _, want := range []string{"learned prompt", `true class "Forest" (label 1) among 4 classes`, "π(x): norm", "ctx", "EOT attention", "inspect.csv"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	f, err := os.Open(filepath.Join(out, "inspect.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for _, r := range rows[1:] {
+		kinds[r[0]]++
+	}
+	for _, k := range []string{"loss", "ctx_grad_norm", "pi_norm", "pi", "meta_weight_grad_norm", "block_grad_norm", "eot_attn", "prompt_pos_grad_norm"} {
+		if kinds[k] == 0 {
+			t.Errorf("CSV has no %q rows (kinds %v)", k, kinds)
+		}
+	}
+	if kinds["pi"] != microConfig.TransformerWidth || kinds["block_grad_norm"] != 4*microConfig.TransformerLayers {
+		t.Errorf("CSV kinds %v", kinds)
+	}
+	for _, name := range []string{"block_grad_norm.png", "eot_attention.png", "pi.png", "grad_norms.png"} {
+		f, err := os.Open(filepath.Join(out, name))
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		cfg, err := png.DecodeConfig(f)
+		f.Close()
+		if err != nil || cfg.Width < 100 || cfg.Height < 100 {
+			t.Errorf("%s: %v %+v", name, err, cfg)
+		}
+	}
+
+	// A fresh init with explicit classes; the label by index.
+	out2 := t.TempDir()
+	stdout = mustRun(t, "inspect", "--weights", weights, "--image", img, "--classes", "forest,river,sea_or_lake",
+		"--label", "2", "--seed", "3", "--out", out2)
+	if !strings.Contains(stdout, "fresh initialisation") || !strings.Contains(stdout, `true class "sea_or_lake" (label 2) among 3 classes`) {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+}
