@@ -174,6 +174,9 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		if err := checkConfig(cfg); err != nil {
 			return err
 		}
+		if err := cf.check(); err != nil {
+			return err
+		}
 		cfgs[n] = cfg
 	}
 	if *printFreq == 0 {
@@ -224,7 +227,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			sr, err := base2newSeed(ctx, b2nJob{
 				model: model, ds: ds, method: m, cfg: cfgs[n], seed: seed, shots: *shots, sampler: *samplerName,
 				ensemble: *ensemble, outDir: filepath.Join(*outDir, ds.Name, fmt.Sprintf("seed%d", seed)), fresh: *fresh,
-				run: rf, eval: eo, rep: rep, cache: cache, printFreq: *printFreq,
+				run: rf, eval: eo, rep: rep, cache: cache, printFreq: *printFreq, noAugment: cf.noAugment,
 			})
 			if err != nil {
 				return err
@@ -285,6 +288,7 @@ type b2nJob struct {
 	rep       *reporter
 	cache     featureCache
 	printFreq int
+	noAugment bool
 }
 
 type b2nResult struct {
@@ -349,7 +353,7 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 		rep := j.rep.withLog(lw)
 		out, err := trainLearner(ctx, trainJob{
 			cfg: cfg, model: j.model, ds: base, workers: j.run.workers, skip: j.run.skip, outDir: j.outDir,
-			resume: ck, rep: rep, name: label, printFreq: j.printFreq,
+			resume: ck, rep: rep, name: label, printFreq: j.printFreq, noAugment: j.noAugment,
 		})
 		if err != nil {
 			return nil, err

@@ -67,12 +67,14 @@ type configFlags struct {
 	ctxInit, position                        string
 	csc                                      bool
 	lr, momentum, wd, warmupLR               float64
+	fullPrompts, noAugment, cacheFeatures    bool
 }
 
 // configFlagNames are the flags of configFlags.
 var configFlagNames = map[string]bool{
 	"n-ctx": true, "ctx-init": true, "csc": true, "class-token-position": true, "epochs": true, "batch": true,
 	"lr": true, "momentum": true, "weight-decay": true, "warmup-epochs": true, "warmup-lr": true, "chunk-size": true,
+	"full-prompts": true, "no-augment": true, "cache-features": true,
 }
 
 func addConfigFlags(fs *flag.FlagSet) *configFlags {
@@ -89,6 +91,9 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	fs.IntVar(&c.warmupEpochs, "warmup-epochs", 0, "constant warm-up epochs (default 1)")
 	fs.Float64Var(&c.warmupLR, "warmup-lr", 0, "warm-up learning rate (default 1e-5)")
 	fs.IntVar(&c.chunk, "chunk-size", 0, "class prompts per text-encoder call; bounds memory (default 256)")
+	fs.BoolVar(&c.fullPrompts, "full-prompts", false, "run the official full 77-token prompts instead of the exact shared-prefix shortcut (same results, much slower; for comparison)")
+	fs.BoolVar(&c.noAugment, "no-augment", false, "train on centre crops (the test transform) instead of random resized crops and flips")
+	fs.BoolVar(&c.cacheFeatures, "cache-features", false, "encode each training image once and reuse its features (needs --no-augment)")
 	return c
 }
 
@@ -131,8 +136,20 @@ func (c *configFlags) apply(fs *flag.FlagSet, cfg *cocoop.Config) {
 			cfg.WarmupLR = c.warmupLR
 		case "chunk-size":
 			cfg.ChunkSize = c.chunk
+		case "full-prompts":
+			cfg.FullPrompts = c.fullPrompts
+		case "cache-features":
+			cfg.CacheImageFeatures = c.cacheFeatures
 		}
 	})
+}
+
+// check validates the flags that are not Config fields.
+func (c *configFlags) check() error {
+	if c.cacheFeatures && !c.noAugment {
+		return usagef("--cache-features needs --no-augment: random crops and flips change every training image each epoch, so there is nothing to reuse")
+	}
+	return nil
 }
 
 // checkConfig validates cfg as a usage error.

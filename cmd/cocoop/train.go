@@ -85,6 +85,7 @@ type trainJob struct {
 	rep       *reporter
 	name      string // progress label, e.g. "EuroSAT seed 1"
 	printFreq int    // plain log line every this many steps
+	noAugment bool   // train on the test transform (centre crops)
 }
 
 // trainOutcome is what trainLearner returns.
@@ -125,7 +126,11 @@ func trainLearner(ctx context.Context, j trainJob) (*trainOutcome, error) {
 	}
 	lc := data.TrainConfig(j.cfg.BatchSize, j.cfg.Seed)
 	lc.Workers, lc.SkipUnreadable = j.workers, j.skip
-	src, err := newLoaderSource(j.ds.Train, data.TrainTransform(j.model.ImageResolution), lc, j.model.ImageResolution)
+	transform := data.TrainTransform(j.model.ImageResolution)
+	if j.noAugment {
+		transform = data.TestTransform(j.model.ImageResolution)
+	}
+	src, err := newLoaderSource(j.ds.Train, transform, lc, j.model.ImageResolution)
 	if err != nil {
 		return nil, err
 	}
@@ -293,6 +298,9 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err := checkConfig(cfg); err != nil {
 		return err
 	}
+	if err := cf.check(); err != nil {
+		return err
+	}
 	if cfg.CSC && *subsample != "all" {
 		return cscError("--subsample " + *subsample)
 	}
@@ -340,7 +348,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	label := fmt.Sprintf("%s seed %d", ds.Name, *seed)
 	res, err := trainLearner(ctx, trainJob{
 		cfg: cfg, model: model, ds: ds, workers: rf.workers, skip: rf.skip, outDir: *outDir,
-		resume: ck, rep: rep, name: label, printFreq: *printFreq,
+		resume: ck, rep: rep, name: label, printFreq: *printFreq, noAugment: cf.noAugment,
 	})
 	if err != nil {
 		return err

@@ -99,3 +99,37 @@ func TestTrainCoCoOpSkipUnreadable(t *testing.T) {
 		t.Errorf("train.json %+v", tr)
 	}
 }
+
+func TestTrainCacheFeatures(t *testing.T) {
+	weights := microWeights(t)
+	root := makeEuroSAT(t, 4, 3, 1, 1)
+	train := func(extra ...string) trainReport {
+		out := filepath.Join(t.TempDir(), "run")
+		args := append([]string{"train", "--weights", weights, "--dataset", "EuroSAT", "--root", root, "--out", out,
+			"--shots", "3", "--epochs", "2", "--seed", "1", "--sampler", "pcg", "--quiet", "--eval=false"}, extra...)
+		mustRun(t, args...)
+		var tr trainReport
+		readJSON(t, filepath.Join(out, "train.json"), &tr)
+		return tr
+	}
+	plain := train("--no-augment")
+	cached := train("--no-augment", "--cache-features")
+	full := train("--no-augment", "--full-prompts")
+	if !cached.Config.CacheImageFeatures || !full.Config.FullPrompts || len(plain.Epochs) != 2 {
+		t.Fatalf("configs: cached %+v, full %+v", cached.Config, full.Config)
+	}
+	for i := range plain.Epochs {
+		p, c, f := plain.Epochs[i].Loss, cached.Epochs[i].Loss, full.Epochs[i].Loss
+		if p != c {
+			t.Errorf("epoch %d: loss %v with the feature cache, %v without (the cache is exact)", i+1, c, p)
+		}
+		if d := (p - f) / p; d > 1e-4 || d < -1e-4 {
+			t.Errorf("epoch %d: loss %v with full prompts, %v with the shortcut", i+1, f, p)
+		}
+	}
+	code, _, stderr := runCmd("train", "--weights", weights, "--dataset", "EuroSAT", "--root", root,
+		"--out", t.TempDir(), "--cache-features")
+	if code != 2 || !strings.Contains(stderr, "--cache-features needs --no-augment") {
+		t.Errorf("--cache-features without --no-augment: exit %d, %q", code, stderr)
+	}
+}
