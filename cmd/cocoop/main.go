@@ -1,6 +1,7 @@
-// Command cocoop is GoCoOp's command line: CLIP feature extraction, zero-shot
-// classification, tokenization, and (with later packages) CoCoOp/CoOp
-// training, evaluation and gradient inspection.
+// Command cocoop is GoCoOp's command line: CoCoOp and CoOp training
+// (train, base2new), evaluation (eval, zero-shot CLIP included), gradient
+// inspection (inspect), CLIP feature extraction (encode), zero-shot
+// classification of images (zeroshot) and tokenization (tokenize).
 //
 // Usage:
 //
