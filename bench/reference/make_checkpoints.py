@@ -24,6 +24,12 @@ reproducible. It writes:
   tiny_dtypes.safetensors     the same tensors (contiguous) in safetensors
   tiny_dtypes_expected.safetensors  their F32 values
   tiny_wrapped.pt             {'state_dict': {'module.*': ...}, 'epoch': 3} wrapper
+  tiny_scripted.pt            torch.jit.script of the converted model: its data.pkl
+                              also holds the plain tensor attribute attn_mask
+                              (not in state_dict); code entries deflated, no
+                              .debug_pkl, to stay small
+  tiny_hf_f16.bin             torch.save of the Hugging Face names in F16
+                              (a pytorch_model.bin), F16 to stay small
 
 The safetensors files are written by write_safetensors below (the
 `safetensors` package is not needed).
@@ -166,8 +172,8 @@ class CLIP(nn.Module):
     def forward(self, image, text):
         img = self.encode_image(image)
         txt = self.encode_text(text)
-        img = img / img.norm(dim=1, keepdim=True)
-        txt = txt / txt.norm(dim=1, keepdim=True)
+        img = img / img.norm(p=2.0, dim=1, keepdim=True)  # p given: torch.jit.script needs it
+        txt = txt / txt.norm(p=2.0, dim=1, keepdim=True)
         return self.logit_scale.exp() * img @ txt.t()
 
 
@@ -350,7 +356,36 @@ def main_vit_b_16(outdir):
         print(f"{os.path.getsize(out(name)):11d}  {name}")
 
 
+def write_extra(outdir):
+    """tiny_scripted.pt and tiny_hf_f16.bin (see the module docstring)."""
+    import zipfile
+    out = lambda name: os.path.join(outdir, name)  # noqa: E731
+    model = build_model().eval()
+    convert_weights(model)
+    sd = model.state_dict()
+    tmp = out("tiny_scripted.tmp")
+    torch.jit.save(torch.jit.script(model), tmp)
+    with zipfile.ZipFile(tmp) as zin, zipfile.ZipFile(out("tiny_scripted.pt"), "w") as zout:
+        for info in zin.infolist():
+            if info.filename.endswith(".debug_pkl"):
+                continue
+            code = "/code/" in info.filename
+            zout.writestr(info, zin.read(info),
+                          compress_type=zipfile.ZIP_DEFLATED if code else zipfile.ZIP_STORED)
+    os.remove(tmp)
+    back = torch.jit.load(out("tiny_scripted.pt"))
+    for k, v in back.state_dict().items():
+        assert v.dtype == sd[k].dtype and torch.equal(v, sd[k]), k
+    assert list(back.state_dict()) == list(sd)
+    torch.save(collections.OrderedDict(
+        (k, v.half() if v.is_floating_point() else v) for k, v in hf_items(sd)), out("tiny_hf_f16.bin"))
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "--extra":
+        write_extra(sys.argv[2] if len(sys.argv) > 2 else os.path.join(
+            os.path.dirname(os.path.abspath(__file__)), "..", "..", "clip", "ckpt", "testdata"))
+        return
     if len(sys.argv) > 1 and sys.argv[1] == "--vit-b-16":
         if len(sys.argv) != 3:
             sys.exit("usage: make_checkpoints.py --vit-b-16 outdir")
@@ -400,6 +435,8 @@ def main():
     write_safetensors(out("tiny_dtypes.safetensors"), list(dt.items()))
     write_safetensors(out("tiny_dtypes_expected.safetensors"),
                       [(k, v.float()) for k, v in dt.items()])
+
+    write_extra(outdir)
 
     g = torch.Generator().manual_seed(3)
     inner = collections.OrderedDict(

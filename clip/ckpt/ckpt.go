@@ -22,6 +22,7 @@ package ckpt
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -134,7 +135,10 @@ var droppedBuffers = []string{"input_resolution", "context_length", "vocab_size"
 // OpenAI state_dict names, together with the format it detected.
 //
 // A torch checkpoint wrapped as {"state_dict": {...}, ...} is unwrapped, and
-// a "module." prefix shared by every key (DataParallel) is stripped.
+// a "module." prefix shared by every key (DataParallel) is stripped, as is
+// any other leading component shared by every key when the rest are CLIP
+// names ("model." of a traced or saved wrapper module). Hugging Face names
+// are mapped in every container, not only safetensors (pytorch_model.bin).
 // Errors name the path and, where one is at fault, the tensor key.
 func Load(path string) (*StateDict, Format, error) {
 	src, err := openSource(path)
@@ -173,31 +177,66 @@ func loadSource(path string, src source) (*StateDict, Format, error) {
 		return nil, format, err
 	}
 	finish(sd)
+	// Hugging Face names that loadSafetensors did not map: a torch.save of a
+	// CLIPModel state dict (pytorch_model.bin), or HF names under a wrapper
+	// prefix.
+	if format != FormatHFSafetensors && slices.ContainsFunc(sd.keys, isHFName) {
+		if sd, err = fromHF(sd); err != nil {
+			return nil, format, fmt.Errorf("%s: %w", path, err)
+		}
+		if format == FormatSafetensors {
+			format = FormatHFSafetensors
+		}
+	}
 	return sd, format, nil
 }
 
-// finish drops the int64 buffers and a DataParallel "module." prefix.
+// finish drops the int64 buffers and leading name components shared by
+// every key — DataParallel's "module.", a wrapper module's attribute
+// ("model." when a module holding CLIP was traced or saved) — as long as
+// what remains has CLIP's own names (isCLIPMarker).
 func finish(sd *StateDict) {
 	for _, k := range droppedBuffers {
 		sd.Delete(k)
 	}
-	if sd.Len() == 0 {
-		return
-	}
-	for _, k := range sd.keys {
-		if !strings.HasPrefix(k, "module.") {
+	for sd.Len() > 0 {
+		first, _, ok := strings.Cut(sd.keys[0], ".")
+		prefix := first + "."
+		if !ok {
 			return
 		}
+		marker := prefix == "module." // DataParallel: always stripped
+		for _, k := range sd.keys {
+			rest, ok := strings.CutPrefix(k, prefix)
+			if !ok || isCLIPMarker(k) {
+				return
+			}
+			marker = marker || isCLIPMarker(rest)
+		}
+		if !marker {
+			return
+		}
+		// Stripping cannot collide: the keys were distinct with the same prefix.
+		m := make(map[string]*Tensor, len(sd.m))
+		for i, k := range sd.keys {
+			short := strings.TrimPrefix(k, prefix)
+			m[short] = sd.m[k]
+			sd.keys[i] = short
+		}
+		sd.m = m
+		for _, k := range droppedBuffers {
+			sd.Delete(k)
+		}
 	}
-	// Stripping cannot collide: the keys were distinct with the same prefix.
-	m := make(map[string]*Tensor, len(sd.m))
-	for i, k := range sd.keys {
-		short := strings.TrimPrefix(k, "module.")
-		m[short] = sd.m[k]
-		sd.keys[i] = short
+}
+
+// isCLIPMarker reports a top-level name of a CLIP state dict, OpenAI or
+// Hugging Face (or one of the buffers).
+func isCLIPMarker(k string) bool {
+	switch k {
+	case "logit_scale", "text_projection", "positional_embedding", "visual.proj",
+		"input_resolution", "context_length", "vocab_size":
+		return true
 	}
-	sd.m = m
-	for _, k := range droppedBuffers {
-		sd.Delete(k)
-	}
+	return isHFName(k) || strings.HasPrefix(k, "visual.") || strings.HasPrefix(k, "transformer.resblocks.")
 }

@@ -104,6 +104,8 @@ type zipLoader struct {
 	files  map[string]*zip.File
 	cache  map[string][]byte // entry name → bytes
 	budget int64             // float32 elements still allowed in the output
+	// members caches classMembers by "module\nname" (nil: not found).
+	members map[string]map[string]bool
 }
 
 // isZip reports a zip local-file or end-of-directory signature.
@@ -213,7 +215,7 @@ func loadZip(path string, src source) (*StateDict, Format, error) {
 	if err != nil {
 		return nil, FormatUnknown, fmt.Errorf("%s: %s: %w", path, pkl.Name, err)
 	}
-	refs, format, err := collectTensors(root)
+	refs, format, err := collectTensorsWith(root, l.classMembers)
 	if err != nil {
 		return nil, format, fmt.Errorf("%s: %s: %w", path, pkl.Name, err)
 	}
@@ -228,6 +230,82 @@ func loadZip(path string, src source) (*StateDict, Format, error) {
 	return sd, format, nil
 }
 
+// classMembers returns the names of the parameters and buffers of a
+// TorchScript class, read from the __parameters__ and __buffers__ lists of
+// its source <p>/code/<module path>.py; ok is false when that source or the
+// lists cannot be found (then every tensor attribute counts). Other tensor
+// attributes — a torch.jit.script'ed module's plain attributes, such as
+// clip/model.py's attn_mask — are not in state_dict() and must be skipped.
+func (l *zipLoader) classMembers(g *pyGlobal) (members map[string]bool, ok bool) {
+	id := g.module + "\n" + g.name
+	if m, seen := l.members[id]; seen {
+		return m, m != nil
+	}
+	if l.members == nil {
+		l.members = make(map[string]map[string]bool)
+	}
+	l.members[id] = nil
+	f := l.files[l.prefix+"code/"+strings.ReplaceAll(g.module, ".", "/")+".py"]
+	if f == nil || f.UncompressedSize64 > maxCodeBytes {
+		return nil, false
+	}
+	code, err := l.entryBytes(f)
+	if err != nil {
+		return nil, false
+	}
+	m := parseClassMembers(string(code), g.name)
+	l.members[id] = m
+	return m, m != nil
+}
+
+// maxCodeBytes bounds the TorchScript source read for one class.
+const maxCodeBytes = 16 << 20
+
+// parseClassMembers finds "class <name>(" in TorchScript source (as
+// torch/csrc/jit/serialization/python_print.cpp writes it) and returns the
+// names in its __parameters__ and __buffers__ lists, or nil when the class
+// or either list is missing.
+func parseClassMembers(code, name string) map[string]bool {
+	var body []string
+	in := false
+	for line := range strings.SplitSeq(code, "\n") {
+		if !strings.HasPrefix(line, " ") && strings.TrimSpace(line) != "" {
+			if in {
+				break
+			}
+			in = strings.HasPrefix(line, "class "+name+"(")
+			continue
+		}
+		if in {
+			body = append(body, strings.TrimSpace(line))
+		}
+	}
+	m := map[string]bool{}
+	found := 0
+	for _, line := range body {
+		for _, list := range []string{"__parameters__ = [", "__buffers__ = ["} {
+			rest, ok := strings.CutPrefix(line, list)
+			if !ok {
+				continue
+			}
+			items, _, ok := strings.Cut(rest, "]")
+			if !ok {
+				return nil
+			}
+			found++
+			for i, s := range strings.Split(items, "\"") {
+				if i%2 == 1 {
+					m[s] = true
+				}
+			}
+		}
+	}
+	if found != 2 {
+		return nil
+	}
+	return m
+}
+
 type namedRef struct {
 	key string
 	ref *tensorRef
@@ -240,13 +318,20 @@ var stateDictWrappers = []string{"state_dict", "model_state_dict", "model"}
 // collectTensors lists the tensors of a data.pkl root: the entries of a
 // state dict, or the depth-first walk of a TorchScript module tree.
 func collectTensors(root any) ([]namedRef, Format, error) {
+	return collectTensorsWith(root, nil)
+}
+
+// collectTensorsWith is collectTensors where members (if not nil) names the
+// parameters and buffers of a TorchScript class; tensor attributes of a
+// class it knows that are neither are skipped.
+func collectTensorsWith(root any, members func(*pyGlobal) (map[string]bool, bool)) ([]namedRef, Format, error) {
 	switch r := root.(type) {
 	case *pyObject:
 		if !isTorchScriptClass(r.class) {
 			return nil, FormatTorchZip, fmt.Errorf("%w: root is a pickled %s object, not a state dict (save model.state_dict())", ErrUnsupported, r.class)
 		}
 		var refs []namedRef
-		w := &moduleWalker{seen: make(map[*pyObject]bool), keys: make(map[string]bool)}
+		w := &moduleWalker{seen: make(map[*pyObject]bool), keys: make(map[string]bool), members: members}
 		if err := w.walk(r, "", 0, &refs); err != nil {
 			return nil, FormatTorchScript, err
 		}
@@ -292,8 +377,9 @@ const (
 )
 
 type moduleWalker struct {
-	seen map[*pyObject]bool // each module object is walked once
-	keys map[string]bool
+	seen    map[*pyObject]bool // each module object is walked once
+	keys    map[string]bool
+	members func(*pyGlobal) (map[string]bool, bool) // nil: keep every tensor
 }
 
 // walk appends the tensors of a TorchScript module in attribute order:
@@ -307,6 +393,10 @@ func (w *moduleWalker) walk(o *pyObject, prefix string, depth int, refs *[]named
 	if o.attrs == nil {
 		return nil
 	}
+	var members map[string]bool
+	if w.members != nil {
+		members, _ = w.members(o.class)
+	}
 	for i, k := range o.attrs.keys {
 		name, ok := k.(string)
 		if !ok {
@@ -318,6 +408,9 @@ func (w *moduleWalker) walk(o *pyObject, prefix string, depth int, refs *[]named
 		}
 		switch v := o.attrs.vals[i].(type) {
 		case *tensorRef:
+			if members != nil && !members[name] {
+				continue // a plain attribute, not a parameter or buffer
+			}
 			if w.keys[key] {
 				return fmt.Errorf("%w: duplicate key %q", ErrCorrupt, key)
 			}
