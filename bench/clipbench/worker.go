@@ -1,0 +1,187 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/gocoop/gocoop/asm"
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/cocoop"
+	"github.com/gocoop/gocoop/nn/optim"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// WorkerResult is what a worker process (either side) prints on its last
+// stdout line, after "RESULT ".
+type WorkerResult struct {
+	Times  []float64          `json:"times"`            // seconds per timed repetition
+	Shapes map[string]float64 `json:"shapes,omitempty"` // sgemm: best seconds per shape
+	Setup  float64            `json:"setup_s"`          // model construction etc.
+	Info   string             `json:"info,omitempty"`
+	Loss   float64            `json:"loss,omitempty"` // last training loss (sanity)
+}
+
+// workerArgs are the hidden flags of a Go worker process.
+type workerArgs struct {
+	Task, Variant string
+	Batch         int
+	Warmup, Reps  int
+	Cores         int
+	SgemmTime     float64
+	CPUProfile    string
+}
+
+// runWorker runs one workload in this process and prints its result.
+func runWorker(a workerArgs) error {
+	runtime.GOMAXPROCS(a.Cores)
+	t0 := time.Now()
+	var res WorkerResult
+	var err error
+	switch a.Task {
+	case "sgemm":
+		res, err = goSgemm(a)
+	default:
+		res, err = goModel(a, t0)
+	}
+	if err != nil {
+		return err
+	}
+	out, _ := json.Marshal(res)
+	fmt.Printf("RESULT %s\n", out)
+	return nil
+}
+
+// timeReps runs warm-up calls of warm, then reps timed calls of f, with the
+// CPU profile (if any) covering the timed calls only.
+func timeReps(a workerArgs, warm, f func()) ([]float64, error) {
+	for range a.Warmup {
+		warm()
+	}
+	if a.CPUProfile != "" {
+		pf, err := os.Create(a.CPUProfile)
+		if err != nil {
+			return nil, err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return nil, err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	times := make([]float64, 0, a.Reps)
+	for range a.Reps {
+		t := time.Now()
+		f()
+		times = append(times, time.Since(t).Seconds())
+	}
+	return times, nil
+}
+
+func goSgemm(a workerArgs) (WorkerResult, error) {
+	res := WorkerResult{Shapes: map[string]float64{}, Info: fmt.Sprintf("asm.Sgemm tier %v", asm.CurrentTier())}
+	r := rand.New(rand.NewPCG(1, 2))
+	for _, s := range sgemmShapes {
+		m, k, n := s[0], s[1], s[2]
+		mk := func(l int) []float32 {
+			x := make([]float32, l)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			return x
+		}
+		x, y, z := mk(m*k), mk(k*n), make([]float32, m*n)
+		run := func() { asm.Sgemm(false, false, m, n, k, 1, x, k, y, n, 0, z, n) }
+		run()
+		best := 1e300
+		deadline := time.Now().Add(time.Duration(a.SgemmTime * float64(time.Second)))
+		for time.Now().Before(deadline) || best == 1e300 {
+			t := time.Now()
+			run()
+			best = min(best, time.Since(t).Seconds())
+		}
+		res.Shapes[shapeName(s)] = best
+	}
+	return res, nil
+}
+
+// goModel runs the model workloads on a hash-weight ViT-B/16.
+func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
+	var res WorkerResult
+	m, err := clip.NewHashCLIP(clip.ViTB16)
+	if err != nil {
+		return res, err
+	}
+	images := clip.HashTensor("bench.images", 1, 0, a.Batch, 3, clip.ImageSize, clip.ImageSize)
+	labels := make([]int, a.Batch)
+	for i := range labels {
+		labels[i] = (7 * i) % len(ClassNames)
+	}
+	_, ids, err := Prompts(ClassNames)
+	if err != nil {
+		return res, err
+	}
+	var warm, run func()
+	switch a.Task {
+	case "image":
+		run = func() { autograd.NoGrad(func() { m.EncodeImage(images) }) }
+	case "text":
+		switch a.Variant {
+		case "plain":
+			run = func() { autograd.NoGrad(func() { m.EncodeText(ids) }) }
+		case "shortcut":
+			run = func() {
+				autograd.NoGrad(func() { m.EncodeTextEmbeddingsShared(m.TokenEmbedding(ids), ids, 1+NCtx) })
+			}
+		default:
+			return res, fmt.Errorf("text: unknown variant %q", a.Variant)
+		}
+	case "train", "eval":
+		cfg := cocoop.DefaultCoCoOpConfig()
+		switch a.Variant {
+		case "shortcut", "off":
+			setShortcut(&cfg, a.Variant == "shortcut")
+		default:
+			return res, fmt.Errorf("%s: unknown variant %q", a.Task, a.Variant)
+		}
+		c, err := cocoop.NewCoCoOp(m, cfg, ClassNames)
+		if err != nil {
+			return res, err
+		}
+		opt := optim.NewSGD(c.NamedParameters(""), float32(cfg.LR), float32(cfg.Momentum), float32(cfg.WeightDecay))
+		step := func(imgs *tensor.Tensor, labels []int) float64 {
+			r, err := c.ForwardBackward(imgs, labels)
+			if err != nil {
+				panic(err)
+			}
+			return r.Loss
+		}
+		logits := func() { c.Logits(images) }
+		if a.Task == "train" {
+			one := func(imgs *tensor.Tensor, labels []int) {
+				res.Loss = step(imgs, labels)
+				opt.Step()
+				opt.ZeroGrad()
+			}
+			run = func() { one(images, labels) }
+			// A batch-1 step warms every code path of the batch-8 step.
+			warm = func() { one(images.Slice(0, 0, 1), labels[:1]) }
+		} else {
+			run = logits
+		}
+	default:
+		return res, fmt.Errorf("unknown task %q", a.Task)
+	}
+	if warm == nil {
+		warm = run
+	}
+	res.Setup = time.Since(t0).Seconds()
+	res.Info = fmt.Sprintf("GoCoOp %s/%s, GOMAXPROCS %d, sgemm tier %v", a.Task, a.Variant, runtime.GOMAXPROCS(0), asm.CurrentTier())
+	res.Times, err = timeReps(a, warm, run)
+	return res, err
+}

@@ -1,0 +1,220 @@
+#!/usr/bin/env python3
+"""PyTorch side of GoCoOp's side-by-side benchmark (bench/clipbench).
+
+The Go command starts this script once per workload and round, in a fresh
+process, so that the process's peak RSS (read by the Go parent from
+getrusage of the reaped child, as for its own workers) belongs to that
+workload alone:
+
+    /usr/bin/python3 bench/reference/bench_torch.py --task TASK [--batch B]
+        [--warmup W] [--reps N] [--threads T] [--tokens tokens.json] [--hash]
+    /usr/bin/python3 bench/reference/bench_torch.py --version
+
+Tasks (the repository's reference models: clip_ref.CLIP, cocoop_ref.CustomCLIP):
+
+    sgemm   torch.mm at the 7 CLIP shapes (OpenBLAS through torch), best of a
+            time budget per shape (--sgemm-time)
+    image   encode_image on B random 224×224 images, no_grad
+    text    encode_text on the 50 class prompts × 77 tokens, no_grad
+    train   CoCoOp training step at batch B: zero_grad, CustomCLIP forward
+            (official: every prompt at 77 tokens), cross-entropy, backward,
+            SGD(lr 0.002, momentum 0.9, weight decay 5e-4) step. For B > 1
+            the images are encoded together, then each image's loss/B is
+            backpropagated right after its forward (the same FLOPs as
+            CustomCLIP's single graph, which would hold B graphs of 50×77
+            rows, ~2.5 GB each); --full-graph runs CustomCLIP as is.
+    eval    CustomCLIP forward at batch B under no_grad (the test step)
+
+The class prompts come from the Go side (--tokens: JSON {"ids": [[77 ids]
+per class], ...}, tokenized by GoCoOp's CLIP tokenizer), as no tokenizer
+lives here. Weights are random (torch's normal init, scaled per layer:
+timing does not depend on the values) unless --hash asks for the hash
+weights GoCoOp uses (clip_ref.build_hash_model, ~6 s of NumPy).
+
+Warm-up: --warmup calls first (a batch-1 step for train at B > 1), then
+--reps timed calls. The last stdout line is "RESULT {json}" with the times.
+Threads: torch.set_num_threads(--threads); the parent also sets
+OPENBLAS_NUM_THREADS / OMP_NUM_THREADS.
+"""
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+VITB16 = dict(embed_dim=512, image_resolution=224, vision_layers=12, vision_width=768,
+              vision_patch_size=16, context_length=77, vocab_size=49408,
+              transformer_width=512, transformer_heads=8, transformer_layers=12)
+
+SGEMM_SHAPES = [(197, 768, 2304), (197, 768, 768), (197, 768, 3072), (197, 3072, 768),
+                (1024, 512, 1536), (1024, 1024, 1024), (2048, 2048, 2048)]
+
+
+def blas_info():
+    """The BLAS library torch loaded, from /proc/self/maps."""
+    try:
+        with open("/proc/self/maps") as maps:
+            libs = sorted({l.split()[-1] for l in maps if "/" in l and any(
+                k in l.lower() for k in ("openblas", "libblas", "mkl", "blis"))})
+        return ", ".join(os.path.basename(l) for l in libs) or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def random_model(torch, R):
+    """clip_ref.CLIP of ViT-B/16 shape with random weights."""
+    with torch.no_grad():
+        model = R.CLIP(**VITB16)
+        for name, p in model.named_parameters():
+            if ".ln_" in name or name.startswith("ln_"):
+                p.fill_(1.0 if name.endswith("weight") else 0.0)
+            elif p.dim() >= 2:
+                p.normal_(0.0, 1.0 / math.sqrt(p[0].numel()))
+            else:
+                p.normal_(0.0, 0.02)
+        model.logit_scale.fill_(math.log(100.0))
+    model.float().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def best_time(fn, budget):
+    fn()
+    best = float("inf")
+    deadline = time.perf_counter() + budget
+    while True:
+        t = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t)
+        if time.perf_counter() > deadline:
+            return best
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--version", action="store_true")
+    ap.add_argument("--task", choices=["sgemm", "image", "text", "train", "eval"])
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=os.cpu_count())
+    ap.add_argument("--tokens", help="JSON with the class prompts' token rows")
+    ap.add_argument("--sgemm-time", type=float, default=0.3)
+    ap.add_argument("--hash", action="store_true", help="GoCoOp's hash weights instead of random ones")
+    ap.add_argument("--full-graph", action="store_true", help="train at B > 1 as one CustomCLIP graph")
+    args = ap.parse_args()
+
+    t0 = time.perf_counter()
+    import torch
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    if args.version:
+        torch.mm(torch.ones(64, 64), torch.ones(64, 64))
+        print(f"PyTorch {torch.__version__} ({blas_info()}, {torch.get_num_threads()} threads, "
+              f"OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', 'auto')})")
+        return
+    if args.task is None:
+        ap.error("--task is required")
+
+    import clip_ref as R
+    import cocoop_ref as C
+
+    res = {"times": [], "info": f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"}
+
+    if args.task == "sgemm":
+        shapes = {}
+        for m, k, n in SGEMM_SHAPES:
+            a, b = torch.randn(m, k), torch.randn(k, n)
+            c = torch.empty(m, n)
+            shapes[f"{m}×{k}×{n}"] = best_time(lambda: torch.mm(a, b, out=c), args.sgemm_time)
+        res["shapes"] = shapes
+        res["setup_s"] = time.perf_counter() - t0
+        print("RESULT " + json.dumps(res), flush=True)
+        return
+
+    if args.hash:
+        model = R.build_hash_model(**VITB16)
+    else:
+        model = random_model(torch, R)
+    images = torch.randn(args.batch, 3, 224, 224)
+    tok = {}
+    if args.tokens:
+        with open(args.tokens) as f:
+            tok = json.load(f)
+    if args.task != "image" and "ids" not in tok:
+        ap.error(f"--task {args.task} needs --tokens (the class prompts' token rows)")
+    ids = torch.tensor(tok.get("ids", [[0]]), dtype=torch.long)  # [n_cls, 77]
+    labels = torch.tensor([(7 * i) % ids.shape[0] for i in range(args.batch)], dtype=torch.long)
+
+    warm = None
+    if args.task == "image":
+        def run():
+            with torch.no_grad():
+                model.encode_image(images)
+    elif args.task == "text":
+        def run():
+            with torch.no_grad():
+                model.encode_text(ids)
+    else:
+        n_ctx = tok.get("n_ctx", 4)
+        init_ids = ids[0, 1:1 + n_ctx].tolist()  # "a photo of a" (rows share the context words)
+        cc = C.CustomCLIP(model, ids, C.word_init_ctx(model, init_ids))
+        pl = cc.prompt_learner
+        opt = torch.optim.SGD(pl.parameters(), lr=0.002, momentum=0.9, weight_decay=5e-4)
+
+        def step(imgs, lbls):
+            opt.zero_grad()
+            b = imgs.shape[0]
+            if b == 1 or args.full_graph:
+                loss = cc(imgs, lbls)
+                loss.backward()
+            else:
+                # CustomCLIP.forward, one image's graph at a time.
+                with torch.no_grad():
+                    imf = model.encode_image(imgs)
+                imf = imf / imf.norm(dim=-1, keepdim=True)
+                scale = model.logit_scale.exp()
+                loss = 0.0
+                for i in range(b):
+                    prompts, _ = pl(imf[i:i + 1])
+                    t = model.encode_text_embeddings(prompts[0], ids)
+                    t = t / t.norm(dim=-1, keepdim=True)
+                    li = torch.nn.functional.cross_entropy(scale * imf[i:i + 1] @ t.t(), lbls[i:i + 1]) / b
+                    li.backward()
+                    loss += li.item()
+            opt.step()
+            res["loss"] = float(loss)
+
+        if args.task == "train":
+            cc.train()
+
+            def run():
+                step(images, labels)
+
+            def warm():
+                step(images[:1], labels[:1])
+        else:
+            cc.eval()
+
+            def run():
+                with torch.no_grad():
+                    cc(images)
+    warm = warm or run
+    res["setup_s"] = time.perf_counter() - t0
+    for _ in range(args.warmup):
+        warm()
+    for _ in range(args.reps):
+        t = time.perf_counter()
+        run()
+        res["times"].append(time.perf_counter() - t)
+    print("RESULT " + json.dumps(res), flush=True)
+
+
+if __name__ == "__main__":
+    main()
