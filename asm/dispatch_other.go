@@ -1,0 +1,6 @@
+//go:build purego || !amd64
+
+package asm
+
+// registerArchTiers registers no SIMD tier: this build uses pure Go only.
+func registerArchTiers() {}

@@ -1,0 +1,215 @@
+package asm
+
+import "math"
+
+// Vectorized row helpers used by the models. Each exported helper
+// dispatches to the current tier's kernel; the Go references (…Go) sit next
+// to them and are what the Generic tier runs.
+
+// rowKernels is one tier's set of row kernels.
+type rowKernels struct {
+	dot     func(x, y []float32) float32
+	axpy    func(alpha float32, x, y []float32)
+	scale   func(alpha float32, x []float32)
+	add     func(dst, a, b []float32)
+	mul     func(dst, a, b []float32)
+	max     func(x []float32) float32
+	sum     func(x []float32) float32
+	expSub  func(x []float32, m float32) float32 // x[i] = exp(x[i]-m), returns Σ
+	sumSqD  func(x []float32, mean float32) float32
+	normAff func(dst, x, gamma, beta []float32, mean, rstd float32)
+}
+
+var genericRows = rowKernels{
+	dot: dotGo, axpy: axpyGo, scale: scaleGo, add: addGo, mul: mulGo,
+	max: maxGo, sum: sumGo, expSub: expSubGo, sumSqD: sumSqDGo, normAff: normAffGo,
+}
+
+func rows() *rowKernels { return &current.Load().rows }
+
+// Dot returns Σ x[i]·y[i] over len(x) elements; y must be at least as long.
+func Dot(x, y []float32) float32 {
+	_ = y[:len(x)]
+	return rows().dot(x, y[:len(x)])
+}
+
+// Axpy computes y[i] += alpha·x[i] for i < len(x); y must be at least as long.
+func Axpy(alpha float32, x, y []float32) {
+	_ = y[:len(x)]
+	rows().axpy(alpha, x, y[:len(x)])
+}
+
+// Scale computes x[i] *= alpha.
+func Scale(alpha float32, x []float32) { rows().scale(alpha, x) }
+
+// Add computes dst[i] = a[i] + b[i] for i < len(dst); dst may alias a or b.
+func Add(dst, a, b []float32) {
+	n := len(dst)
+	rows().add(dst, a[:n], b[:n])
+}
+
+// Mul computes dst[i] = a[i]·b[i] for i < len(dst); dst may alias a or b.
+func Mul(dst, a, b []float32) {
+	n := len(dst)
+	rows().mul(dst, a[:n], b[:n])
+}
+
+// ExpInPlace computes x[i] = exp(x[i]). The polynomial (Cephes expf:
+// Cody-Waite reduction by ln2 in two parts, degree-7 polynomial in r) has a
+// maximum relative error of about 1.1e-7 (≈ 2 ulp; TestExp measures it) for
+// inputs in [-86.9, 88.7]; below -86.9 the result is 0 (exp(-86.9) ≈ 1.8e-38),
+// above ≈88.72 it is +Inf, and NaN stays NaN.
+func ExpInPlace(x []float32) { rows().expSub(x, 0) }
+
+// SoftmaxRow replaces x by softmax(x) in place, subtracting max(x) first so
+// that no exponential overflows. An empty row is left alone.
+func SoftmaxRow(x []float32) {
+	if len(x) == 0 {
+		return
+	}
+	r := rows()
+	m := r.max(x)
+	s := r.expSub(x, m)
+	r.scale(1/s, x)
+}
+
+// LayerNormRow sets dst[i] = (x[i]-mean)·rstd·gamma[i] + beta[i] with the
+// biased variance var = Σ(x-mean)²/n and rstd = 1/sqrt(var+eps), and returns
+// mean and rstd (for the backward pass). dst may alias x. gamma and beta
+// must be at least len(x) long; n = len(x) > 0.
+func LayerNormRow(dst, x, gamma, beta []float32, eps float32) (mean, rstd float32) {
+	n := len(x)
+	if n == 0 {
+		return 0, 0
+	}
+	dst, gamma, beta = dst[:n], gamma[:n], beta[:n]
+	r := rows()
+	mean = r.sum(x) / float32(n)
+	v := r.sumSqD(x, mean) / float32(n)
+	rstd = float32(1 / math.Sqrt(float64(v+eps)))
+	r.normAff(dst, x, gamma, beta, mean, rstd)
+	return mean, rstd
+}
+
+// Go references.
+
+func dotGo(x, y []float32) float32 {
+	var s float32
+	for i, v := range x {
+		s += v * y[i]
+	}
+	return s
+}
+
+func axpyGo(alpha float32, x, y []float32) {
+	for i, v := range x {
+		y[i] += alpha * v
+	}
+}
+
+func scaleGo(alpha float32, x []float32) {
+	for i := range x {
+		x[i] *= alpha
+	}
+}
+
+func addGo(dst, a, b []float32) {
+	for i := range dst {
+		dst[i] = a[i] + b[i]
+	}
+}
+
+func mulGo(dst, a, b []float32) {
+	for i := range dst {
+		dst[i] = a[i] * b[i]
+	}
+}
+
+func maxGo(x []float32) float32 {
+	m := float32(math.Inf(-1))
+	for _, v := range x {
+		if v > m || v != v {
+			m = v
+			if v != v {
+				return v
+			}
+		}
+	}
+	return m
+}
+
+func sumGo(x []float32) float32 {
+	var s float32
+	for _, v := range x {
+		s += v
+	}
+	return s
+}
+
+func sumSqDGo(x []float32, mean float32) float32 {
+	var s float32
+	for _, v := range x {
+		d := v - mean
+		s += d * d
+	}
+	return s
+}
+
+func normAffGo(dst, x, gamma, beta []float32, mean, rstd float32) {
+	for i, v := range x {
+		dst[i] = (v-mean)*rstd*gamma[i] + beta[i]
+	}
+}
+
+func expSubGo(x []float32, m float32) float32 {
+	var s float32
+	for i, v := range x {
+		e := expf(v - m)
+		x[i] = e
+		s += e
+	}
+	return s
+}
+
+// Constants of expf (Cephes): exp(x) = 2^n·exp(r), r = x - n·ln2 with ln2
+// split into expC1 + expC2 so that n·expC1 is exact. The same constants
+// are in the expc<> tables of rows_*_amd64.s.
+const (
+	expLog2e = 1.44269504088896341
+	expC1    = 0.693359375
+	expC2    = -2.12194440e-4
+	expHi    = 89    // inputs are clamped to ≤ expHi; the result overflows to +Inf
+	expLo    = -86.9 // below: 0 (keeps n ≥ -125, a normal 2^(n-1))
+	expP0    = 1.9875691500e-4
+	expP1    = 1.3981999507e-3
+	expP2    = 8.3334519073e-3
+	expP3    = 4.1665795894e-2
+	expP4    = 1.6666665459e-1
+	expP5    = 5.0000001201e-1
+)
+
+// expf is the scalar reference of the vector exp kernels; they evaluate
+// the same operations in the same order (with FMA). The result is scaled
+// by 2^(n-1)·2 so that n = 128 overflows to +Inf only when exp(x) does.
+func expf(x float32) float32 {
+	if x != x {
+		return x
+	}
+	if x < expLo {
+		return 0
+	}
+	x = min(x, expHi)
+	n := float32(math.Floor(float64(x*expLog2e + 0.5)))
+	r := x - n*expC1
+	r -= n * expC2
+	z := r * r
+	y := float32(expP0)
+	y = y*r + expP1
+	y = y*r + expP2
+	y = y*r + expP3
+	y = y*r + expP4
+	y = y*r + expP5
+	y = y*z + r + 1
+	y *= math.Float32frombits(uint32(int32(n)+126) << 23)
+	return y + y
+}
