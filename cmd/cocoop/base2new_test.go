@@ -81,7 +81,7 @@ func TestBase2NewZeroShotTwoDatasets(t *testing.T) {
 			cl := euroClasses[c+2]
 			for i := range 2 {
 				rel := cl.folder + "/" + s + string(rune('a'+i)) + ".png"
-				writeClassPNG(t, filepath.Join(dtd, "images", filepath.FromSlash(rel)), 34, 34, cl.rgb, i)
+				writeClassPNG(t, filepath.Join(dtd, "images", filepath.FromSlash(rel)), 34, cl.rgb, i)
 				entries = append(entries, []any{rel, c, strings.ToLower(cl.folder)})
 			}
 		}

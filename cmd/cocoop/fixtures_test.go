@@ -2,10 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/gocoop/gocoop/clip"
-	"github.com/gocoop/gocoop/clip/ckpt"
 )
 
 // Fixtures of the train/eval/base2new/inspect tests: a very small CLIP
@@ -43,16 +38,7 @@ func microWeights(t *testing.T) string {
 		if microErr != nil {
 			return
 		}
-		sd, err := clip.HashStateDict(microConfig)
-		if err != nil {
-			microErr = err
-			return
-		}
-		out := map[string]*ckpt.Tensor{}
-		for k, v := range sd {
-			out[k] = &ckpt.Tensor{Shape: v.Shape(), Data: v.ToSlice()}
-		}
-		microErr = ckpt.SaveSafetensors(filepath.Join(microDir, "micro.safetensors"), nil, out, nil)
+		microErr = writeHashCheckpoint(filepath.Join(microDir, "micro.safetensors"), microConfig)
 	})
 	if microErr != nil {
 		t.Fatal(microErr)
@@ -68,39 +54,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// euroClasses are EuroSAT folder names and prompt names with a colour.
-var euroClasses = []struct {
-	folder, name string
-	rgb          [3]uint8
-}{
-	{"AnnualCrop", "Annual Crop Land", [3]uint8{230, 200, 40}},
-	{"Forest", "Forest", [3]uint8{20, 120, 30}},
-	{"HerbaceousVegetation", "Herbaceous Vegetation Land", [3]uint8{140, 200, 90}},
-	{"Highway", "Highway or Road", [3]uint8{120, 120, 120}},
-	{"River", "River", [3]uint8{30, 60, 200}},
-	{"SeaLake", "Sea or Lake", [3]uint8{10, 20, 90}},
-}
+// euroClasses are the demo's EuroSAT classes (folder, prompt name, colour).
+var euroClasses = demoClasses
 
-// writeClassPNG writes a w×h image of rgb with a small item-dependent
-// texture.
-func writeClassPNG(t *testing.T, path string, w, h int, rgb [3]uint8, item int) {
+// writeClassPNG writes a size-wide image of rgb (see the demo's writer).
+func writeClassPNG(t *testing.T, path string, size int, rgb [3]uint8, item int) {
 	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			d := uint8((x*3 + y*5 + item*7) % 16)
-			img.Set(x, y, color.RGBA{rgb[0] ^ d, rgb[1] ^ d, rgb[2] ^ d, 255})
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := png.Encode(f, img); err != nil {
+	if err := writeClassImage(path, size, rgb, item); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -110,24 +70,9 @@ func writeClassPNG(t *testing.T, path string, w, h int, rgb [3]uint8, item int) 
 func makeEuroSAT(t *testing.T, nClasses, nTrain, nVal, nTest int) string {
 	t.Helper()
 	root := t.TempDir()
-	dir := filepath.Join(root, "eurosat")
-	split := map[string][][]any{}
-	for _, s := range []struct {
-		name string
-		n    int
-	}{{"train", nTrain}, {"val", nVal}, {"test", nTest}} {
-		entries := [][]any{}
-		for c := range nClasses {
-			cl := euroClasses[c]
-			for i := range s.n {
-				rel := fmt.Sprintf("%s/%s_%s_%d.png", cl.folder, cl.folder, s.name, i)
-				writeClassPNG(t, filepath.Join(dir, "2750", filepath.FromSlash(rel)), 40, 36, cl.rgb, i+len(s.name))
-				entries = append(entries, []any{rel, c, cl.name})
-			}
-		}
-		split[s.name] = entries
+	if err := writeDemoEuroSAT(root, nClasses, nTrain, nVal, nTest, 40); err != nil {
+		t.Fatal(err)
 	}
-	writeSplit(t, filepath.Join(dir, "split_zhou_EuroSAT.json"), split)
 	return root
 }
 

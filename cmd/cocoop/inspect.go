@@ -309,13 +309,18 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 		if err := plotutil.AddLinePoints(p, lines...); err != nil {
 			panic(err)
 		}
+		var bt []plot.Tick // one tick per block
+		for l := range g.Classes[g.Label].BlockGradNorms {
+			bt = append(bt, plot.Tick{Value: float64(l), Label: strconv.Itoa(l)})
+		}
+		p.X.Tick.Marker = plot.ConstantTicks(bt)
 		p.Legend.Top = true
 		save(p, "block_grad_norm.png", 8*vg.Inch, 5*vg.Inch)
 
 		// (2) EOT attention heatmap of the true class: layers × positions.
 		c := g.Classes[g.Label]
 		p = plot.New()
-		p.Title.Text = fmt.Sprintf("EOT attention over prompt positions, class %q (head mean; red low, white high)", c.Name)
+		p.Title.Text = fmt.Sprintf("EOT attention, class %q\n(head mean; red low, white high)", c.Name)
 		p.X.Label.Text = "prompt position"
 		p.Y.Label.Text = "layer"
 		grid := attnGrid(c.EOTAttention)
