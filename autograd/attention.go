@@ -3,6 +3,7 @@ package autograd
 import (
 	"math"
 
+	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -21,45 +22,74 @@ import (
 func ScaledDotProductAttention(q, k, v *Var, causal bool, probs **tensor.Tensor) *Var {
 	d := q.Value.Dim(-1)
 	scale := float32(1 / math.Sqrt(float64(d)))
-	s := tensor.MatMulT(q.Value, k.Value, false, true).Contiguous() // [..., Lq, Lk]
-	s.ScaleInPlace(scale)
-	if causal {
-		applyCausalMask(s)
-	}
-	p := tensor.Softmax(s, -1)
+	// The scores are scaled, masked and softmaxed in place: p is the only
+	// [..., Lq, Lk] tensor kept.
+	p := tensor.MatMulT(q.Value, k.Value, false, true).Contiguous() // [..., Lq, Lk]
+	scaleMaskSoftmax(p, scale, causal)
 	if probs != nil {
 		*probs = p
 	}
-	return newOp("attention", tensor.MatMul(p, v.Value), func(g *tensor.Tensor) {
-		if v.requiresGrad {
-			v.accumulate(tensor.SumTo(tensor.MatMulT(p, g, true, false), v.Value.Shape()))
+	nq, nk, nv := q.node, k.node, v.node
+	qv, kv, vv := q.Value, k.Value, v.Value
+	return newOp("attention", tensor.MatMul(p, vv), func(g *tensor.Tensor) {
+		if nv.requiresGrad {
+			nv.accumulate(tensor.SumTo(tensor.MatMulT(p, g, true, false), nv.shape))
 		}
-		if !q.requiresGrad && !k.requiresGrad {
+		if !nq.requiresGrad && !nk.requiresGrad {
 			return
 		}
-		dS := softmaxBackward(p, tensor.MatMulT(g, v.Value, false, true), -1)
-		dS.ScaleInPlace(scale)
-		if q.requiresGrad {
-			q.accumulate(tensor.SumTo(tensor.MatMul(dS, k.Value), q.Value.Shape()))
+		dS := tensor.MatMulT(g, vv, false, true).Contiguous() // dP, then dS in place
+		softmaxBackwardLastInPlace(p, dS, scale)
+		if nq.requiresGrad {
+			nq.accumulate(tensor.SumTo(tensor.MatMul(dS, kv), nq.shape))
 		}
-		if k.requiresGrad {
-			k.accumulate(tensor.SumTo(tensor.MatMulT(dS, q.Value, true, false), k.Value.Shape()))
+		if nk.requiresGrad {
+			nk.accumulate(tensor.SumTo(tensor.MatMulT(dS, qv, true, false), nk.shape))
 		}
 	}, q, k, v)
 }
 
-// applyCausalMask sets scores[..., i, j] = −∞ for j > i, in place (s is
-// contiguous).
-func applyCausalMask(s *tensor.Tensor) {
+// scaleMaskSoftmax replaces the contiguous scores s [..., Lq, Lk] by
+// softmax(s·scale + causal mask) along the last axis, row by row (rows
+// split across cores): the operations of s.ScaleInPlace, a causal mask (−∞ at
+// key j > query i) and tensor.Softmax, in the same order per element, in one pass.
+func scaleMaskSoftmax(s *tensor.Tensor, scale float32, causal bool) {
 	lq, lk := s.Dim(-2), s.Dim(-1)
+	if lq == 0 || lk == 0 {
+		return
+	}
 	data := s.Data()
 	ninf := float32(math.Inf(-1))
-	for base := 0; base < len(data); base += lq * lk {
-		for i := range lq {
-			row := data[base+i*lk : base+(i+1)*lk]
-			for j := i + 1; j < lk; j++ {
-				row[j] = ninf
+	tensor.ParallelFor(len(data)/lk, 4*lk, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			row := data[r*lk : (r+1)*lk]
+			asm.Scale(scale, row)
+			if causal {
+				for j := r%lq + 1; j < lk; j++ {
+					row[j] = ninf
+				}
+			}
+			asm.SoftmaxRow(row)
+		}
+	})
+}
+
+// softmaxBackwardLastInPlace turns dP into dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale
+// in place, along the last axis of the contiguous p and dp of one shape
+// (rows split across cores).
+func softmaxBackwardLastInPlace(p, dp *tensor.Tensor, scale float32) {
+	n := p.Dim(-1)
+	if n == 0 {
+		return
+	}
+	pd, gd := p.Contiguous().Data(), dp.Data()
+	tensor.ParallelFor(len(gd)/n, 3*n, func(_, lo, hi int) {
+		for r := lo; r < hi; r++ {
+			pr, gr := pd[r*n:(r+1)*n], gd[r*n:(r+1)*n]
+			dot := asm.Dot(gr, pr)
+			for j, y := range pr {
+				gr[j] = y * (gr[j] - dot) * scale
 			}
 		}
-	}
+	})
 }

@@ -12,6 +12,12 @@
 // buffer and the math for their gradient is skipped, while gradients still
 // flow through them to trainable inputs (e.g. prompt vectors).
 //
+// The graph links nodes, not Vars, and each backward closure keeps only the
+// tensors its vector-Jacobian product reads (a frozen Linear keeps its
+// weight, not its input; attention its probabilities and q, k, v). An
+// intermediate value no backward reads is freed as soon as the caller drops
+// its Var, so a forward keeps alive only what its backward needs.
+//
 // Graphs are not safe for concurrent use: do not run Backward on graphs
 // that share nodes from several goroutines at once.
 //

@@ -11,19 +11,24 @@ import (
 // backward closure kept, with the inputs that require grad as graph edges.
 // Closures must test p.requiresGrad before computing p's gradient, so frozen
 // inputs cost nothing.
+//
+// The closure should capture its inputs' nodes (a.node) and the tensors it
+// needs rather than the input Vars, so that values no backward needs can be
+// freed while the graph lives (see Var).
 func newOp(name string, value *tensor.Tensor, backward func(g *tensor.Tensor), inputs ...*Var) *Var {
-	out := &Var{Value: value, name: name}
+	out := newVar(value, name, false)
 	if !GradEnabled() {
 		return out
 	}
 	for _, in := range inputs {
 		if in != nil && in.requiresGrad {
-			out.parents = append(out.parents, in)
+			out.parents = append(out.parents, in.node)
 		}
 	}
 	if len(out.parents) > 0 {
 		out.requiresGrad = true
 		out.backward = backward
+		out.node.v = nil // not a leaf: the graph must not keep out's value
 	}
 	return out
 }
@@ -31,8 +36,8 @@ func newOp(name string, value *tensor.Tensor, backward func(g *tensor.Tensor), i
 // accumulate adds g into v's pending gradient. g may be shared with other
 // nodes or be a view, so it is only ever updated in place after the engine
 // has made its own copy.
-func (v *Var) accumulate(g *tensor.Tensor) {
-	if !tensor.SameShape(g.Shape(), v.Value.Shape()) {
+func (v *node) accumulate(g *tensor.Tensor) {
+	if !tensor.SameShape(g.Shape(), v.shape) {
 		panic(fmt.Sprintf("autograd: gradient of shape %v for %s (internal error in an op's backward)", g.Shape(), v.label()))
 	}
 	switch {
@@ -42,6 +47,24 @@ func (v *Var) accumulate(g *tensor.Tensor) {
 		v.pending, v.owned = tensor.Add(v.pending, g), true
 	default:
 		v.pending.AddInPlace(g)
+	}
+}
+
+// accumulateSlice adds g into [start, end) along dim d of v's pending
+// gradient, as accumulate would a gradient of v's shape that is g there
+// and zero elsewhere, without making that tensor unless nothing is pending.
+func (v *node) accumulateSlice(d, start, end int, g *tensor.Tensor) {
+	switch {
+	case v.pending == nil:
+		p := tensor.Zeros(v.shape...)
+		p.Slice(d, start, end).CopyFrom(g)
+		v.pending, v.owned = p, true
+	case !v.owned:
+		p := v.pending.Clone()
+		p.Slice(d, start, end).AddInPlace(g)
+		v.pending, v.owned = p, true
+	default:
+		v.pending.Slice(d, start, end).AddInPlace(g)
 	}
 }
 
@@ -65,7 +88,7 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) {
 	if !tensor.SameShape(grad.Shape(), v.Value.Shape()) {
 		panic(fmt.Sprintf("autograd: BackwardWith gradient of shape %v for %s", grad.Shape(), v.label()))
 	}
-	order := topoOrder(v)
+	order := topoOrder(v.node)
 	defer func() { // drop partial sums if an op's backward or a hook panicked
 		for _, n := range order {
 			n.pending, n.owned = nil, false
@@ -84,11 +107,11 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) {
 				g = r
 			}
 		}
-		if n.IsLeaf() || n.retain {
-			if n.Grad == nil {
-				n.Grad = g.Clone() // own storage: optimizers may update it in place
+		if (n.backward == nil || n.retain) && n.v != nil { // a leaf or retained
+			if n.v.Grad == nil {
+				n.v.Grad = g.Clone() // own storage: optimizers may update it in place
 			} else {
-				n.Grad.AddInPlace(g)
+				n.v.Grad.AddInPlace(g)
 			}
 		}
 		if n.backward != nil {
@@ -100,13 +123,13 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) {
 // topoOrder lists the nodes reachable from root through inputs that require
 // grad, every node after all of its inputs. It is an iterative depth-first
 // search, so deep graphs (many transformer layers) cannot overflow the stack.
-func topoOrder(root *Var) []*Var {
+func topoOrder(root *node) []*node {
 	type frame struct {
-		v    *Var
+		v    *node
 		next int // index of the next parent to visit
 	}
-	var order []*Var
-	visited := map[*Var]bool{root: true}
+	var order []*node
+	visited := map[*node]bool{root: true}
 	stack := []frame{{root, 0}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]

@@ -109,7 +109,7 @@ func TestFrozenNotInGraph(t *testing.T) {
 	x := Param(tensor.FromSlice([]float32{1, 2, 3, 4}, 2, 2))
 	w := Constant(tensor.FromSlice([]float32{1, 0, 0, 1}, 2, 2)) // identity
 	y := Linear(x, w, nil)
-	if len(y.parents) != 1 || y.parents[0] != x {
+	if len(y.parents) != 1 || y.parents[0] != x.node {
 		t.Fatalf("graph edges of Linear(x, frozen w): %d, want only x", len(y.parents))
 	}
 	Sum(y, nil, false).Backward()

@@ -11,11 +11,11 @@ import (
 // indices accumulate.
 func IndexSelect(a *Var, dim int, idx []int) *Var {
 	idx = append([]int(nil), idx...) // the closure must not see later changes
-	shape := a.Value.Shape()
+	shape, na := a.Value.Shape(), a.node
 	return newOp("index_select", tensor.IndexSelect(a.Value, dim, idx), func(g *tensor.Tensor) {
 		ga := tensor.Zeros(shape...)
 		tensor.IndexAdd(ga, dim, idx, g)
-		a.accumulate(ga)
+		na.accumulate(ga)
 	}, a)
 }
 
@@ -35,9 +35,10 @@ func GatherRows(x *Var, idx []int) *Var {
 		rows[b] = b*L + i
 	}
 	flat := append([]int{B * L}, shape[2:]...)
+	nx := x.node
 	return newOp("gather_rows", tensor.IndexSelect(x.Value.Reshape(flat...), 0, rows), func(g *tensor.Tensor) {
 		gx := tensor.Zeros(flat...)
 		tensor.IndexAdd(gx, 0, rows, g)
-		x.accumulate(gx.Reshape(shape...))
+		nx.accumulate(gx.Reshape(shape...))
 	}, x)
 }

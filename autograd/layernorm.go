@@ -25,18 +25,26 @@ func LayerNorm(x, weight, bias *Var, eps float32) *Var {
 		b = bias.Value
 	}
 	y, mean, rstd := tensor.LayerNorm(x.Value, w, b, eps)
+	xv, nx := x.Value, x.node
+	var nw, nb *node
+	if weight != nil {
+		nw = weight.node
+	}
+	if bias != nil {
+		nb = bias.node
+	}
 	return newOp("layer_norm", y, func(g *tensor.Tensor) {
-		needW := weight != nil && weight.requiresGrad
-		needB := bias != nil && bias.requiresGrad
-		dx, dw, db := layerNormBackward(x.Value, w, mean, rstd, g, x.requiresGrad, needW, needB)
-		if x.requiresGrad {
-			x.accumulate(dx)
+		needW := nw != nil && nw.requiresGrad
+		needB := nb != nil && nb.requiresGrad
+		dx, dw, db := layerNormBackward(xv, w, mean, rstd, g, nx.requiresGrad, needW, needB)
+		if nx.requiresGrad {
+			nx.accumulate(dx)
 		}
 		if needW {
-			weight.accumulate(dw)
+			nw.accumulate(dw)
 		}
 		if needB {
-			bias.accumulate(db)
+			nb.accumulate(db)
 		}
 	}, x, weight, bias)
 }
@@ -119,6 +127,7 @@ func L2Normalize(a *Var, axis int, eps float32) *Var {
 	norm := tensor.Sqrt(tensor.Sum(tensor.Square(a.Value), ax, true))
 	d := tensor.Map(norm, func(n float32) float32 { return max(n, eps) })
 	out := tensor.Div(a.Value, d)
+	na := a.node
 	return newOp("l2_normalize", out, func(g *tensor.Tensor) {
 		dot := tensor.Sum(tensor.Mul(g, out), ax, true)
 		dot = tensor.Map2(dot, norm, func(dot, n float32) float32 {
@@ -127,6 +136,6 @@ func L2Normalize(a *Var, axis int, eps float32) *Var {
 			}
 			return 0
 		})
-		a.accumulate(tensor.Div(tensor.Sub(g, tensor.Mul(out, dot)), d))
+		na.accumulate(tensor.Div(tensor.Sub(g, tensor.Mul(out, dot)), d))
 	}, a)
 }

@@ -30,6 +30,7 @@ func CrossEntropy(logits *Var, labels []int) *Var {
 		sum -= float64(lp[i*C+l])
 	}
 	loss := tensor.Scalar(float32(sum / float64(N)))
+	nl := logits.node
 	return newOp("cross_entropy", loss, func(g *tensor.Tensor) {
 		grad := tensor.Exp(logp) // p, a fresh [N, C]
 		gd := grad.Data()
@@ -37,6 +38,6 @@ func CrossEntropy(logits *Var, labels []int) *Var {
 			gd[i*C+l] -= 1
 		}
 		grad.ScaleInPlace(g.Item() / float32(N))
-		logits.accumulate(grad)
+		nl.accumulate(grad)
 	}, logits)
 }

@@ -15,24 +15,34 @@ func MatMulT(a, b *Var, transA, transB bool) *Var { return matMulT("matmul_t", a
 // each transposed back when the operand was; batch dims broadcast in the
 // forward are summed away.
 func matMulT(name string, a, b *Var, transA, transB bool) *Var {
+	// Each gradient needs the other operand only: keep a's value only if
+	// b requires grad and b's only if a does.
+	na, nb := a.node, b.node
+	var av, bv *tensor.Tensor
+	if a.requiresGrad {
+		bv = b.Value
+	}
+	if b.requiresGrad {
+		av = a.Value
+	}
 	return newOp(name, tensor.MatMulT(a.Value, b.Value, transA, transB), func(g *tensor.Tensor) {
-		if a.requiresGrad {
+		if na.requiresGrad && bv != nil {
 			var ga *tensor.Tensor
 			if transA { // dA = (G·op(B)ᵀ)ᵀ = op(B)·Gᵀ
-				ga = tensor.MatMulT(b.Value, g, transB, true)
+				ga = tensor.MatMulT(bv, g, transB, true)
 			} else { // dA = G·op(B)ᵀ
-				ga = tensor.MatMulT(g, b.Value, false, !transB)
+				ga = tensor.MatMulT(g, bv, false, !transB)
 			}
-			a.accumulate(tensor.SumTo(ga, a.Value.Shape()))
+			na.accumulate(tensor.SumTo(ga, na.shape))
 		}
-		if b.requiresGrad {
+		if nb.requiresGrad && av != nil {
 			var gb *tensor.Tensor
 			if transB { // dB = (op(A)ᵀ·G)ᵀ = Gᵀ·op(A)
-				gb = tensor.MatMulT(g, a.Value, true, transA)
+				gb = tensor.MatMulT(g, av, true, transA)
 			} else { // dB = op(A)ᵀ·G
-				gb = tensor.MatMulT(a.Value, g, !transA, false)
+				gb = tensor.MatMulT(av, g, !transA, false)
 			}
-			b.accumulate(tensor.SumTo(gb, b.Value.Shape()))
+			nb.accumulate(tensor.SumTo(gb, nb.shape))
 		}
 	}, a, b)
 }
@@ -56,16 +66,27 @@ func Linear(x, w, b *Var) *Var {
 		y.AddInPlace(b.Value)
 	}
 	outShape := append(xs[:len(xs)-1:len(xs)-1], nOut) // [..., out]
+	// The backward keeps w only for dx and x only for dw: a frozen Linear
+	// on a trainable input does not keep its input alive.
+	nx, nw, wv := x.node, w.node, w.Value
+	var xk *tensor.Tensor
+	if w.requiresGrad {
+		xk = x2
+	}
+	var nb *node
+	if b != nil {
+		nb = b.node
+	}
 	return newOp("linear", y.Reshape(outShape...), func(g *tensor.Tensor) {
 		g2 := g.Reshape(rows, nOut)
-		if x.requiresGrad { // dx = g·w
-			x.accumulate(tensor.MatMulT(g2, w.Value, false, false).Reshape(xs...))
+		if nx.requiresGrad { // dx = g·w
+			nx.accumulate(tensor.MatMulT(g2, wv, false, false).Reshape(xs...))
 		}
-		if w.requiresGrad { // dw = gᵀ·x
-			w.accumulate(tensor.MatMulT(g2, x2, true, false))
+		if nw.requiresGrad && xk != nil { // dw = gᵀ·x
+			nw.accumulate(tensor.MatMulT(g2, xk, true, false))
 		}
-		if b != nil && b.requiresGrad { // db = Σ_rows g
-			b.accumulate(tensor.Sum(g2, []int{0}, false))
+		if nb != nil && nb.requiresGrad { // db = Σ_rows g
+			nb.accumulate(tensor.Sum(g2, []int{0}, false))
 		}
 	}, x, w, b)
 }

@@ -64,7 +64,7 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	}
 	out := tensor.New(R, H, d)
 	od := out.Data()
-	forSeqHeads(seqs, H, d, func(s, h int) {
+	forSeqHeads(seqs, H, d, false, func(s, h int, _ []float32) {
 		rows := seqs[s].Rows
 		for i := seqs[s].Own; i < len(rows); i++ {
 			p, qi := prow(s, h, i), at(qd, rows[i], h)
@@ -86,11 +86,12 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 		}
 	}
 
+	nq, nk, nv := q.node, k.node, v.node
 	return newOp("packed_attention", out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		var dq *tensor.Tensor
 		var dqd, dkp, dvp []float32
-		if q.requiresGrad {
+		if nq.requiresGrad {
 			dq = tensor.New(R, H, d)
 			dqd = dq.Data()
 		}
@@ -99,20 +100,20 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 		for s, sq := range seqs {
 			kOff[s+1] = kOff[s] + len(sq.Rows)*H*d
 		}
-		if k.requiresGrad {
+		if nk.requiresGrad {
 			dkp = make([]float32, kOff[len(seqs)])
 		}
-		if v.requiresGrad {
+		if nv.requiresGrad {
 			dvp = make([]float32, kOff[len(seqs)])
 		}
-		needDS := q.requiresGrad || k.requiresGrad
-		forSeqHeads(seqs, H, d, func(s, h int) {
+		needDS := nq.requiresGrad || nk.requiresGrad
+		forSeqHeads(seqs, H, d, true, func(s, h int, scratch []float32) {
 			rows := seqs[s].Rows
-			ds := make([]float32, len(rows))
+			ds := scratch[:len(rows)]
 			part := func(buf []float32, j int) []float32 { return buf[kOff[s]+(j*H+h)*d:][:d] }
 			for i := seqs[s].Own; i < len(rows); i++ {
 				p, gi := prow(s, h, i), at(gd, rows[i], h)
-				if v.requiresGrad {
+				if nv.requiresGrad {
 					for j := range p {
 						asm.Axpy(p[j], gi, part(dvp, j))
 					}
@@ -128,13 +129,13 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 				for j := range p {
 					ds[j] = p[j] * (ds[j] - dot) * scale
 				}
-				if q.requiresGrad {
+				if nq.requiresGrad {
 					dqi := at(dqd, rows[i], h)
 					for j, r := range rows[:i+1] {
 						asm.Axpy(ds[j], at(kd, r, h), dqi)
 					}
 				}
-				if k.requiresGrad {
+				if nk.requiresGrad {
 					qi := at(qd, rows[i], h)
 					for j := range p {
 						asm.Axpy(ds[j], qi, part(dkp, j))
@@ -142,14 +143,14 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 				}
 			}
 		})
-		if q.requiresGrad {
-			q.accumulate(dq)
+		if nq.requiresGrad {
+			nq.accumulate(dq)
 		}
-		if k.requiresGrad {
-			k.accumulate(scatterPacked(dkp, kOff, seqs, R, H, d))
+		if nk.requiresGrad {
+			nk.accumulate(scatterPacked(dkp, kOff, seqs, R, H, d))
 		}
-		if v.requiresGrad {
-			v.accumulate(scatterPacked(dvp, kOff, seqs, R, H, d))
+		if nv.requiresGrad {
+			nv.accumulate(scatterPacked(dvp, kOff, seqs, R, H, d))
 		}
 	}, q, k, v)
 }
@@ -172,18 +173,25 @@ func scatterPacked(parts []float32, off []int, seqs []PackedSeq, R, H, d int) *t
 	return out
 }
 
-// forSeqHeads runs body(s, h) for every sequence and head, split across
-// workers; each call writes only its own rows and buffers.
-func forSeqHeads(seqs []PackedSeq, H, d int, body func(s, h int)) {
-	var work int
+// forSeqHeads runs body(s, h, scratch) for every sequence and head, split
+// across workers; each call writes only its own rows and buffers. With
+// withScratch, scratch is a buffer of the longest sequence's length private
+// to the worker (reused across its calls, contents undefined), else nil.
+func forSeqHeads(seqs []PackedSeq, H, d int, withScratch bool, body func(s, h int, scratch []float32)) {
+	var work, longest int
 	for _, sq := range seqs {
 		n := len(sq.Rows)
 		work += (n - sq.Own) * n * d
+		longest = max(longest, n)
 	}
 	items := len(seqs) * H
 	tensor.ParallelFor(items, 1+work/max(len(seqs), 1), func(_, lo, hi int) {
+		var scratch []float32
+		if withScratch {
+			scratch = make([]float32, longest)
+		}
 		for it := lo; it < hi; it++ {
-			body(it/H, it%H)
+			body(it/H, it%H, scratch)
 		}
 	})
 }

@@ -7,8 +7,9 @@ import "github.com/gocoop/gocoop/tensor"
 func Sum(a *Var, axes []int, keepDim bool) *Var {
 	shape := a.Value.Shape()
 	keep, _ := keptShape("Sum", shape, axes)
+	na := a.node
 	return newOp("sum", tensor.Sum(a.Value, axes, keepDim), func(g *tensor.Tensor) {
-		a.accumulate(g.Reshape(keep...).Expand(shape...).Contiguous())
+		na.accumulate(g.Reshape(keep...).Expand(shape...).Contiguous())
 	}, a)
 }
 
@@ -17,8 +18,9 @@ func Sum(a *Var, axes []int, keepDim bool) *Var {
 func Mean(a *Var, axes []int, keepDim bool) *Var {
 	shape := a.Value.Shape()
 	keep, count := keptShape("Mean", shape, axes)
+	na := a.node
 	return newOp("mean", tensor.Mean(a.Value, axes, keepDim), func(g *tensor.Tensor) {
-		a.accumulate(tensor.MulScalar(g.Reshape(keep...).Expand(shape...), 1/float32(count)))
+		na.accumulate(tensor.MulScalar(g.Reshape(keep...).Expand(shape...), 1/float32(count)))
 	}, a)
 }
 

@@ -7,9 +7,9 @@ import "github.com/gocoop/gocoop/tensor"
 
 // Reshape returns a with a new shape of the same numel (one -1 allowed).
 func Reshape(a *Var, shape ...int) *Var {
-	in := a.Value.Shape()
+	in, na := a.Value.Shape(), a.node
 	return newOp("reshape", a.Value.Reshape(shape...), func(g *tensor.Tensor) {
-		a.accumulate(g.Reshape(in...))
+		na.accumulate(g.Reshape(in...))
 	}, a)
 }
 
@@ -19,24 +19,26 @@ func Permute(a *Var, dims ...int) *Var {
 	for i, d := range dims {
 		inv[normAxis("Permute", d, len(dims))] = i
 	}
+	na := a.node
 	return newOp("permute", a.Value.Permute(dims...), func(g *tensor.Tensor) {
-		a.accumulate(g.Permute(inv...))
+		na.accumulate(g.Permute(inv...))
 	}, a)
 }
 
 // Transpose swaps dims d0 and d1 of a.
 func Transpose(a *Var, d0, d1 int) *Var {
+	na := a.node
 	return newOp("transpose", a.Value.Transpose(d0, d1), func(g *tensor.Tensor) {
-		a.accumulate(g.Transpose(d0, d1))
+		na.accumulate(g.Transpose(d0, d1))
 	}, a)
 }
 
 // Expand broadcasts a to shape (NumPy rules, new dims on the left) without
 // copying. Backward sums the gradient back to a's shape.
 func Expand(a *Var, shape ...int) *Var {
-	in := a.Value.Shape()
+	in, na := a.Value.Shape(), a.node
 	return newOp("expand", a.Value.Expand(shape...), func(g *tensor.Tensor) {
-		a.accumulate(tensor.SumTo(g, in))
+		na.accumulate(tensor.SumTo(g, in))
 	}, a)
 }
 
@@ -67,10 +69,14 @@ func Concat(vs []*Var, dim int) *Var {
 	}
 	out := tensor.Concat(ts, dim)
 	d := normAxis("Concat", dim, out.NDim())
+	ns := make([]*node, len(vs))
+	for i, v := range vs {
+		ns[i] = v.node
+	}
 	return newOp("concat", out, func(g *tensor.Tensor) {
 		off := 0
-		for _, v := range vs {
-			n := v.Value.Dim(d)
+		for _, v := range ns {
+			n := v.shape[d]
 			if v.requiresGrad {
 				v.accumulate(g.Slice(d, off, off+n))
 			}
@@ -88,14 +94,15 @@ func Stack(vs []*Var, dim int) *Var {
 	return Concat(us, dim)
 }
 
-// Slice takes [start, end) of a along dim; backward scatters the gradient
-// into zeros of a's shape.
+// Slice takes [start, end) of a along dim; backward adds the gradient into
+// that slice of a's pending gradient (zeros elsewhere), so slicing a
+// tensor into parts (q | k | v) costs one full-size gradient, not one per
+// part.
 func Slice(a *Var, dim, start, end int) *Var {
 	shape := a.Value.Shape()
 	d := normAxis("Slice", dim, len(shape))
+	na := a.node
 	return newOp("slice", a.Value.Slice(d, start, end), func(g *tensor.Tensor) {
-		ga := tensor.Zeros(shape...)
-		ga.Slice(d, start, end).CopyFrom(g)
-		a.accumulate(ga)
+		na.accumulateSlice(d, start, end, g)
 	}, a)
 }

@@ -5,9 +5,9 @@ import "github.com/gocoop/gocoop/tensor"
 // Softmax along axis: y = eˣ / Σeˣ; dx = y ⊙ (g − Σ(g ⊙ y)) with the sum
 // along axis.
 func Softmax(a *Var, axis int) *Var {
-	out := tensor.Softmax(a.Value, axis)
+	out, na := tensor.Softmax(a.Value, axis), a.node
 	return newOp("softmax", out, func(g *tensor.Tensor) {
-		a.accumulate(softmaxBackward(out, g, axis))
+		na.accumulate(softmaxBackward(out, g, axis))
 	}, a)
 }
 
@@ -21,9 +21,9 @@ func softmaxBackward(y, g *tensor.Tensor, axis int) *tensor.Tensor {
 // LogSoftmax along axis: y = x − log Σeˣ; dx = g − eʸ ⊙ Σ g with the sum
 // along axis.
 func LogSoftmax(a *Var, axis int) *Var {
-	out := tensor.LogSoftmax(a.Value, axis)
+	out, na := tensor.LogSoftmax(a.Value, axis), a.node
 	return newOp("log_softmax", out, func(g *tensor.Tensor) {
 		sum := tensor.Sum(g, []int{axis}, true)
-		a.accumulate(tensor.Sub(g, tensor.Mul(tensor.Exp(out), sum)))
+		na.accumulate(tensor.Sub(g, tensor.Mul(tensor.Exp(out), sum)))
 	}, a)
 }

@@ -7,25 +7,48 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// Var is a node of the define-by-run graph: a value, an optional gradient and
-// the backward closure of the op that made it.
+// Var is a value of the define-by-run graph: a value, an optional gradient
+// and (through its node) the backward closure of the op that made it.
 //
 // Value and Grad are shared with the graph: treat them as read-only while a
 // graph that uses them is alive (an optimizer updating a leaf's Value in place
 // between steps is fine).
+//
+// The graph itself links nodes, not Vars: an op's backward closure keeps the
+// nodes of its inputs and only the tensors it needs, so an intermediate
+// value that no backward uses (the input of a frozen Linear, say) is freed
+// as soon as the caller drops its Var, while the graph lives on.
 type Var struct {
 	Value *tensor.Tensor
 	Grad  *tensor.Tensor // nil until Backward reaches it (leaves that require grad, or retained)
 
+	*node
+}
+
+// node is a Var's place in the graph.
+type node struct {
 	name         string
 	requiresGrad bool
 	retain       bool
-	parents      []*Var                    // inputs that require grad (the graph edges)
+	parents      []*node                   // inputs that require grad (the graph edges)
 	backward     func(grad *tensor.Tensor) // accumulates into parents that require grad
 	hooks        []func(grad *tensor.Tensor) *tensor.Tensor
+	shape        []int // of the value, to check gradients
+
+	// v is the Var whose Grad the engine sets: every leaf's, and a
+	// retained op result's. It is nil for other op results, so that the
+	// graph does not keep their values alive.
+	v *Var
 
 	pending *tensor.Tensor // gradient being accumulated during Backward
 	owned   bool           // pending was allocated by the engine and may be updated in place
+}
+
+// newVar makes a Var of value t with its node, pointing back to it (a leaf).
+func newVar(t *tensor.Tensor, name string, requiresGrad bool) *Var {
+	v := &Var{Value: t}
+	v.node = &node{name: name, requiresGrad: requiresGrad, shape: t.Shape(), v: v}
+	return v
 }
 
 // NewVar wraps a tensor as a leaf. requiresGrad=false makes it frozen: it
@@ -35,7 +58,7 @@ func NewVar(t *tensor.Tensor, requiresGrad bool) *Var {
 	if t == nil {
 		panic("autograd: NewVar of a nil tensor")
 	}
-	return &Var{Value: t, requiresGrad: requiresGrad}
+	return newVar(t, "", requiresGrad)
 }
 
 // Constant wraps t as a frozen leaf: NewVar(t, false).
@@ -70,7 +93,7 @@ func (v *Var) SetRequiresGrad(b bool) {
 func (v *Var) IsLeaf() bool { return v.backward == nil }
 
 // Detach returns a frozen leaf sharing v's value.
-func (v *Var) Detach() *Var { return &Var{Value: v.Value, name: v.name} }
+func (v *Var) Detach() *Var { return newVar(v.Value, v.name, false) }
 
 // ZeroGrad drops the gradient (Grad = nil); the next Backward starts afresh.
 func (v *Var) ZeroGrad() { v.Grad = nil }
@@ -81,6 +104,7 @@ func (v *Var) ZeroGrad() { v.Grad = nil }
 // Var that does not require grad. It returns v.
 func (v *Var) RetainGrad() *Var {
 	v.retain = true
+	v.node.v = v
 	return v
 }
 
@@ -95,12 +119,12 @@ func (v *Var) RegisterHook(f func(grad *tensor.Tensor) *tensor.Tensor) {
 	v.hooks = append(v.hooks, f)
 }
 
-// label names v in messages: its name, else its shape.
-func (v *Var) label() string {
-	if v.name != "" {
-		return fmt.Sprintf("%q %v", v.name, v.Value.Shape())
+// label names a node in messages: its name, else its shape.
+func (n *node) label() string {
+	if n.name != "" {
+		return fmt.Sprintf("%q %v", n.name, n.shape)
 	}
-	return fmt.Sprintf("Var %v", v.Value.Shape())
+	return fmt.Sprintf("Var %v", n.shape)
 }
 
 // ---- grad mode ----

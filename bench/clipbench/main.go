@@ -106,6 +106,7 @@ type options struct {
 	coretype   string
 	peak       float64
 	cpuprofile string
+	memprofile string
 	nopy       bool
 	timeout    time.Duration
 }
@@ -129,6 +130,7 @@ func main() {
 	flag.StringVar(&o.coretype, "coretype", "SkylakeX", "OPENBLAS_CORETYPE for PyTorch's OpenBLAS (\"\": autodetect)")
 	flag.Float64Var(&o.peak, "peak", 220, "peak GFLOP/s per core (AVX-512: 2 FMA/cycle × 16 lanes × 2 FLOP × ~3.4 GHz)")
 	flag.StringVar(&o.cpuprofile, "cpuprofile", "", "write a CPU profile of each Go workload's timed repetitions to PREFIX.<id>.pprof")
+	flag.StringVar(&o.memprofile, "memprofile", "", "write a heap profile of each Go workload to PREFIX.<id>.pprof: allocations of its timed repetitions (alloc_space) and what is live after them (inuse_space)")
 	flag.BoolVar(&o.nopy, "nopy", false, "GoCoOp only")
 	flag.DurationVar(&o.timeout, "timeout", 20*time.Minute, "limit per worker process")
 	cost := flag.Bool("cost", false, "print the cost model for the 50 classes and exit")
@@ -140,6 +142,9 @@ func main() {
 		flag.Visit(func(f *flag.Flag) {
 			if f.Name == "cpuprofile" {
 				wa.CPUProfile = o.cpuprofile
+			}
+			if f.Name == "memprofile" {
+				wa.MemProfile = o.memprofile
 			}
 		})
 		if err := runWorker(wa); err != nil {
@@ -261,6 +266,9 @@ func run(o options, groups map[string]bool, wa workerArgs) (*Report, error) {
 		args := []string{"-worker", task, "-variant", variant, "-batch", strconv.Itoa(batch),
 			"-warmup", strconv.Itoa(warm), "-reps", strconv.Itoa(n), "-cores", strconv.Itoa(o.cores),
 			"-sgemm-time", fmt.Sprint(wa.SgemmTime)}
+		if o.memprofile != "" {
+			args = append(args, "-memprofile", o.memprofile+"."+strings.ReplaceAll(id, "/", "-")+".pprof")
+		}
 		if o.cpuprofile != "" {
 			args = append(args, "-cpuprofile", o.cpuprofile+"."+strings.ReplaceAll(id, "/", "-")+".pprof")
 		}

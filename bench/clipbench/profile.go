@@ -36,11 +36,11 @@ func opCategory(stack []string) string {
 		return "allocation / GC (incl. zeroing new buffers)"
 	case has("asm.gemm", "asm.Sgemm", "asm.(*gemmProblem)", "asm.sgemmKern", "asm.pack"):
 		return "sgemm: kernels + packing"
-	case has("Attention", "attention"):
+	case has("Attention", "attention", "scaleMaskSoftmax", "softmaxBackwardLast", "forSeqHeads", "scatterPacked"):
 		return "attention: softmax, mask, head split/merge"
-	case has("LayerNorm"):
+	case has("LayerNorm", "layerNorm"):
 		return "layer norm"
-	case has("QuickGELU", "sigmoid"):
+	case has("QuickGELU", "quickGELU", "sigmoid"):
 		return "QuickGELU"
 	case strings.HasPrefix(leaf, "runtime.") || strings.HasPrefix(leaf, "internal/runtime") || strings.HasPrefix(leaf, "sync."):
 		return "runtime: scheduler, goroutine start/park"

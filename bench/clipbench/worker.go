@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -35,11 +36,13 @@ type workerArgs struct {
 	Cores         int
 	SgemmTime     float64
 	CPUProfile    string
+	MemProfile    string
 }
 
 // runWorker runs one workload in this process and prints its result.
 func runWorker(a workerArgs) error {
 	runtime.GOMAXPROCS(a.Cores)
+	tensor.SetGCDefaults() // as the cocoop command
 	t0 := time.Now()
 	var res WorkerResult
 	var err error
@@ -74,13 +77,39 @@ func timeReps(a workerArgs, warm, f func()) ([]float64, error) {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	if a.MemProfile != "" {
+		// Allocation counts are cumulative: start them at the timed calls.
+		runtime.MemProfileRate = 64 << 10
+		runtime.GC()
+		pprof.Lookup("allocs").WriteTo(io.Discard, 0)
+	}
 	times := make([]float64, 0, a.Reps)
 	for range a.Reps {
 		t := time.Now()
 		f()
 		times = append(times, time.Since(t).Seconds())
 	}
+	if a.MemProfile != "" {
+		if err := writeHeapProfile(a.MemProfile); err != nil {
+			return nil, err
+		}
+	}
 	return times, nil
+}
+
+// writeHeapProfile writes the heap profile (alloc_space of the calls since
+// the profile rate was set, inuse_space after a GC) to path.
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	runtime.GC()
+	if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func goSgemm(a workerArgs) (WorkerResult, error) {

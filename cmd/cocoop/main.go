@@ -18,6 +18,8 @@ import (
 	"io"
 	"os"
 	"sort"
+
+	"github.com/gocoop/gocoop/tensor"
 )
 
 // command is one subcommand: its one-line summary, its usage text, and its
@@ -34,6 +36,7 @@ var commands = map[string]*command{}
 func register(name string, c *command) { commands[name] = c }
 
 func main() {
+	tensor.SetGCDefaults() // GOGC 20 unless GOGC is set (README, "Memory")
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
