@@ -155,7 +155,7 @@ func (p *gemmProblem) runRows(workers int) {
 	// Ã is packed in tasks of a few MR tiles claimed dynamically, so a
 	// worker that starts late does not hold the others: they pack its
 	// share and only wait for tasks already in progress.
-	tilesPerTask := max(1, ceilDiv(mt, 4*workers))
+	tilesPerTask := max(1, ceilDiv(mt, 8*workers))
 	ntasks := ceilDiv(mt, tilesPerTask)
 	var next, nextPack, packed atomic.Int64
 	parallel(workers, func(w int) {
@@ -227,7 +227,7 @@ func (p *gemmProblem) runBlocks(workers int) {
 		nc := min(ncb, p.n-jc)
 		npan := ceilDiv(nc, nr)
 		ncPad := npan * nr
-		panPerTask := max(1, ceilDiv(npan, 4))
+		panPerTask := max(1, ceilDiv(npan, 8*workers))
 		ptasks := nkb * ceilDiv(npan, panPerTask)
 		var nextPack, packed, nextBlock atomic.Int64
 		parallel(workers, func(w int) {
@@ -264,22 +264,22 @@ const maxSharedB = 16 << 20
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
 func roundUp(a, b int) int { return ceilDiv(a, b) * b }
 
-// parallel runs f(0..workers-1), f(0) on the calling goroutine.
+// parallel runs f(0..workers-1), f(0) on the calling goroutine and the
+// others on pooled workers (pool.go); it returns when all are done.
 func parallel(workers int, f func(w int)) {
 	if workers <= 1 {
 		f(0)
 		return
 	}
-	var wg sync.WaitGroup
-	wg.Add(workers - 1)
+	var pending atomic.Int32
+	pending.Store(int32(workers - 1))
 	for w := 1; w < workers; w++ {
-		go func() {
-			defer wg.Done()
-			f(w)
-		}()
+		getWorker().submit(&poolJob{f: f, w: w, pending: &pending})
 	}
 	f(0)
-	wg.Wait()
+	for pending.Load() != 0 {
+		runtime.Gosched()
+	}
 }
 
 // scaleC sets C = beta·C (C = 0 when beta is 0, without reading C).

@@ -1,8 +1,8 @@
 package tensor
 
 import (
+	"github.com/gocoop/gocoop/asm"
 	"runtime"
-	"sync"
 )
 
 // parallelGrain is the fewest elements worth a goroutine: below it an op
@@ -26,13 +26,7 @@ func ParallelFor(n, cost int, body func(w, lo, hi int)) {
 		body(0, 0, n)
 		return
 	}
-	var wg sync.WaitGroup
-	for w := 1; w < workers; w++ {
-		lo, hi := n*w/workers, n*(w+1)/workers
-		wg.Go(func() { body(w, lo, hi) })
-	}
-	body(0, 0, n/workers)
-	wg.Wait()
+	asm.Parallel(workers, func(w int) { body(w, n*w/workers, n*(w+1)/workers) })
 }
 
 // parallelFor is ParallelFor for bodies that need no chunk index.
