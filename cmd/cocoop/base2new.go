@@ -109,13 +109,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	fresh := fs.Bool("fresh", false, "retrain seeds whose checkpoint is already in --out")
 	cf := addConfigFlags(fs)
 	rf := addRunFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	restore, err := rf.apply()
+	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}

@@ -31,6 +31,19 @@ type runFlags struct {
 	skip    bool
 }
 
+// parse parses args with fs, rejects positional arguments and applies the
+// run flags; the caller defers the returned restore.
+func (r *runFlags) parse(fs *flag.FlagSet, args []string) (restore func(), err error) {
+	if err := parseFlags(fs, args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return r.apply()
+}
+
+// addRunFlags registers the run flags on fs.
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	r := &runFlags{}
 	fs.IntVar(&r.threads, "threads", 0, "CPU threads (sets GOMAXPROCS; 0 = all cores)")

@@ -122,13 +122,7 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	evalBatch := fs.Int("eval-batch", 100, "images per batch")
 	outDir := fs.String("out", "", "write `DIR`/eval.json")
 	rf := addRunFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	restore, err := rf.apply()
+	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}

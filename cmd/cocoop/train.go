@@ -238,13 +238,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	printFreq := fs.Int("print-freq", 0, "plain log line every N steps (default: cocoop 20, coop 5, as Dassl)")
 	cf := addConfigFlags(fs)
 	rf := addRunFlags(fs)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	restore, err := rf.apply()
+	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}
