@@ -162,18 +162,5 @@ func (cp *classPrompts) prefixSuffix(ch chunk) (pre, suf *autograd.Var) {
 	return autograd.Constant(p), autograd.Constant(s)
 }
 
-// catch runs f and turns a panic (tensor shape errors, clip's id checks)
-// into an error.
-func catch(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	f()
-	return nil
-}
+// catch turns a panic of the model code into an error (tensor.Try).
+var catch = tensor.Try

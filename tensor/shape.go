@@ -67,6 +67,25 @@ func Catch(err *error) {
 	panic(r)
 }
 
+// Try runs f and returns what it panicked with as an error: the op's error
+// itself (a *ShapeError, a *DeviceError, ...) or, for any other panic value
+// (a model's input check panicking with a message), an error holding that
+// value. It is the function form of Catch for API boundaries such as
+// commands, where every failure must become a message.
+func Try(f func()) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(error); ok {
+				err = e
+			} else {
+				err = fmt.Errorf("%v", r)
+			}
+		}
+	}()
+	f()
+	return nil
+}
+
 // numel is the product of shape.
 func numel(shape []int) int {
 	n := 1

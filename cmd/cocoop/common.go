@@ -478,20 +478,8 @@ func (c featureCache) get(ctx context.Context, cl cocoop.Classifier, res int, it
 	return f, nil
 }
 
-// catch turns a panic of the model code into an error.
-func catch(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	f()
-	return nil
-}
+// catch turns a panic of the model code into an error (tensor.Try).
+var catch = tensor.Try
 
 // writeJSON writes v indented to path atomically, creating its directory.
 func writeJSON(path string, v any) error {
