@@ -139,20 +139,6 @@ func isDir(p string) bool {
 	return err == nil && st.IsDir()
 }
 
-// classNamesFrom builds ClassNames[label] from items whose labels and names
-// have already been checked consistent.
-func classNamesFrom(n int, splits ...[]Datum) []string {
-	names := make([]string, n)
-	for _, s := range splits {
-		for _, d := range s {
-			if d.Label >= 0 && d.Label < n {
-				names[d.Label] = d.ClassName
-			}
-		}
-	}
-	return names
-}
-
 // maxMissing is how many missing paths an error names.
 const maxMissing = 5
 
