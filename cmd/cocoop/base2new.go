@@ -215,7 +215,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	eo := evalOptions{*evalBatch, rf.workers, rf.skip}
 	for _, n := range names {
 		ds := dss[n]
-		cache := featureCache{}
+		cache := featuresByItems{}
 		var seedResults []data.SeedResult
 		for _, seed := range seeds {
 			sr, err := base2newSeed(ctx, b2nJob{
@@ -280,7 +280,7 @@ type b2nJob struct {
 	run       *runFlags
 	eval      evalOptions
 	rep       *reporter
-	cache     featureCache
+	cache     featuresByItems
 	printFreq int
 	noAugment bool
 }

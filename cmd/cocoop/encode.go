@@ -4,19 +4,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/clip/ckpt"
 	"github.com/gocoop/gocoop/tensor"
 )
-
-// stringList is a repeatable string flag.
-type stringList []string
-
-func (s *stringList) String() string     { return strings.Join(*s, ", ") }
-func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func init() {
 	register("encode", &command{

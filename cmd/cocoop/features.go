@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"strconv"
+
+	"github.com/gocoop/gocoop/cocoop"
+	"github.com/gocoop/gocoop/cocoop/data"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// Image features of dataset splits: encoded once by the frozen image
+// encoder, cached by item list, then classified.
+
+// features are the normalized image features of a split, computed once
+// (the image encoder is frozen and the test transform deterministic) and
+// reused across checkpoints and seeds (spec §8 #2).
+type features struct {
+	x       []float32 // [n, dim]
+	labels  []int
+	dim     int
+	skipped data.Stats
+}
+
+func (f *features) n() int { return len(f.labels) }
+
+// evalOptions configure feature extraction.
+type evalOptions struct {
+	batch   int
+	workers int
+	skip    bool
+}
+
+// encodeSplit computes the image features of items with cl's frozen image
+// encoder and the test transform.
+func encodeSplit(ctx context.Context, cl cocoop.Classifier, res int, items []data.Datum, o evalOptions, rep *reporter, name string) (*features, error) {
+	cfg := data.TestConfig(o.batch)
+	cfg.Workers, cfg.SkipUnreadable = o.workers, o.skip
+	src, err := newLoaderSource(items, data.TestTransform(res), cfg, res)
+	if err != nil {
+		return nil, err
+	}
+	f := &features{}
+	t := rep.start(name+": image features", len(items), 0)
+	defer t.finish()
+	for b, err := range src.Batches(ctx, 0) {
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		var x *tensor.Tensor
+		if err := catch(func() { x = cl.ImageFeatures(b.Images) }); err != nil {
+			return nil, fmt.Errorf("%s: image features: %w", name, err)
+		}
+		f.dim = x.Dim(1)
+		f.x = append(f.x, x.ToSlice()...)
+		f.labels = append(f.labels, b.Labels...)
+		t.step(len(b.Labels), fmt.Sprintf("%d images", f.n()), "")
+	}
+	f.skipped = src.l.Stats()
+	if f.skipped.Skipped > 0 {
+		t.step(f.skipped.Skipped, "", fmt.Sprintf("%d unreadable images skipped", f.skipped.Skipped))
+	}
+	return f, nil
+}
+
+// classify evaluates cl on cached features, batch images at a time.
+func classify(ctx context.Context, cl cocoop.Classifier, f *features, batch int, rep *reporter, name string) (cocoop.EvalResult, error) {
+	var r cocoop.EvalResult
+	t := rep.start(name+": classify", f.n(), 0)
+	defer t.finish()
+	for lo := 0; lo < f.n(); lo += batch {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		hi := min(lo+batch, f.n())
+		x := tensor.FromSlice(f.x[lo*f.dim:hi*f.dim], hi-lo, f.dim)
+		var logits *tensor.Tensor
+		if err := catch(func() { logits = cl.LogitsFromFeatures(x) }); err != nil {
+			return r, fmt.Errorf("%s: %w", name, err)
+		}
+		for i, p := range tensor.Argmax(logits, 1) {
+			r.Preds = append(r.Preds, p)
+			r.Labels = append(r.Labels, f.labels[lo+i])
+			if p == f.labels[lo+i] {
+				r.Correct++
+			}
+		}
+		r.Total = len(r.Preds)
+		r.Accuracy = 100 * float64(r.Correct) / float64(r.Total)
+		t.step(hi-lo, fmt.Sprintf("acc %.2f%%", r.Accuracy), "")
+	}
+	return r, nil
+}
+
+// featuresByItems keeps the features of item lists, keyed by a hash of
+// the items' image paths and labels (cocoop's own cache is keyed by image
+// content). base2new evaluates every seed on the same test items.
+type featuresByItems map[uint64]*features
+
+// itemsKey hashes the image paths and labels of items.
+func itemsKey(items []data.Datum) uint64 {
+	h := fnv.New64a()
+	for _, d := range items {
+		io.WriteString(h, d.ImPath)
+		io.WriteString(h, "\x00"+strconv.Itoa(d.Label)+"\n")
+	}
+	return h.Sum64()
+}
+
+// get returns the cached features of items or computes them.
+func (c featuresByItems) get(ctx context.Context, cl cocoop.Classifier, res int, items []data.Datum, o evalOptions, rep *reporter, name string) (*features, error) {
+	k := itemsKey(items)
+	if f, ok := c[k]; ok {
+		return f, nil
+	}
+	f, err := encodeSplit(ctx, cl, res, items, o, rep, name)
+	if err != nil {
+		return nil, err
+	}
+	c[k] = f
+	return f, nil
+}
