@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/clip/ckpt"
+	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -122,7 +123,7 @@ func FromStateDict(sd map[string]*tensor.Tensor) (*CLIP, error) {
 	}
 	var errs []error
 	used := map[string]bool{}
-	p := func(name string, shape ...int) *autograd.Var {
+	p := func(name string, _ nn.Init, shape ...int) *autograd.Var {
 		used[name] = true
 		t, ok := sd[name]
 		switch {

@@ -10,7 +10,7 @@
 // EncodeTextShared is its fast path for prompts that share a prefix (SOS and
 // the context vectors): the prefix is computed once per image or batch and
 // no position after an EOT is computed, with the same results
-// (text_packed.go; TextTransformer.DisablePacking switches it off). A Trace
+// (text_packed.go; TextTransformer.FullPrompts switches it off). A Trace
 // set on the model exposes every block's output and attention map.
 // HashStateDict makes deterministic full-size weights that the PyTorch
 // reference in bench/reference reproduces bit-exactly, for parity tests.
@@ -18,6 +18,7 @@ package clip
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
@@ -84,7 +85,7 @@ func (c Config) validate() error {
 func (c Config) StateDictShapes() ([]string, map[string][]int) {
 	var names []string
 	shapes := map[string][]int{}
-	p := func(name string, shape ...int) *autograd.Var {
+	p := func(name string, _ nn.Init, shape ...int) *autograd.Var {
 		shapes[name] = shape
 		return autograd.Constant(tensor.Scalar(0)) // a placeholder: only the names matter
 	}
@@ -156,12 +157,12 @@ func (tr *TowerTrace) reset(input *autograd.Var) {
 
 // newCLIP builds the module tree of configuration cfg, taking every
 // parameter from p.
-func newCLIP(cfg Config, p paramFunc) *CLIP {
+func newCLIP(cfg Config, p nn.Params) *CLIP {
 	return &CLIP{
 		Config:     cfg,
 		Visual:     newVisionTransformer(cfg, p),
 		Text:       newTextTransformer(cfg, p),
-		LogitScale: p("logit_scale"),
+		LogitScale: p("logit_scale", nn.Constant(float32(math.Log(1/0.07)))),
 	}
 }
 

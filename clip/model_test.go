@@ -152,29 +152,37 @@ func TestBuildModelTiny(t *testing.T) {
 	}
 }
 
-// TestTrimAfterEOT: the trimmed text tower gives the same features and
-// prompt gradients as the full 77-token one.
-func TestTrimAfterEOT(t *testing.T) {
+// TestFullPromptsPadsToContext: with Text.FullPrompts the shared entry
+// point runs prompts given cut after their EOT at all 77 positions, padded
+// as tokenize() pads, and gives model.py's features and prompt gradients
+// (those of EncodeTextEmbeddings on the 77-token rows).
+func TestFullPromptsPadsToContext(t *testing.T) {
 	m := tinyModel(t)
-	ids := tinyIDs(t)
+	ids := tinyIDs(t) // [3, 77]
 	w := HashTensor("test.loss_w", 1, 0, 3, 32)
-	run := func(trim bool) (feat, grad *tensor.Tensor, l int) {
-		m.Text.TrimAfterEOT = trim
-		m.Trace = &Trace{}
-		prompts := autograd.Param(m.TokenEmbedding(ids).Value.Clone())
-		f := m.EncodeTextEmbeddings(prompts, ids)
-		f.BackwardWith(w)
-		return f.Value, prompts.Grad, m.Trace.Text.Blocks[0].Shape()[1]
+	ref := autograd.Param(m.TokenEmbedding(ids).Value.Clone())
+	fRef := m.EncodeTextEmbeddings(ref, ids)
+	fRef.BackwardWith(w)
+
+	l := slices.Max(EOTPositions(ids)) + 1
+	cut := make([][]int32, len(ids))
+	for i, row := range ids {
+		cut[i] = row[:l]
 	}
-	f0, g0, l0 := run(false)
-	f1, g1, l1 := run(true)
-	if l0 != 77 || l1 != 8 {
-		t.Errorf("sequence lengths %d (full) and %d (trimmed), want 77 and 8", l0, l1)
+	m.Text.FullPrompts = true
+	defer func() { m.Text.FullPrompts = false }()
+	m.Trace = &Trace{}
+	defer func() { m.Trace = nil }()
+	prompts := autograd.Param(m.TokenEmbedding(cut).Value.Clone()) // [3, L, W]
+	f := m.EncodeTextEmbeddingsShared(prompts, cut, 0)
+	f.BackwardWith(w)
+	if got := m.Trace.Text.Blocks[0].Shape(); got[1] != ContextLength {
+		t.Errorf("FullPrompts ran blocks of shape %v, want %d positions", got, ContextLength)
 	}
-	ef, eg := relErr(f1, f0), relErr(g1, g0)
-	t.Logf("trim: relative difference features %.2e, prompt gradients %.2e", ef, eg)
-	if ef > 1e-5 || eg > 1e-5 {
-		t.Errorf("trimmed tower differs: features %.2e, gradients %.2e (relative)", ef, eg)
+	ef, eg := relErr(f.Value, fRef.Value), relErr(prompts.Grad, ref.Grad.Slice(1, 0, l))
+	t.Logf("FullPrompts on cut rows vs 77-token rows: relative difference features %.2e, prompt gradients %.2e", ef, eg)
+	if ef > 1e-6 || eg > 1e-6 {
+		t.Errorf("FullPrompts differs from model.py's 77-token path: features %.2e, gradients %.2e (relative)", ef, eg)
 	}
 }
 

@@ -2,7 +2,7 @@ package clip
 
 import (
 	"fmt"
-	"slices"
+	"math"
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
@@ -25,37 +25,32 @@ type TextTransformer struct {
 	LnFinal             *nn.LayerNorm
 	TextProjection      *autograd.Var // [W, E], [in, out]
 
-	// TrimAfterEOT makes Forward drop the positions after the batch's last
-	// EOT before the blocks. By causality the features and the gradients
-	// are unchanged (prompt rows after the EOT get zero gradient either way)
-	// while the cost shrinks about linearly with the prompt length
-	// (spec/clip.md §1.3, §7). Off by default, as model.py; traces then
-	// hold [N, L', W] with L' = max EOT position + 1.
-	TrimAfterEOT bool
-
-	// DisablePacking makes ForwardShared (CLIP.EncodeTextShared,
-	// EncodeTextEmbeddingsShared) take the plain path: every prompt
-	// assembled in full and run through Forward, the model.py computation,
-	// instead of the packed path that computes each shared prefix once and
-	// no position after an EOT (text_packed.go). Same results up to float32
-	// rounding; for comparison and teaching. Off by default.
-	DisablePacking bool
+	// FullPrompts switches the exact text-tower shortcut off: it is the one
+	// switch between the two routes of ForwardShared (CLIP.EncodeTextShared,
+	// EncodeTextEmbeddingsShared), which every prompt learner and zero-shot
+	// classifier encodes through. Off (the default), the packed path
+	// computes each shared prefix once and no position after an EOT
+	// (text_packed.go). On, every prompt is assembled explicitly, padded
+	// with the padding token to the context length and run through Forward
+	// at all C positions, as openai/CLIP and the official CoOp code run
+	// tokenize()'s 77-token rows. Features and gradients agree up to
+	// float32 rounding (text_packed_test.go); the full route is there for
+	// comparison, benchmarks and teaching.
+	FullPrompts bool
 }
 
-func newTextTransformer(cfg Config, p paramFunc) *TextTransformer {
+func newTextTransformer(cfg Config, p nn.Params) *TextTransformer {
 	w := cfg.TransformerWidth
 	return &TextTransformer{
 		ContextLength:       cfg.ContextLength,
 		VocabSize:           cfg.VocabSize,
 		Width:               w,
 		OutputDim:           cfg.EmbedDim,
-		PositionalEmbedding: p("positional_embedding", cfg.ContextLength, w),
-		TextProjection:      p("text_projection", w, cfg.EmbedDim),
-		Transformer:         newTransformer(p, "transformer", w, cfg.TransformerLayers, cfg.TransformerHeads, true),
-		TokenEmbedding: &nn.Embedding{
-			Weight: p("token_embedding.weight", cfg.VocabSize, w), Num: cfg.VocabSize, Dim: w,
-		},
-		LnFinal: newLayerNorm(p, "ln_final", w),
+		PositionalEmbedding: p("positional_embedding", nn.Normal(0.01), cfg.ContextLength, w),
+		TextProjection:      p("text_projection", nn.Normal(float32(1/math.Sqrt(float64(w)))), w, cfg.EmbedDim),
+		Transformer:         nn.NewTransformer(p, "transformer", w, cfg.TransformerLayers, cfg.TransformerHeads, true),
+		TokenEmbedding:      nn.NewEmbedding(p, "token_embedding", cfg.VocabSize, w, 0.02),
+		LnFinal:             nn.NewLayerNorm(p, "ln_final", w),
 	}
 }
 
@@ -86,12 +81,6 @@ func (t *TextTransformer) Forward(x *autograd.Var, ids [][]int32, tr *TowerTrace
 		panic(fmt.Sprintf("clip: EncodeTextEmbeddings: prompts %v, want [%d, %d, %d] to match ids", s, n, l, t.Width))
 	}
 	eot := EOTPositions(ids)
-	if t.TrimAfterEOT {
-		if last := slices.Max(eot) + 1; last < l {
-			l = last
-			x = autograd.Slice(x, 1, 0, l) // [N, L, W] -> [N, L', W]
-		}
-	}
 	pos := t.PositionalEmbedding
 	if l != t.ContextLength {
 		pos = autograd.Slice(pos, 0, 0, l) // [C, W] -> [L, W]

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -47,10 +46,11 @@ import (
 // gradient over the groups, as with explicitly concatenated prompts. Rows of
 // suffix after a class's EOT are never read (zero gradient).
 //
-// With Text.DisablePacking set the prompts are assembled explicitly as
-// [G·K, P+S, W] and run through the plain path (Forward, as
-// EncodeTextEmbeddings), for comparison; otherwise the packed path runs.
-// A Trace receives the packed intermediates (see TowerTrace.Rows).
+// With Text.FullPrompts set the prompts are assembled explicitly as
+// [G·K, C, W] (padded to the context length C) and run through the plain
+// path (Forward, as EncodeTextEmbeddings), for comparison; otherwise the
+// packed path runs. A Trace receives the intermediates of the route taken
+// (packed ones: see TowerTrace.Rows).
 func (m *CLIP) EncodeTextShared(prefix, suffix *autograd.Var, ids [][]int32) *autograd.Var {
 	return m.Text.ForwardShared(prefix, suffix, ids, m.towerTrace(false))
 }
@@ -65,13 +65,10 @@ func (m *CLIP) EncodeTextShared(prefix, suffix *autograd.Var, ids [][]int32) *au
 // on prompt 0's rows 0..prefixLen−1, and the other prompts' copies get
 // zero, which is exact for anything the prompts were built from (e.g. ctx
 // broadcast with Expand) but not per-prompt. prefixLen 0 shares nothing
-// and only cuts each prompt after its EOT. With Text.DisablePacking it is
-// EncodeTextEmbeddings.
+// and only cuts each prompt after its EOT. Text.FullPrompts applies as in
+// EncodeTextShared.
 func (m *CLIP) EncodeTextEmbeddingsShared(prompts *autograd.Var, ids [][]int32, prefixLen int) *autograd.Var {
 	t := m.Text
-	if t.DisablePacking {
-		return m.EncodeTextEmbeddings(prompts, ids)
-	}
 	s := prompts.Shape()
 	if len(s) != 3 || prefixLen < 0 || prefixLen > s[1] {
 		panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: prompts %v with prefix length %d, want [N, L, W] and 0 ≤ prefix ≤ L", s, prefixLen))
@@ -117,7 +114,7 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 			panic(fmt.Sprintf("clip: EncodeTextShared: class %d has its EOT at position %d, inside the shared prefix of %d positions", c, e, p))
 		}
 	}
-	if t.DisablePacking {
+	if t.FullPrompts {
 		return t.forwardAssembled(prefix, suffix, ids, g, tr)
 	}
 	pk := newTextPacking(g, p, l-p, eot)
@@ -131,17 +128,16 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 		tr.Rows = pk.promptRows
 	}
 	for _, b := range t.Transformer.Resblocks {
-		var probs *[]*tensor.Tensor
-		if tr != nil && tr.RecordAttn {
-			probs = new([]*tensor.Tensor)
-		}
-		x = packedBlock(b, x, pk.seqs, probs) // [R, W]
+		record := tr != nil && tr.RecordAttn
+		b.Attn.RecordAttn, b.Attn.LastPackedAttn = record, nil
+		x = b.ForwardPacked(x, pk.seqs) // [R, W] -> [R, W]
 		if tr != nil {
 			tr.Blocks = append(tr.Blocks, x)
-			if probs != nil {
-				tr.Attn = append(tr.Attn, pk.attentionMaps(*probs, b.Attn.Heads))
+			if record {
+				tr.Attn = append(tr.Attn, pk.attentionMaps(b.Attn.LastPackedAttn, b.Attn.Heads))
 			}
 		}
+		b.Attn.RecordAttn, b.Attn.LastPackedAttn = false, nil
 	}
 	x = autograd.IndexSelect(x, 0, pk.eotRows) // [G·K, W]
 	x = t.LnFinal.Forward(x)
@@ -155,41 +151,31 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 	return autograd.Reshape(x, g, k, t.OutputDim)
 }
 
-// forwardAssembled is the plain path of ForwardShared: every prompt built
-// explicitly, [G·K, P+S, W], and run through Forward.
+// forwardAssembled is the full route of ForwardShared (Text.FullPrompts):
+// every prompt built explicitly, [SOS-prefix | suffix | padding] → [G·K, C, W]
+// with the padding token's embedding (id 0, as tokenize() pads) after the
+// given ids, and run through Forward at all C positions.
 func (t *TextTransformer) forwardAssembled(prefix, suffix *autograd.Var, ids [][]int32, g int, tr *TowerTrace) *autograd.Var {
-	k, w := len(ids), t.Width
+	k, w, c := len(ids), t.Width, t.ContextLength
 	s := suffix.Shape()[1]
-	prompts := suffix
+	parts := []*autograd.Var{autograd.Expand(autograd.Unsqueeze(suffix, 0), g, k, s, w)} // [G, K, S, W]
 	if prefix != nil {
 		p := prefix.Shape()[1]
-		pre := autograd.Expand(autograd.Unsqueeze(prefix, 1), g, k, p, w) // [G, K, P, W]
-		suf := autograd.Expand(autograd.Unsqueeze(suffix, 0), g, k, s, w) // [G, K, S, W]
-		prompts = autograd.Reshape(autograd.Concat([]*autograd.Var{pre, suf}, 2), g*k, p+s, w)
+		parts = append([]*autograd.Var{autograd.Expand(autograd.Unsqueeze(prefix, 1), g, k, p, w)}, parts...) // [G, K, P, W]
 	}
+	l := len(ids[0])
+	if pad := c - l; pad > 0 {
+		row := t.TokenEmbedding.Weight.Value.Slice(0, 0, 1)                                    // [1, W]: the padding token, id 0
+		parts = append(parts, autograd.Constant(row.Reshape(1, 1, 1, w).Expand(g, k, pad, w))) // [G, K, C−L, W]
+	}
+	prompts := autograd.Reshape(autograd.Concat(parts, 2), g*k, c, w) // [G, K, C, W] -> [G·K, C, W]
 	all := make([][]int32, 0, g*k)
 	for range g {
-		all = append(all, ids...)
+		for _, row := range ids {
+			all = append(all, append(slices.Clone(row), make([]int32, c-l)...)) // padded with id 0
+		}
 	}
 	return autograd.Reshape(t.Forward(prompts, all, tr), g, k, t.OutputDim)
-}
-
-// packedBlock is nn.ResidualAttentionBlock.Forward on packed rows x [R, W]
-// with its own weights: x + attn(ln_1(x)), then + mlp(ln_2(x)), attention
-// within the sequences of seqs.
-func packedBlock(b *nn.ResidualAttentionBlock, x *autograd.Var, seqs []autograd.PackedSeq, probs *[]*tensor.Tensor) *autograd.Var {
-	if !b.Causal {
-		panic("clip: packed text path on a non-causal block")
-	}
-	r, w := x.Shape()[0], x.Shape()[1]
-	a := b.Attn
-	qkv := autograd.Linear(b.Ln1.Forward(x), a.InProjWeight, a.InProjBias) // [R, 3W]
-	head := func(i int) *autograd.Var {                                    // [R, W] -> [R, H, d]
-		return autograd.Reshape(autograd.Slice(qkv, 1, i*w, (i+1)*w), r, a.Heads, w/a.Heads)
-	}
-	o := autograd.PackedAttention(head(0), head(1), head(2), seqs, probs) // [R, H, d]
-	x = autograd.Add(x, a.OutProj.Forward(autograd.Reshape(o, r, w)))
-	return autograd.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
 }
 
 // textPacking lays out the rows of G groups × K classes: first the G·P

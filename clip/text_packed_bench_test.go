@@ -28,8 +28,8 @@ var benchClassNames = []string{
 // classes sharing SOS + 4 context vectors, forward and backward to the
 // context (the suffix, token embeddings, is frozen):
 //
-//	plain77  EncodeTextEmbeddings on the assembled [50, 77, W] prompts
-//	trim     the same with TrimAfterEOT (cut after the batch's last EOT)
+//	full     EncodeTextShared with Text.FullPrompts: the assembled
+//	         [50, 77, W] prompts, as model.py runs them
 //	packed   EncodeTextShared: the prefix once, each prompt up to its EOT
 //
 // go test ./clip -run '^$' -bench TextShared -benchtime 3x
@@ -56,20 +56,14 @@ func BenchmarkTextShared(b *testing.B) {
 	}
 	b.Logf("%d prompts, %d tokens up to their EOTs (EOT positions %d–%d), prefix %d", k, tokens, slices.Min(eot), slices.Max(eot), p)
 	grad := tensor.Ones(k, m.EmbedDim)
-	for _, mode := range []string{"plain77", "trim", "packed"} {
+	for _, mode := range []string{"full", "packed"} {
 		b.Run(mode, func(b *testing.B) {
-			m.Text.TrimAfterEOT = mode == "trim"
-			defer func() { m.Text.TrimAfterEOT = false }()
+			m.Text.FullPrompts = mode == "full"
+			defer func() { m.Text.FullPrompts = false }()
 			for b.Loop() {
 				ctx.ZeroGrad()
-				prefix := autograd.Concat([]*autograd.Var{sos, ctx}, 1) // [1, P, W]
-				var f *autograd.Var
-				if mode == "packed" {
-					f = autograd.Reshape(m.EncodeTextShared(prefix, suffix, ids), k, m.EmbedDim)
-				} else {
-					prompts := autograd.Concat([]*autograd.Var{autograd.Expand(prefix, k, p, w), suffix}, 1) // [K, 77, W]
-					f = m.EncodeTextEmbeddings(prompts, ids)
-				}
+				prefix := autograd.Concat([]*autograd.Var{sos, ctx}, 1)                       // [1, P, W]
+				f := autograd.Reshape(m.EncodeTextShared(prefix, suffix, ids), k, m.EmbedDim) // [1, K, E] -> [K, E]
 				f.BackwardWith(grad)
 			}
 		})

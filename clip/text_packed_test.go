@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
 
 // hashTextModel builds a CLIP with only the text tower of cfg, hash weights
 // (no vision weights: the packed path never needs them).
 func hashTextModel(cfg Config) *CLIP {
-	p := func(name string, shape ...int) *autograd.Var {
+	p := func(name string, _ nn.Init, shape ...int) *autograd.Var {
 		scale, offset := HashInit(name, shape)
 		return autograd.Constant(HashTensor(name, scale, offset, shape...))
 	}
@@ -85,7 +86,7 @@ func plainShared(m *CLIP, c sharedCase, prefix, suffix *autograd.Var, ids [][]in
 }
 
 // checkShared runs the packed path, the plain path and, if asked, the
-// assembled (DisablePacking) path on the same inputs and compares features
+// assembled (FullPrompts) path on the same inputs and compares features
 // and gradients, ≤ 1e-5 relative.
 func checkShared(t *testing.T, m *CLIP, c sharedCase, assembled bool) {
 	t.Helper()
@@ -97,14 +98,14 @@ func checkShared(t *testing.T, m *CLIP, c sharedCase, assembled bool) {
 	if assembled {
 		modes = append(modes, true)
 	}
-	for _, disable := range modes {
+	for _, full := range modes {
 		if prefix != nil {
 			prefix.ZeroGrad()
 		}
 		suffix.ZeroGrad()
-		m.Text.DisablePacking = disable
+		m.Text.FullPrompts = full
 		f := m.EncodeTextShared(prefix, suffix, ids)
-		m.Text.DisablePacking = false
+		m.Text.FullPrompts = false
 		if !tensor.SameShape(f.Shape(), []int{c.g, c.k, m.EmbedDim}) {
 			t.Fatalf("features %v, want [%d %d %d]", f.Shape(), c.g, c.k, m.EmbedDim)
 		}
@@ -114,9 +115,9 @@ func checkShared(t *testing.T, m *CLIP, c sharedCase, assembled bool) {
 		if prefix != nil {
 			ep = relErr(prefix.Grad, gpPlain)
 		}
-		t.Logf("DisablePacking=%v: relative error features %.2e, prefix gradient %.2e, suffix gradient %.2e", disable, ef, ep, es)
+		t.Logf("FullPrompts=%v: relative error features %.2e, prefix gradient %.2e, suffix gradient %.2e", full, ef, ep, es)
 		if !(ef <= 1e-5 && ep <= 1e-5 && es <= 1e-5) {
-			t.Errorf("DisablePacking=%v: differs from the plain path: features %.2e, prefix gradient %.2e, suffix gradient %.2e (relative)", disable, ef, ep, es)
+			t.Errorf("FullPrompts=%v: differs from the plain path: features %.2e, prefix gradient %.2e, suffix gradient %.2e (relative)", full, ef, ep, es)
 		}
 	}
 	t.Logf("%v", time.Since(start).Round(time.Millisecond))
@@ -211,11 +212,11 @@ func TestEncodeTextSharedTrace(t *testing.T) {
 	eot := EOTPositions(ids)
 
 	m.Trace = &Trace{RecordAttn: true}
-	m.Text.DisablePacking = true
+	m.Text.FullPrompts = true
 	m.EncodeTextShared(prefix, suffix, ids)
 	plain := m.Trace.Text
 	m.Trace = &Trace{RecordAttn: true}
-	m.Text.DisablePacking = false
+	m.Text.FullPrompts = false
 	m.EncodeTextShared(prefix, suffix, ids)
 	packed := m.Trace.Text
 	m.Trace = nil

@@ -2,6 +2,7 @@ package clip
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
@@ -29,7 +30,7 @@ type VisionTransformer struct {
 	Proj                *autograd.Var // [D, E], [in, out]
 }
 
-func newVisionTransformer(cfg Config, p paramFunc) *VisionTransformer {
+func newVisionTransformer(cfg Config, p nn.Params) *VisionTransformer {
 	d, grid := cfg.VisionWidth, cfg.ImageResolution/cfg.VisionPatchSize
 	v := &VisionTransformer{
 		InputResolution: cfg.ImageResolution,
@@ -37,16 +38,14 @@ func newVisionTransformer(cfg Config, p paramFunc) *VisionTransformer {
 		Width:           d,
 		OutputDim:       cfg.EmbedDim,
 	}
-	v.ClassEmbedding = p("visual.class_embedding", d)
-	v.PositionalEmbedding = p("visual.positional_embedding", grid*grid+1, d)
-	v.Proj = p("visual.proj", d, cfg.EmbedDim)
-	v.Conv1 = &nn.PatchEmbed{
-		Weight: p("visual.conv1.weight", d, 3, cfg.VisionPatchSize, cfg.VisionPatchSize),
-		InCh:   3, Dim: d, P: cfg.VisionPatchSize,
-	}
-	v.LnPre = newLayerNorm(p, "visual.ln_pre", d)
-	v.Transformer = newTransformer(p, "visual.transformer", d, cfg.VisionLayers, cfg.VisionHeads, false)
-	v.LnPost = newLayerNorm(p, "visual.ln_post", d)
+	scale := nn.Normal(float32(1 / math.Sqrt(float64(d)))) // model.py: width ** -0.5 * randn
+	v.ClassEmbedding = p("visual.class_embedding", scale, d)
+	v.PositionalEmbedding = p("visual.positional_embedding", scale, grid*grid+1, d)
+	v.Proj = p("visual.proj", scale, d, cfg.EmbedDim)
+	v.Conv1 = nn.NewPatchEmbed(p, "visual.conv1", 3, d, cfg.VisionPatchSize)
+	v.LnPre = nn.NewLayerNorm(p, "visual.ln_pre", d)
+	v.Transformer = nn.NewTransformer(p, "visual.transformer", d, cfg.VisionLayers, cfg.VisionHeads, false)
+	v.LnPost = nn.NewLayerNorm(p, "visual.ln_post", d)
 	return v
 }
 
@@ -111,39 +110,3 @@ func runBlocks(t *nn.Transformer, x *autograd.Var, tr *TowerTrace) *autograd.Var
 	}
 	return x
 }
-
-// Shared constructors from a paramFunc (state-dict names, no copies).
-
-func newLayerNorm(p paramFunc, name string, d int) *nn.LayerNorm {
-	return &nn.LayerNorm{Weight: p(name+".weight", d), Bias: p(name+".bias", d), Eps: 1e-5}
-}
-
-func newLinear(p paramFunc, name string, in, out int) *nn.Linear {
-	return &nn.Linear{Weight: p(name+".weight", out, in), Bias: p(name+".bias", out), In: in, Out: out}
-}
-
-func newTransformer(p paramFunc, name string, width, layers, heads int, causal bool) *nn.Transformer {
-	t := &nn.Transformer{Width: width, Layers: layers, Heads: heads}
-	for i := range layers {
-		b := fmt.Sprintf("%s.resblocks.%d", name, i)
-		t.Resblocks = append(t.Resblocks, &nn.ResidualAttentionBlock{
-			Attn: &nn.MultiheadAttention{
-				InProjWeight: p(b+".attn.in_proj_weight", 3*width, width),
-				InProjBias:   p(b+".attn.in_proj_bias", 3*width),
-				OutProj:      newLinear(p, b+".attn.out_proj", width, width),
-				Dim:          width, Heads: heads,
-			},
-			Ln1: newLayerNorm(p, b+".ln_1", width),
-			MLP: &nn.MLP{
-				CFc:   newLinear(p, b+".mlp.c_fc", width, 4*width),
-				CProj: newLinear(p, b+".mlp.c_proj", 4*width, width),
-			},
-			Ln2:    newLayerNorm(p, b+".ln_2", width),
-			Causal: causal,
-		})
-	}
-	return t
-}
-
-// paramFunc returns the parameter name of the given shape (frozen Var).
-type paramFunc func(name string, shape ...int) *autograd.Var

@@ -94,7 +94,7 @@ func peakHeap(f func()) float64 {
 
 // BenchmarkShortcutViTB16 times one CoCoOp training step on ViT-B/16
 // shapes (hash weights) with 50 Food-101 classes, with the text-tower
-// shortcut and with FullPrompts, at batch 1 and 8: "text" from precomputed
+// shortcut and with clip.TextTransformer.FullPrompts, at batch 1 and 8: "text" from precomputed
 // image features (the part the shortcut changes), "step" with the image
 // encoder. peak-heap-MiB is the largest HeapInuse sampled during one step.
 //
@@ -112,7 +112,7 @@ func BenchmarkShortcutViTB16(b *testing.B) {
 				continue
 			}
 			cfg := DefaultCoCoOpConfig()
-			cfg.FullPrompts = full
+			setFullPrompts(b, m, full)
 			c, err := NewCoCoOp(m, cfg, food50)
 			if err != nil {
 				b.Fatal(err)

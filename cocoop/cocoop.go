@@ -59,8 +59,8 @@ func NewPromptLearner(m *clip.CLIP, ctxInit string, nCtx int, rng *tensor.RNG) (
 	}
 	p := &PromptLearner{
 		Ctx:          autograd.Param(ctx),
-		Linear1:      nn.NewLinear(vis, hidden, true, rng),
-		Linear2:      nn.NewLinear(hidden, m.TransformerWidth, true, rng),
+		Linear1:      nn.NewLinear(nn.Random(rng), "meta_net.linear1", vis, hidden, true),
+		Linear2:      nn.NewLinear(nn.Random(rng), "meta_net.linear2", hidden, m.TransformerWidth, true),
 		NCtx:         ctx.Dim(0),
 		PromptPrefix: prefix,
 	}
@@ -134,7 +134,7 @@ func (c *CoCoOp) ClassNames() []string { return slices.Clone(c.classes.names) }
 // SetClassNames implements Classifier: it rebuilds token_prefix and
 // token_suffix from the tokenized "{prefix} {name}." prompts.
 func (c *CoCoOp) SetClassNames(names []string) error {
-	cp, err := newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, names, c.cfg.FullPrompts)
+	cp, err := newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, names)
 	if err != nil {
 		return err
 	}
@@ -170,11 +170,11 @@ func (c *CoCoOp) builder(cp *classPrompts, s *autograd.Var) promptBuilder {
 	}
 }
 
-// sharedEncoder is the text-tower shortcut for the images of s, their
+// encoder is the text-tower shortcut for the images of s, their
 // shifted contexts [G, n_ctx, W]: prefix [G, 1+n_ctx, W] = [SOS | s_g],
 // computed once per image and layer, suffix the classes' token_suffix cut
 // after the chunk's last EOT, one clip.EncodeTextShared call → [G, k, E].
-func (c *CoCoOp) sharedEncoder(cp *classPrompts, s *autograd.Var) textEncoder {
+func (c *CoCoOp) encoder(cp *classPrompts, s *autograd.Var) textEncoder {
 	return func(ch chunk, train bool) *autograd.Var {
 		ctx := s
 		if !train {
@@ -186,14 +186,18 @@ func (c *CoCoOp) sharedEncoder(cp *classPrompts, s *autograd.Var) textEncoder {
 	}
 }
 
-// imagesPerCall is how many images share one text-encoder call on the
-// shortcut path: all of them with ChunkSize 0; one when the classes need
-// several chunks; otherwise as many as fit in the rows that ChunkSize
-// plain prompts would take (ChunkSize · length), the shortcut computing
-// 1 + n_ctx rows per image plus, per class, its positions after the
-// context up to its EOT.
+// imagesPerCall is how many images share one text-encoder call. With the
+// model's FullPrompts route it is one, as the official CoCoOp encodes each
+// image's prompts in turn. With the shortcut: all of them with ChunkSize 0;
+// one when the classes need several chunks; otherwise as many as fit in
+// the rows that ChunkSize prompts cut after the last EOT would take
+// (ChunkSize · length), the shortcut computing 1 + n_ctx rows per image
+// plus, per class, its positions after the context up to its EOT.
 func (c *CoCoOp) imagesPerCall(cp *classPrompts, b int) int {
 	size, n := c.cfg.ChunkSize, cp.n()
+	if c.Model.Text.FullPrompts {
+		return 1
+	}
 	if size <= 0 {
 		return b
 	}
@@ -220,51 +224,19 @@ func (c *CoCoOp) shifted(x *tensor.Tensor, train bool) *autograd.Var {
 }
 
 // LogitsFromFeatures implements Classifier: the text encoder over all
-// classes with ctx + π(x̂ᵢ) for each image, no graph. With the shortcut
-// several images share a call (imagesPerCall). With FullPrompts, when the
-// class list fits in one chunk, several images share a text-encoder call
-// too (up to ChunkSize prompts), which keeps the matrix products large for
-// small class lists.
+// classes with ctx + π(x̂ᵢ) for each image, no graph, imagesPerCall images
+// per text-encoder call.
 func (c *CoCoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
 	b, n := feats.Dim(0), c.classes.n()
 	sh := c.shifted(feats, false).Value // [B, n_ctx, W]
 	scale := logitScale(c.Model)
 	out := tensor.New(b, n)
-	if !c.cfg.FullPrompts {
-		group := c.imagesPerCall(c.classes, b)
-		for lo := 0; lo < b; lo += group {
-			hi := min(b, lo+group)
-			t := textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.sharedEncoder(c.classes, autograd.Constant(sh.Slice(0, lo, hi)))) // [hi-lo, n, E]
-			l := groupLogits(autograd.Constant(feats.Slice(0, lo, hi)), autograd.Constant(t), scale)
-			copy(out.Data()[lo*n:hi*n], l.Value.Contiguous().Data())
-		}
-		return out
-	}
-	group := 1
-	if size := c.cfg.ChunkSize; size > 0 && n <= size {
-		group = size / n
-	}
-	all := c.classes.chunks(0)[0]
-	ids := c.classes.chunkIDs(all)
+	group := c.imagesPerCall(c.classes, b)
 	for lo := 0; lo < b; lo += group {
 		hi := min(b, lo+group)
-		var t *tensor.Tensor // [(hi-lo)·n_cls, E]
-		if group == 1 {
-			t = textFeatures(c.Model, c.classes, c.cfg.ChunkSize, plainEncoder(c.Model, c.classes, c.builder(c.classes, autograd.Constant(sh.Index(0, lo))))).Index(0, 0)
-		} else {
-			parts := make([]*autograd.Var, 0, hi-lo)
-			var rows [][]int32
-			for i := lo; i < hi; i++ {
-				parts = append(parts, c.builder(c.classes, autograd.Constant(sh.Index(0, i)))(all, false))
-				rows = append(rows, ids...)
-			}
-			t = c.Model.EncodeTextEmbeddings(autograd.Concat(parts, 0), rows).Value
-		}
-		for i := lo; i < hi; i++ {
-			ti := t.Slice(0, (i-lo)*n, (i-lo+1)*n)
-			l := logitsOf(autograd.Constant(feats.Slice(0, i, i+1)), autograd.Constant(ti), scale) // [1, n_cls]
-			copy(out.Data()[i*n:(i+1)*n], l.Value.Data())
-		}
+		t := textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.encoder(c.classes, autograd.Constant(sh.Slice(0, lo, hi)))) // [hi-lo, n, E]
+		l := groupLogits(autograd.Constant(feats.Slice(0, lo, hi)), autograd.Constant(t), scale)                             // [hi-lo, n]
+		copy(out.Data()[lo*n:hi*n], l.Value.Contiguous().Data())
 	}
 	return out
 }
@@ -277,22 +249,12 @@ func (c *CoCoOp) Logits(images *tensor.Tensor) *tensor.Tensor {
 // Forward returns the logits [B, n_cls] of normalized image features with
 // one graph over all classes (no chunking), from which gradients reach ctx
 // and the meta-net: the paper's forward, for analysis and tests. Training
-// uses ForwardBackward, whose memory is bounded. With the shortcut all
-// images go through one clip.EncodeTextShared call.
+// uses ForwardBackward, whose memory is bounded. All images go through one
+// clip.EncodeTextShared call.
 func (c *CoCoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 	sh := c.shifted(feats, true) // [B, n_ctx, W]
-	scale := logitScale(c.Model)
 	all := c.classes.chunks(0)[0]
-	if !c.cfg.FullPrompts {
-		return groupLogits(autograd.Constant(feats), c.sharedEncoder(c.classes, sh)(all, true), scale)
-	}
-	rows := make([]*autograd.Var, feats.Dim(0))
-	for i := range rows {
-		s := autograd.Squeeze(autograd.Slice(sh, 0, i, i+1), 0) // [n_ctx, W]
-		t := c.Model.EncodeTextEmbeddings(c.builder(c.classes, s)(all, true), c.classes.chunkIDs(all))
-		rows[i] = logitsOf(autograd.Constant(feats.Slice(0, i, i+1)), t, scale) // [1, n_cls]
-	}
-	return autograd.Concat(rows, 0)
+	return groupLogits(autograd.Constant(feats), c.encoder(c.classes, sh)(all, true), logitScale(c.Model))
 }
 
 // ForwardBackward implements Learner: x̂ = normalize(encode_image), π(x̂),
@@ -300,7 +262,7 @@ func (c *CoCoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 // gradient of the batch mean accumulated into ctx and the meta-net.
 //
 // The shifted contexts ctx + π(x̂ᵢ) of the images of one text-encoder call
-// (one image with FullPrompts, imagesPerCall with the shortcut) are a
+// (imagesPerCall) are a
 // separate leaf while their text passes run, so only those images' (and one
 // chunk's) activations are alive at a time; the leaves' gradients are then
 // passed through the meta-net.
@@ -318,23 +280,13 @@ func (c *CoCoOp) forwardBackward(feats *tensor.Tensor, labels []int) StepResult 
 	dsh := tensor.New(sh.Shape()...)
 	n := c.classes.n()
 	res := StepResult{Logits: tensor.New(b, n)}
-	group := 1
-	if !c.cfg.FullPrompts {
-		group = c.imagesPerCall(c.classes, b)
-	}
+	group := c.imagesPerCall(c.classes, b)
 	per := sh.Value.Numel() / b
 	var loss float64
 	for lo := 0; lo < b; lo += group {
 		hi := min(b, lo+group)
-		var enc textEncoder
-		var s *autograd.Var
-		if c.cfg.FullPrompts {
-			s = autograd.Param(sh.Value.Index(0, lo).Clone()) // [n_ctx, W] leaf
-			enc = plainEncoder(c.Model, c.classes, c.builder(c.classes, s))
-		} else {
-			s = autograd.Param(sh.Value.Slice(0, lo, hi).Clone()) // [hi-lo, n_ctx, W] leaf
-			enc = c.sharedEncoder(c.classes, s)
-		}
+		s := autograd.Param(sh.Value.Slice(0, lo, hi).Clone()) // [hi-lo, n_ctx, W] leaf
+		enc := c.encoder(c.classes, s)
 		l, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats.Slice(0, lo, hi).Clone(),
 			labels[lo:hi], float32(hi-lo)/float32(b), enc)
 		loss += float64(l) * float64(hi-lo)

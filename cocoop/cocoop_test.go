@@ -309,8 +309,9 @@ func TestChunkingExact(t *testing.T) {
 	}
 }
 
-// fullLogits recomputes l's logits with untrimmed 77-token prompts on the
-// plain path (FullPrompts).
+// fullLogits recomputes l's logits the naive way: untrimmed 77-token
+// prompts assembled here and run through the plain EncodeTextEmbeddings,
+// one image at a time.
 func fullLogits(t *testing.T, l Learner, imgs *tensor.Tensor) *tensor.Tensor {
 	t.Helper()
 	m := l.CLIP()
@@ -332,19 +333,22 @@ func fullLogits(t *testing.T, l Learner, imgs *tensor.Tensor) *tensor.Tensor {
 		full.ids[i] = append(slices.Clone(r), make([]int32, pad)...)
 	}
 	feats := l.ImageFeatures(imgs)
+	all := full.chunks(0)[0]
 	var out *tensor.Tensor
 	switch v := l.(type) {
 	case *CoCoOp:
-		saved, cfg := v.classes, v.cfg
-		v.classes = &full
-		v.cfg.FullPrompts = true
-		out = v.LogitsFromFeatures(feats)
-		v.classes, v.cfg = saved, cfg
+		sh := v.shifted(feats, false).Value // [B, n_ctx, W]
+		rows := make([]*tensor.Tensor, feats.Dim(0))
+		for i := range rows {
+			t := m.EncodeTextEmbeddings(v.builder(&full, autograd.Constant(sh.Index(0, i)))(all, false), full.chunkIDs(all))
+			rows[i] = logitsOf(autograd.Constant(feats.Slice(0, i, i+1)), t, logitScale(m)).Value // [1, n_cls]
+		}
+		out = tensor.Concat(rows, 0)
 	case *CoOp:
 		saved := v.classes
 		v.classes = &full
-		t := textFeatures(m, &full, 0, plainEncoder(m, &full, v.build)).Index(0, 0)
-		out = logitsOf(autograd.Constant(feats), autograd.Constant(t), logitScale(m)).Value
+		t := m.EncodeTextEmbeddings(v.build(all, false), full.chunkIDs(all))
+		out = logitsOf(autograd.Constant(feats), t, logitScale(m)).Value
 		v.classes = saved
 	}
 	return out

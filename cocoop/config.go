@@ -59,24 +59,11 @@ type Config struct {
 	// ChunkSize bounds the class prompts per text-encoder call (memory
 	// ∝ ChunkSize, spec §8 #1/#3). 0 or a value ≥ n_cls encodes all classes
 	// at once. Results do not depend on it beyond float32 rounding.
+	//
+	// The text tower's route (the exact shortcut, or every prompt at the
+	// full 77 tokens as the official code) is the model's switch,
+	// clip.TextTransformer.FullPrompts, not a prompt-learner setting.
 	ChunkSize int `json:"chunk_size"`
-
-	// FullPrompts turns off the exact text-tower shortcut (spec §7, §8 rows
-	// 1–2), for comparison and teaching. By default (false) the text
-	// encoder computes no position after a prompt's EOT, and the positions
-	// before the class name — SOS and the context vectors — once per image
-	// (CoCoOp) or per batch (CoOp, class token at the end; only SOS is
-	// shared for middle/front and class-specific contexts), every class
-	// attending to them (clip.EncodeTextShared); CoCoOp then encodes
-	// several images per call. Logits and gradients equal the plain path's
-	// up to float32 rounding (≤ 1e-5 relative, shortcut_test.go). With
-	// FullPrompts every class prompt [SOS | ctx | name . EOS] is assembled
-	// in full for every image and run through the plain tower
-	// (clip.EncodeTextEmbeddings), one image at a time, at the full
-	// context length (77 positions, padding included), as the official
-	// code does. The zero value is the shortcut, so configs and checkpoints written before
-	// the switch existed use it.
-	FullPrompts bool `json:"full_prompts,omitempty"`
 
 	// CacheImageFeatures (opt-in) memoizes the frozen image encoder's
 	// normalized features by the preprocessed pixels (SHA-256 of the

@@ -78,7 +78,7 @@ func (c *CoOp) SetClassNames(names []string) error {
 	if c.CSC && len(names) != c.Ctx.Value.Dim(0) {
 		return fmt.Errorf("cocoop: CoOp with class-specific context learned for %d classes cannot take %d class names (CSC does not transfer to new classes)", c.Ctx.Value.Dim(0), len(names))
 	}
-	cp, err := newClassPrompts(c.Model, c.PromptPrefix, c.NCtx, names, c.cfg.FullPrompts)
+	cp, err := newClassPrompts(c.Model, c.PromptPrefix, c.NCtx, names)
 	if err != nil {
 		return err
 	}
@@ -157,16 +157,14 @@ func (c *CoOp) sharedLen() int {
 	return 1
 }
 
-// encoder returns the text encoder of the prompts (G = 1). With the
-// shortcut the shared positions (sharedLen) are computed once for all
-// classes and nothing past each prompt's EOT; with the class token at the
-// end and a generic context the prefix [SOS | ctx] is passed as is,
-// otherwise the assembled prompts go through EncodeTextEmbeddingsShared.
+// encoder returns the text encoder of the prompts (G = 1), through the
+// model's shared-prefix entry points: with the shortcut the shared
+// positions (sharedLen) are computed once for all classes and nothing past
+// each prompt's EOT. With the class token at the end and a generic context
+// the prefix [SOS | ctx] is passed as is, otherwise the assembled prompts
+// go through EncodeTextEmbeddingsShared.
 func (c *CoOp) encoder() textEncoder {
 	cp, m := c.classes, c.Model
-	if c.cfg.FullPrompts {
-		return plainEncoder(m, cp, c.build)
-	}
 	p := c.sharedLen()
 	return func(ch chunk, train bool) *autograd.Var {
 		ids := cp.chunkIDs(ch)

@@ -36,8 +36,8 @@
 // prefix. CoCoOp then encodes several images per call (as many as fit in
 // the rows of ChunkSize plain prompts), which makes batches larger than one
 // practical. Logits and gradients equal the plain path's to float32
-// rounding; Config.FullPrompts switches the shortcut off (for comparison
-// and teaching). Config.CacheImageFeatures (opt-in) runs the frozen image
+// rounding; the model's clip.TextTransformer.FullPrompts switches the
+// shortcut off (for comparison and teaching). Config.CacheImageFeatures (opt-in) runs the frozen image
 // encoder once per distinct input image (evaluation, training without
 // augmentation).
 //

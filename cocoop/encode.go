@@ -23,14 +23,6 @@ type promptBuilder func(ch chunk, train bool) *autograd.Var
 // context; CoOp: G = 1). With train false it records no graph.
 type textEncoder func(ch chunk, train bool) *autograd.Var
 
-// plainEncoder is the plain path (Config.FullPrompts): build's prompts
-// assembled in full and run through EncodeTextEmbeddings, G = 1.
-func plainEncoder(m *clip.CLIP, cp *classPrompts, build promptBuilder) textEncoder {
-	return func(ch chunk, train bool) *autograd.Var {
-		return autograd.Unsqueeze(m.EncodeTextEmbeddings(build(ch, train), cp.chunkIDs(ch)), 0)
-	}
-}
-
 // sos returns the constant SOS embedding [g, 1, W] (token_prefix, the same
 // for every class).
 func (cp *classPrompts) sos(g int) *autograd.Var {

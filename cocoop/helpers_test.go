@@ -40,6 +40,14 @@ func tinyCLIP(t testing.TB) *clip.CLIP {
 	return tinyModel
 }
 
+// setFullPrompts sets the model's text-tower route (the shortcut, or every
+// prompt at 77 tokens) for the rest of the test; the shortcut is restored
+// when it ends.
+func setFullPrompts(t testing.TB, m *clip.CLIP, on bool) {
+	m.Text.FullPrompts = on
+	t.Cleanup(func() { m.Text.FullPrompts = false })
+}
+
 // fixture is a safetensors parity file with its metadata.
 type fixture struct {
 	path    string

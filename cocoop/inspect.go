@@ -69,14 +69,14 @@ type GradInspection struct {
 // attention. It leaves c's parameter gradients cleared.
 //
 // Inspection always takes the plain text path (the prompts assembled in
-// full, clip.EncodeTextEmbeddings), whatever Config.FullPrompts says: its
+// full, clip.EncodeTextEmbeddings), whatever the model's FullPrompts says: its
 // per-class, per-position block outputs and attention maps are then the
 // trace's own [n_cls, L, W] tensors, and for one image the shortcut would
 // save little.
 func InspectGradients(c *CoCoOp, image *tensor.Tensor, label int, classNames []string) (ins *GradInspection, err error) {
 	cp := c.classes
 	if classNames != nil {
-		if cp, err = newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, classNames, false); err != nil {
+		if cp, err = newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, classNames); err != nil {
 			return nil, err
 		}
 	}

@@ -19,16 +19,17 @@ const (
 )
 
 // parityCoCoOp builds the fixture's CoCoOp: TINY hash CLIP, word init, the
-// hashed meta-net, the fixture's class names; full selects the plain
-// text path (Config.FullPrompts) instead of the shortcut.
+// hashed meta-net, the fixture's class names; full selects the full text
+// route (clip.TextTransformer.FullPrompts) instead of the shortcut.
 func parityCoCoOp(t *testing.T, f *fixture, chunk int, full bool) *CoCoOp {
 	t.Helper()
 	var names []string
 	f.json(t, "class_names", &names)
 	cfg := DefaultCoCoOpConfig()
 	cfg.ChunkSize = chunk
-	cfg.FullPrompts = full
-	c, err := NewCoCoOp(tinyCLIP(t), cfg, names)
+	m := tinyCLIP(t)
+	setFullPrompts(t, m, full)
+	c, err := NewCoCoOp(m, cfg, names)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +66,7 @@ func TestParityGradients(t *testing.T) {
 	images := f.input(t, "cocoop.images")
 	// Chunk 0: one graph over all classes; chunk 2: the two-pass path with
 	// classes sorted by length in 3 chunks. The text-tower shortcut (the
-	// default) and the plain path (FullPrompts) both match the reference.
+	// default) and the full route (FullPrompts) both match the reference.
 	for _, full := range []bool{false, true} {
 		for _, chunk := range []int{0, 2} {
 			name := fmt.Sprintf("chunk%d", chunk)

@@ -33,8 +33,7 @@ type classPrompts struct {
 	ids      [][]int32 // tokenized prompts, rows of length
 	eot      []int     // EOT position per class
 	nameLens []int     // BPE length of each name (CoOp's middle/front)
-	length   int       // stored row length = max EOT + 1 (context length when full)
-	full     bool      // rows and chunks keep the whole context length
+	length   int       // stored row length = max EOT + 1
 	nCtx     int
 	prefix   *tensor.Tensor // [n_cls, 1, W]
 	suffix   *tensor.Tensor // [n_cls, length-1-n_ctx, W]
@@ -42,10 +41,9 @@ type classPrompts struct {
 }
 
 // newClassPrompts tokenizes and embeds the prompts of names with the frozen
-// token embedding of m. With full (Config.FullPrompts) rows keep the whole
-// context length (77), padding included, as the official code runs them;
-// otherwise they are cut after the last EOT.
-func newClassPrompts(m *clip.CLIP, promptPrefix string, nCtx int, names []string, full bool) (*classPrompts, error) {
+// token embedding of m, rows cut after the last EOT (with
+// clip.TextTransformer.FullPrompts the text tower pads them back to 77).
+func newClassPrompts(m *clip.CLIP, promptPrefix string, nCtx int, names []string) (*classPrompts, error) {
 	if len(names) == 0 {
 		return nil, errors.New("cocoop: empty class list")
 	}
@@ -69,9 +67,6 @@ func newClassPrompts(m *clip.CLIP, promptPrefix string, nCtx int, names []string
 		}
 	}
 	cp.length = slices.Max(cp.eot) + 1
-	if full {
-		cp.length, cp.full = m.ContextLength, true
-	}
 	cp.ids = make([][]int32, len(ids))
 	for c, row := range ids {
 		cp.ids[c] = row[:cp.length]
@@ -117,9 +112,6 @@ func (cp *classPrompts) chunks(size int) []chunk {
 		l := 0
 		for _, c := range cls {
 			l = max(l, cp.eot[c]+1)
-		}
-		if cp.full {
-			l = cp.length
 		}
 		out = append(out, chunk{cls: cls, length: l})
 	}

@@ -119,7 +119,7 @@ func TestShortcutExactCoCoOp(t *testing.T) {
 		eval := map[bool]*tensor.Tensor{}
 		grads := map[bool]map[string]*tensor.Tensor{}
 		for _, full := range []bool{false, true} {
-			cfg.FullPrompts = full
+			setFullPrompts(t, m, full)
 			c, err := NewCoCoOp(m, cfg, names)
 			if err != nil {
 				t.Fatal(err)
@@ -147,7 +147,8 @@ func TestShortcutForward(t *testing.T) {
 		var grads [2]map[string]*tensor.Tensor
 		for i, full := range []bool{false, true} {
 			cfg := smallConfig()
-			cfg.Method, cfg.FullPrompts = method, full
+			cfg.Method = method
+			setFullPrompts(t, m, full)
 			l, err := NewLearner(m, cfg, names)
 			if err != nil {
 				t.Fatal(err)
@@ -194,7 +195,8 @@ func TestShortcutExactCoOp(t *testing.T) {
 				grads := map[bool]map[string]*tensor.Tensor{}
 				for _, full := range []bool{false, true} {
 					cfg := DefaultCoOpConfig(false)
-					cfg.CtxInit, cfg.NCtx, cfg.CSC, cfg.ClassTokenPosition, cfg.ChunkSize, cfg.FullPrompts = "", 4, csc, pos, size, full
+					cfg.CtxInit, cfg.NCtx, cfg.CSC, cfg.ClassTokenPosition, cfg.ChunkSize = "", 4, csc, pos, size
+					setFullPrompts(t, m, full)
 					c, err := NewCoOp(m, cfg, names)
 					if err != nil {
 						t.Fatal(err)
@@ -217,7 +219,8 @@ func TestShortcutZeroShot(t *testing.T) {
 	tpls := []string{"a photo of a {}.", "{} in a photo.", "itap of a {}."}
 	var feats [2]*tensor.Tensor
 	for i, full := range []bool{false, true} {
-		z := &ZeroShot{Model: m, Templates: tpls, ChunkSize: 3, FullPrompts: full}
+		setFullPrompts(t, m, full)
+		z := &ZeroShot{Model: m, Templates: tpls, ChunkSize: 3}
 		if err := z.SetClassNames(names); err != nil {
 			t.Fatal(err)
 		}
@@ -237,8 +240,9 @@ func TestShortcutTraining(t *testing.T) {
 		cfg := smallConfig()
 		cfg.Method, cfg.BatchSize = method, 2
 		on, lOn := trainRun(t, cfg, 2, "", "")
-		cfg.FullPrompts = true
+		setFullPrompts(t, tinyCLIP(t), true)
 		off, lOff := trainRun(t, cfg, 2, "", "")
+		setFullPrompts(t, tinyCLIP(t), false)
 		for i := range off.Losses {
 			if e := math.Abs(on.Losses[i]-off.Losses[i]) / off.Losses[i]; !(e <= 1e-4) {
 				t.Errorf("%s step %d: loss %v with the shortcut, %v without", method, i, on.Losses[i], off.Losses[i])
@@ -253,28 +257,22 @@ func TestShortcutTraining(t *testing.T) {
 	}
 }
 
-// TestFullPromptsJSON checks that a config (or checkpoint) without the
-// switch uses the shortcut, and that the default config does not write it.
-func TestFullPromptsJSON(t *testing.T) {
+// TestOldFullPromptsConfig: a config (or checkpoint) written when
+// full_prompts was a prompt-learner setting still loads (the route is now
+// the model's switch), and no config writes it.
+func TestOldFullPromptsConfig(t *testing.T) {
 	var cfg Config
-	if err := json.Unmarshal([]byte(`{"method":"cocoop","n_ctx":4,"ctx_init":"a photo of a"}`), &cfg); err != nil {
+	if err := json.Unmarshal([]byte(`{"method":"cocoop","n_ctx":4,"ctx_init":"a photo of a","full_prompts":true}`), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.FullPrompts || cfg.CacheImageFeatures {
-		t.Errorf("old config: FullPrompts %v, CacheImageFeatures %v; want the shortcut and no cache", cfg.FullPrompts, cfg.CacheImageFeatures)
+	if cfg.Method != MethodCoCoOp || cfg.NCtx != 4 || cfg.CacheImageFeatures {
+		t.Errorf("old config read as %+v", cfg)
 	}
 	for _, d := range []Config{DefaultCoCoOpConfig(), DefaultCoOpConfig(false)} {
 		b, _ := json.Marshal(d)
-		if strings.Contains(string(b), "full_prompts") || d.FullPrompts {
+		if strings.Contains(string(b), "full_prompts") {
 			t.Errorf("default config %s", b)
 		}
-	}
-	d := DefaultCoCoOpConfig()
-	d.FullPrompts = true
-	b, _ := json.Marshal(d)
-	var back Config
-	if err := json.Unmarshal(b, &back); err != nil || !back.FullPrompts {
-		t.Errorf("FullPrompts lost in JSON %s", b)
 	}
 }
 

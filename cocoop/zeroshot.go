@@ -21,12 +21,6 @@ type ZeroShot struct {
 	Model     *clip.CLIP
 	Templates []string // each with one "{}"
 	ChunkSize int      // prompts per text-encoder call (0: all at once)
-	// FullPrompts turns off the exact text-tower shortcut (as
-	// Config.FullPrompts): by default nothing past each prompt's EOT is
-	// computed, and the leading tokens common to a chunk's prompts (SOS
-	// and the template's words before the class name) once for all of
-	// them. Set it before SetClassNames, which encodes the prompts.
-	FullPrompts bool
 
 	names []string
 	text  *tensor.Tensor // normalized class features [n_cls, E]
@@ -118,8 +112,11 @@ func commonPrefix(rows [][]int32, eot []int) int {
 }
 
 // encode returns the normalized features of token rows, in chunks of
-// ChunkSize cut after their last EOT (with the shortcut, each prompt after
-// its own EOT, and the common leading tokens shared).
+// ChunkSize cut after their last EOT, through the model's shared-prefix
+// entry point: with the shortcut (the default) each prompt is computed up
+// to its own EOT and the leading tokens common to a chunk's prompts (SOS
+// and the template's words before the class name) once for all of them;
+// with clip.TextTransformer.FullPrompts every prompt at 77 tokens.
 func (z *ZeroShot) encode(ids [][]int32) (*tensor.Tensor, error) {
 	n := len(ids)
 	out := tensor.New(n, z.Model.EmbedDim)
@@ -136,13 +133,8 @@ func (z *ZeroShot) encode(ids [][]int32) (*tensor.Tensor, error) {
 			for i := range rows {
 				rows[i] = ids[lo+i][:l]
 			}
-			var f *tensor.Tensor
-			if z.FullPrompts {
-				f = normalizeRows(z.Model.EncodeText(rows)).Value
-			} else {
-				emb := z.Model.TokenEmbedding(rows)
-				f = normalizeRows(z.Model.EncodeTextEmbeddingsShared(emb, rows, commonPrefix(rows, eot[lo:hi]))).Value
-			}
+			emb := z.Model.TokenEmbedding(rows) // [hi-lo, l, W]
+			f := normalizeRows(z.Model.EncodeTextEmbeddingsShared(emb, rows, commonPrefix(rows, eot[lo:hi]))).Value
 			copy(out.Data()[lo*out.Dim(1):], f.Data())
 		}
 	})

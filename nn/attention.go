@@ -20,23 +20,30 @@ type MultiheadAttention struct {
 	Dim, Heads   int
 
 	// RecordAttn makes Forward keep the attention probabilities of its last
-	// call in LastAttn, [N, H, L, L] (row = query, column = key).
-	RecordAttn bool
-	LastAttn   *tensor.Tensor
+	// call in LastAttn, [N, H, L, L] (row = query, column = key), and
+	// ForwardPacked in LastPackedAttn, per sequence [H, n−Own, n] (see
+	// autograd.PackedAttention).
+	RecordAttn     bool
+	LastAttn       *tensor.Tensor
+	LastPackedAttn []*tensor.Tensor
 }
 
-// NewMultiheadAttention builds the module with PyTorch's init:
-// xavier-uniform in_proj_weight, zero biases, default Linear init for
-// out_proj.weight. A nil rng leaves every parameter zero.
-func NewMultiheadAttention(dim, heads int, rng *tensor.RNG) *MultiheadAttention {
+// NewMultiheadAttention builds the module called name, its parameters from
+// p; fresh ones get PyTorch's init: xavier-uniform in_proj_weight, zero
+// biases, default Linear init for out_proj.weight.
+func NewMultiheadAttention(p Params, name string, dim, heads int) *MultiheadAttention {
 	if heads <= 0 || dim%heads != 0 {
 		panic(fmt.Sprintf("nn.NewMultiheadAttention: dim %d not divisible by heads %d", dim, heads))
 	}
 	m := &MultiheadAttention{Dim: dim, Heads: heads}
-	m.InProjWeight = autograd.Param(uniformOrZeros(rng, float32(math.Sqrt(6/float64(4*dim))), 3*dim, dim))
-	m.InProjBias = autograd.Param(tensor.Zeros(3 * dim))
-	m.OutProj = NewLinear(dim, dim, true, rng)
-	m.OutProj.Bias.Value.Fill(0)
+	m.InProjWeight = p(JoinName(name, "in_proj_weight"), Uniform(float32(math.Sqrt(6/float64(4*dim)))), 3*dim, dim)
+	m.InProjBias = p(JoinName(name, "in_proj_bias"), Constant(0), 3*dim)
+	out := JoinName(name, "out_proj")
+	m.OutProj = &Linear{
+		Weight: p(JoinName(out, "weight"), Uniform(float32(1/math.Sqrt(float64(dim)))), dim, dim),
+		Bias:   p(JoinName(out, "bias"), Constant(0), dim),
+		In:     dim, Out: dim,
+	}
 	return m
 }
 
@@ -48,10 +55,8 @@ func (m *MultiheadAttention) Forward(x *autograd.Var, causal bool) *autograd.Var
 		panic(fmt.Sprintf("nn.MultiheadAttention: input %v, want [N, L, %d]", s, m.Dim))
 	}
 	n, l, d := s[0], s[1], m.Dim
-	qkv := autograd.Linear(x, m.InProjWeight, m.InProjBias) // [N, L, 3D]
-	q := m.splitHeads(autograd.Slice(qkv, 2, 0, d))         // [N, H, L, d]
-	k := m.splitHeads(autograd.Slice(qkv, 2, d, 2*d))       // [N, H, L, d]
-	v := m.splitHeads(autograd.Slice(qkv, 2, 2*d, 3*d))     // [N, H, L, d]
+	q, k, v := m.inProj(x)                                      // 3 × [N, L, D]
+	q, k, v = m.splitHeads(q), m.splitHeads(k), m.splitHeads(v) // [N, H, L, d]
 	var probs **tensor.Tensor
 	if m.RecordAttn {
 		probs = &m.LastAttn
@@ -60,6 +65,37 @@ func (m *MultiheadAttention) Forward(x *autograd.Var, causal bool) *autograd.Var
 	o = autograd.Permute(o, 0, 2, 1, 3)                             // [N, H, L, d] -> [N, L, H, d]
 	o = autograd.Reshape(o, n, l, d)                                // [N, L, H, d] -> [N, L, D]
 	return m.OutProj.Forward(o)
+}
+
+// ForwardPacked is causal self-attention on the rows x [R, D] of many
+// sequences packed together (autograd.PackedAttention: each sequence lists
+// its rows in position order, and may start with a prefix of rows owned by
+// another sequence): the projections of Forward over all R rows at once,
+// attention within each sequence. With the same weights and inputs it
+// equals Forward on the sequences laid out one per batch row, up to
+// float32 rounding (clip's shared-prefix text path is built on it).
+func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.PackedSeq) *autograd.Var {
+	s := x.Shape()
+	if len(s) != 2 || s[1] != m.Dim {
+		panic(fmt.Sprintf("nn.MultiheadAttention: packed input %v, want [R, %d]", s, m.Dim))
+	}
+	r, d := s[0], m.Dim
+	heads := func(t *autograd.Var) *autograd.Var { return autograd.Reshape(t, r, m.Heads, d/m.Heads) } // [R, D] -> [R, H, d]
+	q, k, v := m.inProj(x)                                                                             // 3 × [R, D]
+	var probs *[]*tensor.Tensor
+	if m.RecordAttn {
+		probs = &m.LastPackedAttn
+	}
+	o := autograd.PackedAttention(heads(q), heads(k), heads(v), seqs, probs) // [R, H, d]
+	return m.OutProj.Forward(autograd.Reshape(o, r, d))                      // [R, H, d] -> [R, D] -> [R, D]
+}
+
+// inProj returns q, k, v = x·in_proj_weightᵀ + in_proj_bias split along
+// the last axis, each [..., D].
+func (m *MultiheadAttention) inProj(x *autograd.Var) (q, k, v *autograd.Var) {
+	qkv := autograd.Linear(x, m.InProjWeight, m.InProjBias) // [..., 3D]
+	last, d := len(x.Shape())-1, m.Dim
+	return autograd.Slice(qkv, last, 0, d), autograd.Slice(qkv, last, d, 2*d), autograd.Slice(qkv, last, 2*d, 3*d)
 }
 
 // splitHeads: [N, L, D] -> [N, L, H, d] -> [N, H, L, d].

@@ -10,7 +10,7 @@ import (
 // One ViT-B/16 residual block on one image (197 tokens, width 768), forward
 // only: ≈2.9 GFLOP (spec/clip.md §7).
 func BenchmarkResidualBlockViTB(b *testing.B) {
-	blk := NewResidualAttentionBlock(768, 12, false, tensor.NewRNG(1))
+	blk := NewResidualAttentionBlock(Random(tensor.NewRNG(1)), "", 768, 12, false)
 	x := autograd.Constant(tensor.NewRNG(2).Normal(0, 1, 1, 197, 768))
 	b.ResetTimer()
 	for b.Loop() {
@@ -22,7 +22,7 @@ func BenchmarkResidualBlockViTB(b *testing.B) {
 // The causal text block (77 tokens, width 512) with backward to the input
 // through frozen weights, as CoCoOp trains.
 func BenchmarkTextBlockFrozenBackward(b *testing.B) {
-	blk := NewResidualAttentionBlock(512, 8, true, tensor.NewRNG(1))
+	blk := NewResidualAttentionBlock(Random(tensor.NewRNG(1)), "", 512, 8, true)
 	Freeze(blk)
 	xv := tensor.NewRNG(2).Normal(0, 1, 4, 77, 512)
 	b.ResetTimer()

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/tensor"
 )
 
 // MLP is CLIP's block feed-forward: c_proj(QuickGELU(c_fc(x))).
@@ -12,9 +11,9 @@ type MLP struct {
 	CProj *Linear // [D, 4D]
 }
 
-// NewMLP builds the MLP of width d with hidden width 4d.
-func NewMLP(d int, rng *tensor.RNG) *MLP {
-	return &MLP{CFc: NewLinear(d, 4*d, true, rng), CProj: NewLinear(4*d, d, true, rng)}
+// NewMLP builds the MLP called name of width d with hidden width 4d.
+func NewMLP(p Params, name string, d int) *MLP {
+	return &MLP{CFc: NewLinear(p, JoinName(name, "c_fc"), d, 4*d, true), CProj: NewLinear(p, JoinName(name, "c_proj"), 4*d, d, true)}
 }
 
 // Forward maps x [..., D] to [..., D].
@@ -42,20 +41,37 @@ type ResidualAttentionBlock struct {
 	Causal bool // CLIP's attn_mask: causal for the text tower
 }
 
-// NewResidualAttentionBlock builds a block of width d with heads heads.
-func NewResidualAttentionBlock(d, heads int, causal bool, rng *tensor.RNG) *ResidualAttentionBlock {
+// NewResidualAttentionBlock builds the block called name of width d with
+// heads heads, its parameters from p in model.py's registration order.
+func NewResidualAttentionBlock(p Params, name string, d, heads int, causal bool) *ResidualAttentionBlock {
 	return &ResidualAttentionBlock{
-		Attn:   NewMultiheadAttention(d, heads, rng),
-		Ln1:    NewLayerNorm(d),
-		MLP:    NewMLP(d, rng),
-		Ln2:    NewLayerNorm(d),
+		Attn:   NewMultiheadAttention(p, JoinName(name, "attn"), d, heads),
+		Ln1:    NewLayerNorm(p, JoinName(name, "ln_1"), d),
+		MLP:    NewMLP(p, JoinName(name, "mlp"), d),
+		Ln2:    NewLayerNorm(p, JoinName(name, "ln_2"), d),
 		Causal: causal,
 	}
 }
 
 // Forward maps x [N, L, D] to [N, L, D].
 func (b *ResidualAttentionBlock) Forward(x *autograd.Var) *autograd.Var {
-	x = autograd.Add(x, b.Attn.Forward(b.Ln1.Forward(x), b.Causal))
+	return b.residual(x, func(h *autograd.Var) *autograd.Var { return b.Attn.Forward(h, b.Causal) })
+}
+
+// ForwardPacked is Forward on the packed rows x [R, D] of causal sequences
+// (MultiheadAttention.ForwardPacked): LayerNorm and the MLP act on each row,
+// so only attention needs to know the sequences.
+func (b *ResidualAttentionBlock) ForwardPacked(x *autograd.Var, seqs []autograd.PackedSeq) *autograd.Var {
+	if !b.Causal {
+		panic("nn.ResidualAttentionBlock: packed forward of a non-causal block")
+	}
+	return b.residual(x, func(h *autograd.Var) *autograd.Var { return b.Attn.ForwardPacked(h, seqs) })
+}
+
+// residual is the block around its attention: x + attn(ln_1(x)), then
+// + mlp(ln_2(x)).
+func (b *ResidualAttentionBlock) residual(x *autograd.Var, attn func(*autograd.Var) *autograd.Var) *autograd.Var {
+	x = autograd.Add(x, attn(b.Ln1.Forward(x)))
 	return autograd.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
 }
 
@@ -75,12 +91,13 @@ type Transformer struct {
 	Resblocks            []*ResidualAttentionBlock
 }
 
-// NewTransformer builds layers blocks of the given width and heads; causal
+// NewTransformer builds the transformer called name: layers blocks
+// "resblocks.i" of the given width and heads, parameters from p; causal
 // applies CLIP's text mask in every block.
-func NewTransformer(width, layers, heads int, causal bool, rng *tensor.RNG) *Transformer {
+func NewTransformer(p Params, name string, width, layers, heads int, causal bool) *Transformer {
 	t := &Transformer{Width: width, Layers: layers, Heads: heads}
-	for range layers {
-		t.Resblocks = append(t.Resblocks, NewResidualAttentionBlock(width, heads, causal, rng))
+	for i := range layers {
+		t.Resblocks = append(t.Resblocks, NewResidualAttentionBlock(p, JoinName(name, "resblocks."+itoa(i)), width, heads, causal))
 	}
 	return t
 }

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/tensor"
 )
 
 // Embedding is torch.nn.Embedding: a lookup table Weight [num, dim],
@@ -13,13 +12,10 @@ type Embedding struct {
 	Dim    int
 }
 
-// NewEmbedding builds an Embedding; a nil rng leaves the table zero.
-func NewEmbedding(num, dim int, rng *tensor.RNG) *Embedding {
-	w := tensor.Zeros(num, dim)
-	if rng != nil {
-		w = rng.Normal(0, 1, num, dim)
-	}
-	return &Embedding{Weight: autograd.Param(w), Num: num, Dim: dim}
+// NewEmbedding builds the Embedding called name, its table from p (fresh:
+// N(0, init²); PyTorch's default is 1, CLIP's token embedding 0.02).
+func NewEmbedding(p Params, name string, num, dim int, init float32) *Embedding {
+	return &Embedding{Weight: p(JoinName(name, "weight"), Normal(init), num, dim), Num: num, Dim: dim}
 }
 
 // Forward looks up ids and returns [shape..., dim]; with no shape the result

@@ -8,7 +8,7 @@ import (
 
 // State-dict names of a one-layer CLIP-style transformer of width 8.
 func ExampleTransformer_NamedParameters() {
-	tr := nn.NewTransformer(8, 1, 2, false, nil)
+	tr := nn.NewTransformer(nn.Random(nil), "", 8, 1, 2, false)
 	for _, p := range tr.NamedParameters("visual.transformer") {
 		fmt.Println(p.Name, p.Var.Shape())
 	}

@@ -2,7 +2,6 @@ package nn
 
 import (
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/tensor"
 )
 
 // LayerNorm is torch.nn.LayerNorm over the last axis: biased variance,
@@ -14,11 +13,12 @@ type LayerNorm struct {
 	Eps    float32
 }
 
-// NewLayerNorm builds a LayerNorm of width d with PyTorch's init.
-func NewLayerNorm(d int) *LayerNorm {
+// NewLayerNorm builds the LayerNorm called name of width d, its parameters
+// from p (fresh: PyTorch's ones and zeros).
+func NewLayerNorm(p Params, name string, d int) *LayerNorm {
 	return &LayerNorm{
-		Weight: autograd.Param(tensor.Ones(d)),
-		Bias:   autograd.Param(tensor.Zeros(d)),
+		Weight: p(JoinName(name, "weight"), Constant(1), d),
+		Bias:   p(JoinName(name, "bias"), Constant(0), d),
 		Eps:    1e-5,
 	}
 }

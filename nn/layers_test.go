@@ -11,7 +11,7 @@ import (
 func TestLinearForward(t *testing.T) {
 	r := newRand(1)
 	for _, bias := range []bool{true, false} {
-		l := NewLinear(5, 4, bias, tensor.NewRNG(1))
+		l := NewLinear(Random(tensor.NewRNG(1)), "", 5, 4, bias)
 		randomize(r, l, 0.5)
 		x := randT(r, 1, 2, 3, 5)
 		y := l.Forward(autograd.Constant(x))
@@ -41,7 +41,7 @@ func moments(t *tensor.Tensor) (lo, hi, mean, vr float64) {
 }
 
 func TestLinearInit(t *testing.T) {
-	l := NewLinear(256, 128, true, tensor.NewRNG(7))
+	l := NewLinear(Random(tensor.NewRNG(7)), "", 256, 128, true)
 	bound := 1 / 16.0
 	lo, hi, mean, vr := moments(l.Weight.Value)
 	if lo < -bound || hi > bound || hi < 0.95*bound || lo > -0.95*bound {
@@ -54,13 +54,13 @@ func TestLinearInit(t *testing.T) {
 	if lo < -bound || hi > bound || hi-lo < bound {
 		t.Errorf("bias range [%g, %g], want within and spread over ±%g", lo, hi, bound)
 	}
-	if z := NewLinear(3, 2, true, nil); tensor.MaxAbsDiff(z.Weight.Value, tensor.Zeros(2, 3)) != 0 {
+	if z := NewLinear(Random(nil), "", 3, 2, true); tensor.MaxAbsDiff(z.Weight.Value, tensor.Zeros(2, 3)) != 0 {
 		t.Errorf("nil rng: weight not zero")
 	}
 }
 
 func TestEmbedding(t *testing.T) {
-	e := NewEmbedding(1000, 64, tensor.NewRNG(3))
+	e := NewEmbedding(Random(tensor.NewRNG(3)), "", 1000, 64, 1)
 	_, _, mean, vr := moments(e.Weight.Value)
 	if math.Abs(mean) > 0.02 || math.Abs(vr-1) > 0.03 {
 		t.Errorf("init mean %g var %g, want N(0,1)", mean, vr)
@@ -80,14 +80,14 @@ func TestEmbedding(t *testing.T) {
 
 func TestLayerNorm(t *testing.T) {
 	r := newRand(2)
-	ln := NewLayerNorm(16)
+	ln := NewLayerNorm(Random(nil), "", 16)
 	randomize(r, ln, 0.5)
 	x := tensor.AddScalar(randT(r, 3, 3, 4, 16), 2) // non-zero mean
 	y := ln.Forward(autograd.Constant(x))
 	want := refLayerNorm(f64(x), 12, 16, f64(ln.Weight.Value), f64(ln.Bias.Value), 1e-5)
 	checkClose(t, "layernorm", y.Value, want, 1e-5, 1e-5)
 	// Defaults: ones and zeros, eps 1e-5.
-	d := NewLayerNorm(4)
+	d := NewLayerNorm(Random(nil), "", 4)
 	if d.Eps != 1e-5 || d.Weight.Value.At(2) != 1 || d.Bias.Value.At(2) != 0 {
 		t.Errorf("defaults eps %g w %g b %g", d.Eps, d.Weight.Value.At(2), d.Bias.Value.At(2))
 	}
@@ -103,7 +103,7 @@ func TestMultiheadAttention(t *testing.T) {
 		{2, 6, 16, 1, true}, {1, 9, 128, 2, true}, // head dim 64: scale 0.125 as CLIP
 	} {
 		r := newRand(uint64(10 + c.dim + c.heads))
-		m := NewMultiheadAttention(c.dim, c.heads, tensor.NewRNG(5))
+		m := NewMultiheadAttention(Random(tensor.NewRNG(5)), "", c.dim, c.heads)
 		randomize(r, m, 0.4)
 		m.RecordAttn = true
 		x := randT(r, 1, c.n, c.l, c.dim)
@@ -122,7 +122,7 @@ func TestMultiheadAttention(t *testing.T) {
 // outputs < k bit-identical, through a whole causal Transformer.
 func TestCausalIndependence(t *testing.T) {
 	r := newRand(4)
-	tr := NewTransformer(16, 2, 2, true, tensor.NewRNG(9))
+	tr := NewTransformer(Random(tensor.NewRNG(9)), "", 16, 2, 2, true)
 	randomize(r, tr, 0.3)
 	x := randT(r, 1, 2, 6, 16)
 	x2 := x.Clone()
@@ -141,7 +141,7 @@ func TestCausalIndependence(t *testing.T) {
 func TestResidualAttentionBlock(t *testing.T) {
 	for _, causal := range []bool{false, true} {
 		r := newRand(6)
-		b := NewResidualAttentionBlock(16, 2, causal, tensor.NewRNG(2))
+		b := NewResidualAttentionBlock(Random(tensor.NewRNG(2)), "", 16, 2, causal)
 		randomize(r, b, 0.3)
 		x := randT(r, 1, 2, 5, 16)
 		y := b.Forward(autograd.Constant(x))
@@ -153,12 +153,43 @@ func TestResidualAttentionBlock(t *testing.T) {
 	}
 }
 
+// TestForwardPacked: a causal block on packed rows equals Forward on the
+// sequences laid out one per batch row: two sequences of their own (with
+// input gradients), and a third that reuses the first one's first two rows
+// as its shared prefix.
+func TestForwardPacked(t *testing.T) {
+	r := newRand(11)
+	b := NewResidualAttentionBlock(Random(tensor.NewRNG(3)), "", 16, 2, true)
+	randomize(r, b, 0.3)
+	x := autograd.Param(randT(r, 1, 11, 16)) // rows: seq A 0..4, seq B 5..7, seq C (A's 0..1 +) 8..10
+	seqs := []autograd.PackedSeq{
+		{Rows: []int{0, 1, 2, 3, 4}},
+		{Rows: []int{5, 6, 7}},
+		{Rows: []int{0, 1, 8, 9, 10}, Own: 2},
+	}
+	g := randT(r, 1, 11, 16)
+	y := b.ForwardPacked(x, seqs) // [11, 16]
+	y.BackwardWith(g)
+	for i, sq := range seqs {
+		rows := sq.Rows
+		xs := autograd.Param(tensor.IndexSelect(x.Value, 0, rows).Reshape(1, len(rows), 16)) // [1, n, 16]
+		ys := b.Forward(xs)
+		own := rows[sq.Own:]
+		want := ys.Value.Reshape(len(rows), 16).Slice(0, sq.Own, len(rows))
+		checkClose(t, "packed seq "+itoa(i), tensor.IndexSelect(y.Value, 0, own), f64(want), 1e-6, 1e-5)
+		if sq.Own == 0 && i == 1 { // B shares nothing: its input gradient is its own
+			ys.BackwardWith(tensor.IndexSelect(g, 0, rows).Reshape(1, len(rows), 16))
+			checkClose(t, "packed grad seq "+itoa(i), tensor.IndexSelect(x.Grad, 0, rows), f64(xs.Grad.Reshape(len(rows), 16)), 1e-6, 1e-5)
+		}
+	}
+}
+
 func TestPatchEmbed(t *testing.T) {
 	for _, c := range []struct{ n, ch, h, w, p, dim int }{
 		{2, 3, 8, 12, 4, 5}, {1, 3, 9, 10, 3, 7}, {1, 2, 16, 16, 16, 4},
 	} {
 		r := newRand(uint64(c.h*c.w + c.p))
-		pe := NewPatchEmbed(c.ch, c.dim, c.p, tensor.NewRNG(1))
+		pe := NewPatchEmbed(Random(tensor.NewRNG(1)), "", c.ch, c.dim, c.p)
 		x := randT(r, 1, c.n, c.ch, c.h, c.w)
 		y := pe.Forward(autograd.Constant(x))
 		gh, gw := c.h/c.p, c.w/c.p
@@ -175,7 +206,7 @@ func TestPatchEmbed(t *testing.T) {
 func TestPatchEmbedGrad(t *testing.T) {
 	const n, ch, h, w, p, dim = 2, 3, 8, 12, 4, 5
 	r := newRand(8)
-	pe := NewPatchEmbed(ch, dim, p, tensor.NewRNG(1))
+	pe := NewPatchEmbed(Random(tensor.NewRNG(1)), "", ch, dim, p)
 	x := autograd.Param(randT(r, 1, n, ch, h, w))
 	gh, gw := h/p, w/p
 	rt := randT(r, 1, n, gh*gw, dim)

@@ -4,7 +4,6 @@ import (
 	"math"
 
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/tensor"
 )
 
 // Linear is torch.nn.Linear: y = x·Wᵀ + b with Weight [out, in] and optional
@@ -16,15 +15,15 @@ type Linear struct {
 	Out    int
 }
 
-// NewLinear builds a Linear with PyTorch's default init: kaiming-uniform with
-// a = √5, i.e. W ~ U(±1/√in), and b ~ U(±1/√in). A nil rng leaves the
-// parameters zero (for weights that will be loaded).
-func NewLinear(in, out int, bias bool, rng *tensor.RNG) *Linear {
+// NewLinear builds the Linear called name, its parameters from p; fresh
+// ones get PyTorch's default init: kaiming-uniform with a = √5, i.e.
+// W ~ U(±1/√in), and b ~ U(±1/√in).
+func NewLinear(p Params, name string, in, out int, bias bool) *Linear {
 	l := &Linear{In: in, Out: out}
-	bound := float32(1 / math.Sqrt(float64(in)))
-	l.Weight = autograd.Param(uniformOrZeros(rng, bound, out, in))
+	bound := Uniform(float32(1 / math.Sqrt(float64(in))))
+	l.Weight = p(JoinName(name, "weight"), bound, out, in)
 	if bias {
-		l.Bias = autograd.Param(uniformOrZeros(rng, bound, out))
+		l.Bias = p(JoinName(name, "bias"), bound, out)
 	}
 	return l
 }
@@ -37,13 +36,4 @@ func (l *Linear) Forward(x *autograd.Var) *autograd.Var {
 // NamedParameters implements Module.
 func (l *Linear) NamedParameters(prefix string) []NamedParam {
 	return Collect(Leaf(prefix, "weight", l.Weight), Leaf(prefix, "bias", l.Bias))
-}
-
-// uniformOrZeros draws U(-bound, bound) of the given shape, or zeros when rng
-// is nil.
-func uniformOrZeros(rng *tensor.RNG, bound float32, shape ...int) *tensor.Tensor {
-	if rng == nil {
-		return tensor.Zeros(shape...)
-	}
-	return rng.Uniform(-bound, bound, shape...)
 }

@@ -63,16 +63,6 @@ func Collect(lists ...[]NamedParam) []NamedParam {
 	return out
 }
 
-// Parameters returns every parameter of m in order.
-func Parameters(m Module) []*autograd.Var {
-	ps := m.NamedParameters("")
-	out := make([]*autograd.Var, len(ps))
-	for i, p := range ps {
-		out[i] = p.Var
-	}
-	return out
-}
-
 // Trainable returns the named parameters of m that require grad.
 func Trainable(m Module, prefix string) []NamedParam {
 	var out []NamedParam

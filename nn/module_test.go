@@ -28,7 +28,7 @@ func blockKeys(prefix string, d int) ([]string, [][]int) {
 
 func TestParameterNames(t *testing.T) {
 	const d = 8
-	tr := NewTransformer(d, 2, 2, false, nil)
+	tr := NewTransformer(Random(nil), "", d, 2, 2, false)
 	got := tr.NamedParameters("visual.transformer")
 	var want []string
 	var shapes [][]int
@@ -45,24 +45,24 @@ func TestParameterNames(t *testing.T) {
 		}
 	}
 	// A lone block without prefix, and leaf modules.
-	b := NewResidualAttentionBlock(d, 2, true, nil)
+	b := NewResidualAttentionBlock(Random(nil), "", d, 2, true)
 	bn, _ := blockKeys("", d)
 	for i, p := range b.NamedParameters("") {
 		if p.Name != bn[i] {
 			t.Errorf("block param %d: %s, want %s", i, p.Name, bn[i])
 		}
 	}
-	if ps := NewPatchEmbed(3, d, 4, nil).NamedParameters("visual.conv1"); len(ps) != 1 || ps[0].Name != "visual.conv1.weight" ||
+	if ps := NewPatchEmbed(Random(nil), "", 3, d, 4).NamedParameters("visual.conv1"); len(ps) != 1 || ps[0].Name != "visual.conv1.weight" ||
 		!tensor.SameShape(ps[0].Var.Shape(), []int{d, 3, 4, 4}) {
 		t.Errorf("patch embed params %v", ps)
 	}
-	if ps := NewEmbedding(10, d, nil).NamedParameters("token_embedding"); len(ps) != 1 || ps[0].Name != "token_embedding.weight" {
+	if ps := NewEmbedding(Random(nil), "", 10, d, 1).NamedParameters("token_embedding"); len(ps) != 1 || ps[0].Name != "token_embedding.weight" {
 		t.Errorf("embedding params %v", ps)
 	}
-	if ps := NewLinear(3, 2, false, nil).NamedParameters("x"); len(ps) != 1 || ps[0].Name != "x.weight" {
+	if ps := NewLinear(Random(nil), "", 3, 2, false).NamedParameters("x"); len(ps) != 1 || ps[0].Name != "x.weight" {
 		t.Errorf("bias-free linear params %v", ps)
 	}
-	seq := (&Sequential{}).Add("linear1", NewLinear(8, 2, true, nil)).Add("relu", ReLU{}).Add("linear2", NewLinear(2, 8, true, nil))
+	seq := (&Sequential{}).Add("linear1", NewLinear(Random(nil), "", 8, 2, true)).Add("relu", ReLU{}).Add("linear2", NewLinear(Random(nil), "", 2, 8, true))
 	var sn []string
 	for _, p := range seq.NamedParameters("prompt_learner.meta_net") {
 		sn = append(sn, p.Name)
@@ -78,7 +78,7 @@ func TestCountParams(t *testing.T) {
 		if d == 768 && testing.Short() {
 			continue
 		}
-		b := NewResidualAttentionBlock(d, d/4, false, nil)
+		b := NewResidualAttentionBlock(Random(nil), "", d, d/4, false)
 		total, trainable := CountParams(b)
 		if want := 12*d*d + 13*d; total != want || trainable != want {
 			t.Errorf("D=%d: %d/%d params, want %d", d, total, trainable, want)
@@ -87,7 +87,7 @@ func TestCountParams(t *testing.T) {
 			t.Errorf("ViT-B block: %d params", total)
 		}
 	}
-	seq := (&Sequential{}).Add("linear1", NewLinear(512, 32, true, nil)).Add("relu", ReLU{}).Add("linear2", NewLinear(32, 512, true, nil))
+	seq := (&Sequential{}).Add("linear1", NewLinear(Random(nil), "", 512, 32, true)).Add("relu", ReLU{}).Add("linear2", NewLinear(Random(nil), "", 32, 512, true))
 	if n, _ := CountParams(seq); n != 33312 { // cocoop.md §1.3
 		t.Errorf("meta-net: %d params, want 33312", n)
 	}
@@ -99,8 +99,8 @@ func TestCountParams(t *testing.T) {
 
 func TestLoadStateDict(t *testing.T) {
 	r := newRand(3)
-	b := NewResidualAttentionBlock(8, 2, false, nil)
-	src := NewResidualAttentionBlock(8, 2, false, nil)
+	b := NewResidualAttentionBlock(Random(nil), "", 8, 2, false)
+	src := NewResidualAttentionBlock(Random(nil), "", 8, 2, false)
 	randomize(r, src, 1)
 	sd := map[string]*tensor.Tensor{}
 	for k, v := range StateDict(src, "transformer.resblocks.0") {
@@ -127,7 +127,7 @@ func TestLoadStateDict(t *testing.T) {
 	}
 	key := "transformer.resblocks.0.attn.in_proj_weight"
 	bad[key] = tensor.Zeros(24, 9)
-	fresh := NewResidualAttentionBlock(8, 2, false, nil)
+	fresh := NewResidualAttentionBlock(Random(nil), "", 8, 2, false)
 	_, err = LoadStateDict(fresh, "transformer.resblocks.0", bad, true)
 	var sm *ShapeMismatchError
 	if err == nil || !errors.As(err, &sm) || sm.Key != key {
@@ -160,7 +160,7 @@ func TestLoadStateDict(t *testing.T) {
 // input gradient is the same as through the unfrozen module.
 func TestFrozenGradientFlow(t *testing.T) {
 	r := newRand(5)
-	b := NewResidualAttentionBlock(16, 2, true, tensor.NewRNG(4))
+	b := NewResidualAttentionBlock(Random(tensor.NewRNG(4)), "", 16, 2, true)
 	randomize(r, b, 0.3)
 	xv := randT(r, 1, 2, 5, 16)
 	rt := randT(r, 1, 2, 5, 16)

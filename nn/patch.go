@@ -5,7 +5,6 @@ import (
 	"math"
 
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/tensor"
 )
 
 // PatchEmbed is CLIP's conv1: Conv2d(C, D, kernel = stride = P, bias=False)
@@ -15,12 +14,12 @@ type PatchEmbed struct {
 	InCh, Dim, P int
 }
 
-// NewPatchEmbed builds the layer with Conv2d's default init,
-// U(±1/√(C·P·P)); a nil rng leaves the weight zero.
-func NewPatchEmbed(inCh, dim, patch int, rng *tensor.RNG) *PatchEmbed {
-	bound := float32(1 / math.Sqrt(float64(inCh*patch*patch)))
+// NewPatchEmbed builds the layer called name, its weight from p (fresh:
+// Conv2d's default init, U(±1/√(C·P·P))).
+func NewPatchEmbed(p Params, name string, inCh, dim, patch int) *PatchEmbed {
+	bound := Uniform(float32(1 / math.Sqrt(float64(inCh*patch*patch))))
 	return &PatchEmbed{
-		Weight: autograd.Param(uniformOrZeros(rng, bound, dim, inCh, patch, patch)),
+		Weight: p(JoinName(name, "weight"), bound, dim, inCh, patch, patch),
 		InCh:   inCh, Dim: dim, P: patch,
 	}
 }

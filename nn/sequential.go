@@ -48,12 +48,3 @@ func (ReLU) Forward(x *autograd.Var) *autograd.Var { return autograd.Relu(x) }
 
 // NamedParameters implements Module (none).
 func (ReLU) NamedParameters(string) []NamedParam { return nil }
-
-// QuickGELU is CLIP's activation x·σ(1.702x), a parameter-free Layer.
-type QuickGELU struct{}
-
-// Forward returns x·σ(1.702x).
-func (QuickGELU) Forward(x *autograd.Var) *autograd.Var { return autograd.QuickGELU(x) }
-
-// NamedParameters implements Module (none).
-func (QuickGELU) NamedParameters(string) []NamedParam { return nil }

@@ -141,8 +141,8 @@ func CoCoOpStepFLOPs(cfg clip.Config, b, nCtx int, eot []int, shortcut, train bo
 
 // TrimmedCoCoOpStepFLOPs is CoCoOpStepFLOPs for prompts cut after the last
 // EOT of the class list (length max(eot)+1, dense attention; exact by
-// causality, as clip.TextTransformer.TrimAfterEOT): the middle ground
-// between the official 77 tokens and the packed shortcut.
+// causality): the middle ground between the official 77 tokens and the
+// packed shortcut, and what a careful PyTorch user would run.
 func TrimmedCoCoOpStepFLOPs(cfg clip.Config, b int, eot []int, train bool) StepCost {
 	l := 0
 	for _, e := range eot {

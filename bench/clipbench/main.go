@@ -9,7 +9,7 @@
 //     (shared prefix computed once, no position after an EOT);
 //   - a CoCoOp training step (forward, backward, SGD) and an evaluation
 //     step at batch 1 over 50 classes, and a training step at batch 8, with
-//     GoCoOp's exact text-tower shortcut on and off (cocoop.Config.FullPrompts:
+//     GoCoOp's exact text-tower shortcut on and off (clip.TextTransformer.FullPrompts:
 //     the official 77-token prompts, which is what PyTorch runs).
 //
 // Both sides use random weights (GoCoOp: clip.NewHashCLIP; PyTorch: its own
@@ -515,7 +515,7 @@ func torchVersion(o options) (string, error) {
 
 func shortcutNote() string {
 	return "on = cocoop default (clip.EncodeTextShared: prefix once per image, nothing past each EOT); " +
-		"off = cocoop.Config.FullPrompts (every prompt at 77 tokens, as the official code and the PyTorch side)"
+		"off = clip.TextTransformer.FullPrompts (every prompt at 77 tokens, as the official code and the PyTorch side)"
 }
 
 func loadAvg() string {

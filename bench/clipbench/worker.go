@@ -174,7 +174,10 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 		cfg := cocoop.DefaultCoCoOpConfig()
 		switch a.Variant {
 		case "shortcut", "off":
-			setShortcut(&cfg, a.Variant == "shortcut")
+			// off: every class prompt at the full 77 tokens for every image
+			// (clip.TextTransformer.FullPrompts), as the official code and
+			// the PyTorch side run them.
+			m.Text.FullPrompts = a.Variant == "off"
 		default:
 			return res, fmt.Errorf("%s: unknown variant %q", a.Task, a.Variant)
 		}
