@@ -188,9 +188,16 @@ const (
 	expP5    = 5.0000001201e-1
 )
 
-// expf is the scalar reference of the vector exp kernels; they evaluate
-// the same operations in the same order (with FMA). The result is scaled
-// by 2^(n-1)·2 so that n = 128 overflows to +Inf only when exp(x) does.
+// expf is the scalar reference of the vector exp kernels and runs their
+// tails (the last len%lanes elements of a slice). Both use the same
+// constants, clamps and order of operations, but the vector kernels fuse
+// each multiply-add (one rounding, VFMADD) where expf rounds twice, so the
+// two differ by one ulp on about 1.6% of inputs; both stay within
+// ExpInPlace's error bound. An element's bits therefore depend on whether
+// it falls in a slice's vector body or tail: callers that split an array
+// across cores cut it at multiples of 16 (tensor.ParallelForVec). The
+// result is scaled by 2^(n-1)·2 so that n = 128 overflows to +Inf only when
+// exp(x) does.
 func expf(x float32) float32 {
 	if x != x {
 		return x

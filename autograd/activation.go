@@ -96,7 +96,8 @@ func QuickGELU(a *Var) *Var {
 }
 
 // geluChunk is how many elements the QuickGELU kernels process per call of
-// asm.ExpInPlace (a stack scratch of 4 KiB).
+// asm.ExpInPlace (a stack scratch of 4 KiB). A multiple of 16, so that the
+// calls split a chunk of tensor.ParallelForVec at vector boundaries.
 const geluChunk = 1024
 
 // quickGELUFwd sets y[i] = x[i]·σ(1.702·x[i]) = x[i]/(1 + e^(−1.702·x[i])),

@@ -62,3 +62,30 @@ func BenchmarkBlockForward(bm *testing.B) {
 		NoGrad(func() { b.forward(x) })
 	}
 }
+
+// BenchmarkQuickGELU: forward and backward of the image tower's MLP
+// activation on 4 images ([4, 197, 3072]).
+func BenchmarkQuickGELU(bm *testing.B) {
+	rng := tensor.NewRNG(1)
+	x := Param(rng.Normal(0, 1, 4, 197, 3072))
+	g := rng.Normal(0, 1, 4, 197, 3072)
+	for bm.Loop() {
+		x.ZeroGrad()
+		QuickGELU(x).BackwardWith(g)
+	}
+}
+
+// BenchmarkLayerNorm: forward and backward (dx, dw and db) of a layer norm
+// on 4 images of the image tower ([4, 197, 768]).
+func BenchmarkLayerNorm(bm *testing.B) {
+	rng := tensor.NewRNG(1)
+	x := Param(rng.Normal(0, 1, 4, 197, 768))
+	w, b := Param(tensor.Ones(768)), Param(rng.Normal(0, 0.02, 768))
+	g := rng.Normal(0, 1, 4, 197, 768)
+	for bm.Loop() {
+		x.ZeroGrad()
+		w.ZeroGrad()
+		b.ZeroGrad()
+		LayerNorm(x, w, b, 1e-5).BackwardWith(g)
+	}
+}

@@ -49,9 +49,15 @@ func LayerNorm(x, weight, bias *Var, eps float32) *Var {
 	}, x, weight, bias)
 }
 
+// lnBlockRows is how many rows layerNormBackward sums together for dw and
+// db: each block of rows sums into its own float64 partials, and the blocks
+// are then added in order, so the sums do not depend on how the blocks are
+// split across cores.
+const lnBlockRows = 32
+
 // layerNormBackward computes the gradients asked for (nil for the others),
-// one row of D elements at a time, rows split across cores; dw and db sum
-// over rows in float64.
+// one row of D elements at a time, blocks of lnBlockRows rows split across
+// cores; dw and db sum over rows in float64.
 func layerNormBackward(x, w, mean, rstd, g *tensor.Tensor, needX, needW, needB bool) (dx, dw, db *tensor.Tensor) {
 	shape := x.Shape()
 	D := shape[len(shape)-1]
@@ -63,41 +69,52 @@ func layerNormBackward(x, w, mean, rstd, g *tensor.Tensor, needX, needW, needB b
 		dxd = dx.Data()
 	}
 	needParams := needW || needB
-	workers := tensor.Workers(len(md), D)
-	dwParts, dbParts := make([][]float64, workers), make([][]float64, workers) // per chunk, summed in order below
-	tensor.ParallelFor(len(md), D, func(w, lo, hi int) {
-		dwPart, dbPart := make([]float64, D), make([]float64, D)
-		dwParts[w], dbParts[w] = dwPart, dbPart
-		for i := lo; i < hi; i++ {
-			xr, gr := xd[i*D:(i+1)*D], gd[i*D:(i+1)*D]
-			m, r := md[i], rd[i]
-			var sumDn, sumDnXhat float32
-			for j := range D {
-				xhat := (xr[j] - m) * r
-				dn := gr[j] * wd[j]
-				sumDn += dn
-				sumDnXhat += dn * xhat
-				if needParams { // skipped when weight and bias are frozen
-					dwPart[j] += float64(gr[j] * xhat)
-					dbPart[j] += float64(gr[j])
+	rows := len(md)
+	blocks := (rows + lnBlockRows - 1) / lnBlockRows
+	var parts []float64 // block b: Σ g⊙x̂ at parts[2bD:], Σ g at parts[(2b+1)D:]
+	if needParams {
+		parts = make([]float64, 2*blocks*D)
+	}
+	tensor.ParallelFor(blocks, lnBlockRows*D, func(_, lo, hi int) {
+		for b := lo; b < hi; b++ {
+			var dwPart, dbPart []float64
+			if needParams { // skipped when weight and bias are frozen
+				dwPart, dbPart = parts[2*b*D:][:D], parts[(2*b+1)*D:][:D]
+			}
+			for i := b * lnBlockRows; i < min(rows, (b+1)*lnBlockRows); i++ {
+				xr, gr := xd[i*D:(i+1)*D], gd[i*D:(i+1)*D]
+				m, r := md[i], rd[i]
+				var sumDn, sumDnXhat float32
+				for j := range D {
+					xhat := (xr[j] - m) * r
+					dn := gr[j] * wd[j]
+					sumDn += dn
+					sumDnXhat += dn * xhat
+					if needParams {
+						dwPart[j] += float64(gr[j] * xhat)
+						dbPart[j] += float64(gr[j])
+					}
 				}
-			}
-			if !needX {
-				continue
-			}
-			meanDn, meanDnXhat := sumDn/float32(D), sumDnXhat/float32(D)
-			dxr := dxd[i*D : (i+1)*D]
-			for j := range D {
-				xhat := (xr[j] - m) * r
-				dxr[j] = r * (gr[j]*wd[j] - meanDn - xhat*meanDnXhat)
+				if !needX {
+					continue
+				}
+				meanDn, meanDnXhat := sumDn/float32(D), sumDnXhat/float32(D)
+				dxr := dxd[i*D : (i+1)*D]
+				for j := range D {
+					xhat := (xr[j] - m) * r
+					dxr[j] = r * (gr[j]*wd[j] - meanDn - xhat*meanDnXhat)
+				}
 			}
 		}
 	})
+	if !needParams {
+		return dx, nil, nil
+	}
 	dw64, db64 := make([]float64, D), make([]float64, D)
-	for w := range workers {
+	for b := range blocks {
 		for j := range D {
-			dw64[j] += dwParts[w][j]
-			db64[j] += dbParts[w][j]
+			dw64[j] += parts[2*b*D+j]
+			db64[j] += parts[(2*b+1)*D+j]
 		}
 	}
 	if needW {

@@ -5,7 +5,9 @@ import "github.com/gocoop/gocoop/tensor"
 // Private helpers for the hot elementwise paths (activations of every
 // transformer layer, forward and backward): one pass over contiguous data,
 // split across cores, with the loop inside the kernel rather than a call per
-// element as tensor.Map2 makes.
+// element as tensor.Map2 makes. Chunks start at multiples of 16 elements
+// (tensor.ParallelForVec), so kernels built on asm's vector helpers give the
+// same bits for any number of cores.
 
 // zip returns kernel(a, b) elementwise for a and b of the same shape; kernel
 // fills out[i] from a[i], b[i] and is called on chunks in parallel.
@@ -15,7 +17,7 @@ func zip(a, b *tensor.Tensor, kernel func(out, a, b []float32)) *tensor.Tensor {
 	}
 	out := tensor.New(a.Shape()...)
 	od, ad, bd := out.Data(), a.Contiguous().Data(), b.Contiguous().Data()
-	tensor.ParallelFor(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi], bd[lo:hi]) })
+	tensor.ParallelForVec(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi], bd[lo:hi]) })
 	return out
 }
 
@@ -23,6 +25,6 @@ func zip(a, b *tensor.Tensor, kernel func(out, a, b []float32)) *tensor.Tensor {
 func mapTensor(a *tensor.Tensor, kernel func(out, a []float32)) *tensor.Tensor {
 	out := tensor.New(a.Shape()...)
 	od, ad := out.Data(), a.Contiguous().Data()
-	tensor.ParallelFor(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi]) })
+	tensor.ParallelForVec(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi]) })
 	return out
 }

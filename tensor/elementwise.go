@@ -83,7 +83,7 @@ func binary(name string, op binOp, a, b *Tensor) *Tensor {
 			binVV(op, 0, od, ad, bd)
 			return out
 		}
-		parallelFor(len(od), 1, func(lo, hi int) { binVV(op, 0, od[lo:hi], ad[lo:hi], bd[lo:hi]) })
+		parallelForVec(len(od), 1, func(lo, hi int) { binVV(op, 0, od[lo:hi], ad[lo:hi], bd[lo:hi]) })
 		return out
 	}
 	var buf [maxLoopRank]int
@@ -102,7 +102,7 @@ func binaryScalar(name string, op binOp, a *Tensor, s float32) *Tensor {
 			binVS(op, 0, od, ad, s)
 			return out
 		}
-		parallelFor(len(od), 1, func(lo, hi int) { binVS(op, 0, od[lo:hi], ad[lo:hi], s) })
+		parallelForVec(len(od), 1, func(lo, hi int) { binVS(op, 0, od[lo:hi], ad[lo:hi], s) })
 		return out
 	}
 	// Gather the strided input into the output, then apply in place.
@@ -130,6 +130,6 @@ func unary(name string, op unOp, a *Tensor) *Tensor {
 		unaryKernel(op, od, src)
 		return out
 	}
-	parallelFor(len(od), cost, func(lo, hi int) { unaryKernel(op, od[lo:hi], src[lo:hi]) })
+	parallelForVec(len(od), cost, func(lo, hi int) { unaryKernel(op, od[lo:hi], src[lo:hi]) })
 	return out
 }

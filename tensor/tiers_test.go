@@ -7,7 +7,8 @@ import (
 )
 
 // TestEveryTier reruns the reference tests whose ops reach asm kernels
-// (matmul, elementwise, reductions, softmax, layer norm, the parallel paths)
+// (matmul, elementwise, reductions, softmax, layer norm, the parallel paths,
+// the same bits on any number of cores)
 // on every kernel tier this machine supports, so one `go test` on an
 // AVX-512 machine checks the tensor layer on avx512, avx2 and generic.
 func TestEveryTier(t *testing.T) {
@@ -24,6 +25,7 @@ func TestEveryTier(t *testing.T) {
 			t.Run("Softmax", TestSoftmaxVsReference)
 			t.Run("LayerNorm", TestLayerNormVsReference)
 			t.Run("ParallelPaths", TestParallelPaths)
+			t.Run("AnyCores", TestSameBitsAnyCores)
 		})
 	}
 }
