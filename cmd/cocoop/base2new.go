@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -79,19 +78,20 @@ type seedReport struct {
 
 // base2newReport is base2new.json.
 type base2newReport struct {
-	Command   string         `json:"command"`
-	Method    string         `json:"method"`
-	Shots     int            `json:"shots"`
-	Seeds     []uint64       `json:"seeds"`
-	Sampler   string         `json:"sampler"`
-	Weights   string         `json:"weights"`
-	Config    *cocoop.Config `json:"config,omitempty"`
-	Templates []string       `json:"templates,omitempty"`
-	Results   []data.Result  `json:"results"`
-	Average   *data.Result   `json:"average,omitempty"`
-	PerSeed   []seedReport   `json:"per_seed"`
-	Skipped   skippedInfo    `json:"skipped_unreadable"`
-	Seconds   float64        `json:"seconds"`
+	Command     string         `json:"command"`
+	Method      string         `json:"method"`
+	Shots       int            `json:"shots"`
+	Seeds       []uint64       `json:"seeds"`
+	Sampler     string         `json:"sampler"`
+	Weights     string         `json:"weights"`
+	Config      *cocoop.Config `json:"config,omitempty"`
+	FullPrompts bool           `json:"full_prompts,omitempty"` // --full-prompts
+	Templates   []string       `json:"templates,omitempty"`
+	Results     []data.Result  `json:"results"`
+	Average     *data.Result   `json:"average,omitempty"`
+	PerSeed     []seedReport   `json:"per_seed"`
+	Skipped     skippedInfo    `json:"skipped_unreadable"`
+	Seconds     float64        `json:"seconds"`
 }
 
 func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
@@ -179,35 +179,22 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			*printFreq = 5
 		}
 	}
-	if err := checkFile("weights", *weights); err != nil {
-		return err
-	}
 	dss := map[string]*data.Dataset{}
 	for _, n := range names {
-		ds, err := loadDataset(n, *root)
+		ds, err := loadRunData(dataSpec{weights: *weights, name: n, root: *root, subsample: "all"})
 		if err != nil {
 			return err
 		}
 		dss[n] = ds
 	}
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(*outDir, "log.txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts})
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	rep := newReporter(stderrOf(fs), rf.quiet).withLog(logf)
-	rep.logf("cocoop base2new %q", args)
-	model, err := loadModel(*weights, rep)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	defer sess.stop()
+	ctx, rep, model := sess.ctx, sess.rep, sess.model
 	begin := time.Now()
-	report := base2newReport{Command: "base2new", Method: m, Shots: *shots, Seeds: seeds, Sampler: *samplerName, Weights: *weights}
+	report := base2newReport{Command: "base2new", Method: m, Shots: *shots, Seeds: seeds, Sampler: *samplerName, Weights: *weights, FullPrompts: cf.fullPrompts}
 	if len(names) == 1 && m != cocoop.MethodZeroShot {
 		c := cfgs[names[0]]
 		report.Config = &c
@@ -361,7 +348,7 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 		if err != nil {
 			return evalRecord{}, err
 		}
-		r, err := classify(ctx, cl, f, j.eval.batch, j.rep, label+" "+what)
+		r, err := evaluateFeatures(ctx, cl, f, j.eval.batch, j.rep, label+" "+what)
 		if err != nil {
 			return evalRecord{}, err
 		}

@@ -1,18 +1,14 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/gocoop/gocoop/cocoop"
-	"github.com/gocoop/gocoop/cocoop/data"
 )
 
 func init() {
@@ -176,15 +172,8 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		}
 		m = ck.Meta.Config.Method
 	}
-	if err := checkFile("weights", *weights); err != nil {
-		return err
-	}
-	ds, err := loadDataset(name, *root)
+	ds, err := loadRunData(dataSpec{weights: *weights, name: name, root: *root, shots: *shots, rng: rng, subsample: *subsample})
 	if err != nil {
-		return err
-	}
-	ds = data.FewShot(ds, *shots, rng)
-	if ds, err = data.SubsampleClasses(ds, *subsample); err != nil {
 		return err
 	}
 	if ck != nil && ck.Meta.Config.CSC && len(ds.ClassNames) != ck.Meta.NCls {
@@ -198,11 +187,12 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if len(items) == 0 {
 		return fmt.Errorf("%s: the %s split of the %s classes is empty", ds.Name, *split, *subsample)
 	}
-	rep := newReporter(stderrOf(fs), rf.quiet)
-	model, err := loadModel(*weights, rep)
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, quiet: rf.quiet, interrupt: true})
 	if err != nil {
 		return err
 	}
+	defer sess.stop()
+	ctx, rep, model := sess.ctx, sess.rep, sess.model
 	begin := time.Now()
 	var cl cocoop.Classifier
 	report := evalReport{
@@ -233,15 +223,13 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
 	label := fmt.Sprintf("%s %s (%s)", ds.Name, *split, *subsample)
 	f, err := encodeSplit(ctx, cl, model.ImageResolution, items, evalOptions{*evalBatch, rf.workers, rf.skip}, rep, label)
 	if err != nil {
 		return err
 	}
 	report.Skipped.add(f.skipped)
-	r, err := classify(ctx, cl, f, *evalBatch, rep, label)
+	r, err := evaluateFeatures(ctx, cl, f, *evalBatch, rep, label)
 	if err != nil {
 		return err
 	}

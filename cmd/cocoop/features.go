@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"iter"
 	"strconv"
 
 	"github.com/gocoop/gocoop/cocoop"
@@ -66,33 +67,57 @@ func encodeSplit(ctx context.Context, cl cocoop.Classifier, res int, items []dat
 	return f, nil
 }
 
-// classify evaluates cl on cached features, batch images at a time.
-func classify(ctx context.Context, cl cocoop.Classifier, f *features, batch int, rep *reporter, name string) (cocoop.EvalResult, error) {
-	var r cocoop.EvalResult
+// evaluateFeatures evaluates cl on cached features through
+// cocoop.Evaluate, batch images at a time.
+func evaluateFeatures(ctx context.Context, cl cocoop.Classifier, f *features, batch int, rep *reporter, name string) (cocoop.EvalResult, error) {
 	t := rep.start(name+": classify", f.n(), 0)
 	defer t.finish()
-	for lo := 0; lo < f.n(); lo += batch {
-		if err := ctx.Err(); err != nil {
-			return r, err
-		}
-		hi := min(lo+batch, f.n())
-		x := tensor.FromSlice(f.x[lo*f.dim:hi*f.dim], hi-lo, f.dim)
-		var logits *tensor.Tensor
-		if err := catch(func() { logits = cl.LogitsFromFeatures(x) }); err != nil {
-			return r, fmt.Errorf("%s: %w", name, err)
-		}
-		for i, p := range tensor.Argmax(logits, 1) {
-			r.Preds = append(r.Preds, p)
-			r.Labels = append(r.Labels, f.labels[lo+i])
-			if p == f.labels[lo+i] {
-				r.Correct++
-			}
-		}
-		r.Total = len(r.Preds)
-		r.Accuracy = 100 * float64(r.Correct) / float64(r.Total)
-		t.step(hi-lo, fmt.Sprintf("acc %.2f%%", r.Accuracy), "")
+	r, err := cocoop.Evaluate(ctx, featureClassifier{cl}, &featureSource{f: f, batch: batch, t: t})
+	if err != nil {
+		return r, fmt.Errorf("%s: %w", name, err)
 	}
 	return r, nil
+}
+
+// featureClassifier is a cocoop.Classifier whose Logits takes normalized
+// image features [B, E] instead of images: with a featureSource it lets
+// cocoop.Evaluate run on cached features.
+type featureClassifier struct{ cocoop.Classifier }
+
+// Logits implements cocoop.Classifier on features.
+func (c featureClassifier) Logits(feats *tensor.Tensor) *tensor.Tensor {
+	return c.LogitsFromFeatures(feats)
+}
+
+// featureSource is a cocoop.BatchSource over cached features: each Batch's
+// Images holds features [B, E] (for featureClassifier). Every batch handed
+// on advances t.
+type featureSource struct {
+	f     *features
+	batch int
+	t     *task
+}
+
+// NumBatches implements cocoop.BatchSource.
+func (s *featureSource) NumBatches() int { return (s.f.n() + s.batch - 1) / s.batch }
+
+// Batches implements cocoop.BatchSource; every epoch is the same.
+func (s *featureSource) Batches(ctx context.Context, _ int) iter.Seq2[cocoop.Batch, error] {
+	return func(yield func(cocoop.Batch, error) bool) {
+		f := s.f
+		for lo := 0; lo < f.n(); lo += s.batch {
+			if err := ctx.Err(); err != nil {
+				yield(cocoop.Batch{}, err)
+				return
+			}
+			hi := min(lo+s.batch, f.n())
+			x := tensor.FromSlice(f.x[lo*f.dim:hi*f.dim], hi-lo, f.dim)
+			if !yield(cocoop.Batch{Images: x, Labels: f.labels[lo:hi]}, nil) {
+				return
+			}
+			s.t.step(hi-lo, fmt.Sprintf("%d images", hi), "")
+		}
+	}
 }
 
 // featuresByItems keeps the features of item lists, keyed by a hash of

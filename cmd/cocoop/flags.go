@@ -34,7 +34,7 @@ func (r *runFlags) parse(fs *flag.FlagSet, args []string) (restore func(), err e
 // addRunFlags registers the run flags on fs.
 func addRunFlags(fs *flag.FlagSet) *runFlags {
 	r := &runFlags{}
-	fs.IntVar(&r.threads, "threads", 0, "CPU threads (sets GOMAXPROCS; 0 = all cores)")
+	fs.IntVar(&r.threads, "threads", 0, threadsUsage)
 	fs.BoolVar(&r.quiet, "quiet", false, "no progress bar: periodic plain log lines on stderr instead (also the default when stderr is not a terminal)")
 	fs.IntVar(&r.workers, "workers", 0, "image decoding goroutines (0 = GOMAXPROCS)")
 	fs.BoolVar(&r.skip, "skip-unreadable", false, "skip images that cannot be decoded (counted in the summary) instead of failing")
@@ -43,16 +43,29 @@ func addRunFlags(fs *flag.FlagSet) *runFlags {
 
 // apply sets GOMAXPROCS and returns the function restoring it.
 func (r *runFlags) apply() (restore func(), err error) {
-	if r.threads < 0 {
-		return nil, usagef("--threads must be >= 0, got %d", r.threads)
-	}
 	if r.workers < 0 {
 		return nil, usagef("--workers must be >= 0, got %d", r.workers)
 	}
-	if r.threads == 0 {
+	return setThreads(r.threads)
+}
+
+// threadsUsage is the help text of --threads.
+const threadsUsage = "CPU threads (sets GOMAXPROCS; 0 = all cores)"
+
+// addThreadsFlag registers --threads alone, for the commands without the
+// other run flags.
+func addThreadsFlag(fs *flag.FlagSet) *int { return fs.Int("threads", 0, threadsUsage) }
+
+// setThreads sets GOMAXPROCS to n (0 leaves it) and returns the function
+// restoring it.
+func setThreads(n int) (restore func(), err error) {
+	if n < 0 {
+		return nil, usagef("--threads must be >= 0, got %d", n)
+	}
+	if n == 0 {
 		return func() {}, nil
 	}
-	old := runtime.GOMAXPROCS(r.threads)
+	old := runtime.GOMAXPROCS(n)
 	return func() { runtime.GOMAXPROCS(old) }, nil
 }
 
@@ -64,7 +77,8 @@ func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 // configFlags override the fields of a cocoop.Config. They are registered
 // with zero values; only the flags given on the command line change the
-// method's defaults (see apply).
+// method's defaults (see apply). --full-prompts is a switch of the text
+// tower, not of the Config: startRun sets it on the loaded model.
 type configFlags struct {
 	nCtx, epochs, batch, warmupEpochs, chunk int
 	ctxInit, position                        string
@@ -139,8 +153,6 @@ func (c *configFlags) apply(fs *flag.FlagSet, cfg *cocoop.Config) {
 			cfg.WarmupLR = c.warmupLR
 		case "chunk-size":
 			cfg.ChunkSize = c.chunk
-		case "full-prompts":
-			cfg.FullPrompts = c.fullPrompts
 		case "cache-features":
 			cfg.CacheImageFeatures = c.cacheFeatures
 		}

@@ -16,9 +16,7 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 
-	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/cocoop"
-	"github.com/gocoop/gocoop/cocoop/data"
 )
 
 func init() {
@@ -69,14 +67,14 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	ctxInit := fs.String("ctx-init", cocoop.DefaultCtxInit, "fresh init: context words (\"\" or \"random\": N(0, 0.02²))")
 	nCtx := fs.Int("n-ctx", 4, "fresh init: context length with random init")
 	outDir := fs.String("out", "", "output `directory` (required)")
-	threads := fs.Int("threads", 0, "CPU threads (sets GOMAXPROCS; 0 = all cores)")
+	threads := addThreadsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	restore, err := (&runFlags{threads: *threads}).apply()
+	restore, err := setThreads(*threads)
 	if err != nil {
 		return err
 	}
@@ -100,11 +98,8 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		if err := checkSubsample(*subsample); err != nil {
 			return err
 		}
-		ds, err := loadDataset(name, *root)
+		ds, err := loadRunData(dataSpec{weights: *weights, name: name, root: *root, subsample: *subsample})
 		if err != nil {
-			return err
-		}
-		if ds, err = data.SubsampleClasses(ds, *subsample); err != nil {
 			return err
 		}
 		names = ds.ClassNames
@@ -134,13 +129,12 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return fmt.Errorf("--checkpoint %s is a %s prompt; inspect needs a CoCoOp one (it has the meta-net π)", *checkpoint, ck.Meta.Config.Method)
 		}
 	}
-	if err := checkFile("weights", *weights); err != nil {
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights})
+	if err != nil {
 		return err
 	}
-	model, err := clip.Load(*weights)
-	if err != nil {
-		return fmt.Errorf("--weights: %w", err)
-	}
+	defer sess.stop()
+	model := sess.model
 	img, err := loadImages([]string{*imagePath}, model.ImageResolution)
 	if err != nil {
 		return err

@@ -5,8 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"path/filepath"
 	"slices"
 	"time"
@@ -201,6 +199,7 @@ type trainReport struct {
 	Seed        uint64        `json:"seed"`
 	Weights     string        `json:"weights"`
 	Config      cocoop.Config `json:"config"`
+	FullPrompts bool          `json:"full_prompts,omitempty"` // --full-prompts
 	ClassNames  []string      `json:"class_names"`
 	TrainImages int           `json:"train_images"`
 	ResumedFrom string        `json:"resumed_from,omitempty"`
@@ -308,36 +307,19 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			*printFreq = 5
 		}
 	}
-	if err := checkFile("weights", *weights); err != nil {
-		return err
-	}
-	ds, err := loadDataset(name, *root)
+	ds, err := loadRunData(dataSpec{weights: *weights, name: name, root: *root, shots: *shots, rng: rng, subsample: *subsample})
 	if err != nil {
-		return err
-	}
-	ds = data.FewShot(ds, *shots, rng)
-	if ds, err = data.SubsampleClasses(ds, *subsample); err != nil {
 		return err
 	}
 	if ck != nil && len(ck.Meta.ClassNames) > 0 && !slices.Equal(ck.Meta.ClassNames, ds.ClassNames) {
 		return fmt.Errorf("--resume %s: the checkpoint was trained on %d other classes (%q...), this run has %d", *resume, len(ck.Meta.ClassNames), ck.Meta.ClassNames[0], len(ds.ClassNames))
 	}
-	if err := os.MkdirAll(*outDir, 0o755); err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(filepath.Join(*outDir, "log.txt"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts})
 	if err != nil {
 		return err
 	}
-	defer logf.Close()
-	rep := newReporter(stderrOf(fs), rf.quiet).withLog(logf)
-	rep.logf("cocoop train %q", args)
-	model, err := loadModel(*weights, rep)
-	if err != nil {
-		return err
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer stop()
+	defer sess.stop()
+	ctx, rep, model := sess.ctx, sess.rep, sess.model
 	begin := time.Now()
 	label := fmt.Sprintf("%s seed %d", ds.Name, *seed)
 	res, err := trainLearner(ctx, trainJob{
@@ -349,7 +331,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	}
 	rep2 := trainReport{
 		Command: "train", Dataset: ds.Name, DatasetDir: ds.Dir, Method: cfg.Method, Subsample: *subsample, Shots: *shots,
-		Sampler: *samplerName, Seed: *seed, Weights: *weights, Config: cfg, ClassNames: ds.ClassNames,
+		Sampler: *samplerName, Seed: *seed, Weights: *weights, Config: cfg, FullPrompts: cf.fullPrompts, ClassNames: ds.ClassNames,
 		TrainImages: len(ds.Train), StartEpoch: res.startEpoch, Epochs: res.epochs, OptimSteps: res.steps,
 		Checkpoint: res.checkpoint,
 	}
@@ -366,7 +348,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return err
 		}
 		rep2.Skipped.add(f.skipped)
-		r, err := classify(ctx, res.learner, f, *evalBatch, rep, label+" test")
+		r, err := evaluateFeatures(ctx, res.learner, f, *evalBatch, rep, label+" test")
 		if err != nil {
 			return err
 		}
@@ -394,15 +376,4 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	writeSkipped(stdout, rep2.Skipped)
 	fmt.Fprintf(stdout, "  wrote %s, %s, %s\n", res.checkpoint, jsonPath, filepath.Join(*outDir, "log.txt"))
 	return nil
-}
-
-// writeSkipped prints the skipped-image count of a summary.
-func writeSkipped(w io.Writer, s skippedInfo) {
-	if s.Count == 0 {
-		return
-	}
-	fmt.Fprintf(w, "  skipped %d unreadable images (--skip-unreadable), first: %s\n", s.Count, s.First[0])
-	if s.FirstError != "" {
-		fmt.Fprintf(w, "    %s\n", s.FirstError)
-	}
 }

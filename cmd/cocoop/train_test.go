@@ -115,8 +115,8 @@ func TestTrainCacheFeatures(t *testing.T) {
 	plain := train("--no-augment")
 	cached := train("--no-augment", "--cache-features")
 	full := train("--no-augment", "--full-prompts")
-	if !cached.Config.CacheImageFeatures || !full.Config.FullPrompts || len(plain.Epochs) != 2 {
-		t.Fatalf("configs: cached %+v, full %+v", cached.Config, full.Config)
+	if !cached.Config.CacheImageFeatures || !full.FullPrompts || len(plain.Epochs) != 2 {
+		t.Fatalf("configs: cached %+v, full prompts %v", cached.Config, full.FullPrompts)
 	}
 	for i := range plain.Epochs {
 		p, c, f := plain.Epochs[i].Loss, cached.Epochs[i].Loss, full.Epochs[i].Loss
