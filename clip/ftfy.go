@@ -1,5 +1,7 @@
 package clip
 
+//go:generate sh -c "python3 testdata/gen_html5_entities.py > ftfy_entities.go && gofmt -w ftfy_entities.go"
+
 import (
 	"strings"
 

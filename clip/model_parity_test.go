@@ -1,12 +1,9 @@
 package clip
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"maps"
-	"math"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -15,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/clip/ckpt/ckpttest"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -27,79 +25,20 @@ const (
 )
 
 // parityFile is one fixture: named float32 tensors plus string metadata.
-type parityFile struct {
-	path    string
-	tensors map[string]*tensor.Tensor
-	meta    map[string]string
-}
+type parityFile struct{ *ckpttest.Fixture }
 
-// readParity reads a safetensors fixture (F32 only) and checks its
+// readParity reads a fixture of testdata/parity and checks its
 // format_version.
 func readParity(t testing.TB, name string) *parityFile {
 	t.Helper()
-	path := filepath.Join(parityDir, name)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (regenerate with /usr/bin/python3 bench/reference/make_parity.py)", err)
-	}
-	if len(b) < 8 {
-		t.Fatalf("%s: truncated", path)
-	}
-	n := binary.LittleEndian.Uint64(b)
-	if n > uint64(len(b)-8) {
-		t.Fatalf("%s: header length %d beyond the file", path, n)
-	}
-	var header map[string]json.RawMessage
-	if err := json.Unmarshal(b[8:8+n], &header); err != nil {
-		t.Fatalf("%s: header: %v", path, err)
-	}
-	data := b[8+n:]
-	pf := &parityFile{path: path, tensors: map[string]*tensor.Tensor{}}
-	for k, raw := range header {
-		if k == "__metadata__" {
-			if err := json.Unmarshal(raw, &pf.meta); err != nil {
-				t.Fatalf("%s: metadata: %v", path, err)
-			}
-			continue
-		}
-		var e struct {
-			Dtype   string `json:"dtype"`
-			Shape   []int  `json:"shape"`
-			Offsets [2]int `json:"data_offsets"`
-		}
-		if err := json.Unmarshal(raw, &e); err != nil || e.Dtype != "F32" {
-			t.Fatalf("%s: tensor %q: dtype %q, err %v", path, k, e.Dtype, err)
-		}
-		lo, hi := e.Offsets[0], e.Offsets[1]
-		if lo < 0 || hi > len(data) || hi < lo || (hi-lo)%4 != 0 {
-			t.Fatalf("%s: tensor %q: bad offsets %v", path, k, e.Offsets)
-		}
-		v := make([]float32, (hi-lo)/4)
-		for i := range v {
-			v[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[lo+4*i:]))
-		}
-		pf.tensors[k] = tensor.FromSlice(v, e.Shape...)
-	}
-	if got := pf.meta["format_version"]; got != parityFormatVersion {
-		t.Fatalf("%s: format_version %q, want %q", path, got, parityFormatVersion)
-	}
-	return pf
-}
-
-func (pf *parityFile) get(t testing.TB, name string) *tensor.Tensor {
-	t.Helper()
-	x, ok := pf.tensors[name]
-	if !ok {
-		t.Fatalf("%s: no tensor %q", pf.path, name)
-	}
-	return x
+	return &parityFile{ckpttest.Read(t, filepath.Join(parityDir, name), parityFormatVersion, "/usr/bin/python3 bench/reference/make_parity.py")}
 }
 
 // config is the model configuration in the metadata (build_model's names).
 func (pf *parityFile) config(t testing.TB) Config {
 	var c map[string]int
-	if err := json.Unmarshal([]byte(pf.meta["config"]), &c); err != nil {
-		t.Fatalf("%s: config: %v", pf.path, err)
+	if err := json.Unmarshal([]byte(pf.Meta["config"]), &c); err != nil {
+		t.Fatalf("%s: config: %v", pf.Path, err)
 	}
 	return Config{
 		EmbedDim: c["embed_dim"], ImageResolution: c["image_resolution"], VisionLayers: c["vision_layers"],
@@ -113,25 +52,17 @@ func (pf *parityFile) config(t testing.TB) Config {
 // metadata and checks it against the Python checksum.
 func (pf *parityFile) input(t testing.TB, name string) *tensor.Tensor {
 	t.Helper()
-	var inputs map[string][2]json.RawMessage
-	if err := json.Unmarshal([]byte(pf.meta["inputs"]), &inputs); err != nil {
-		t.Fatalf("%s: inputs: %v", pf.path, err)
-	}
-	var shape []int
-	var scale float32
-	e, ok := inputs[name]
-	if !ok || json.Unmarshal(e[0], &shape) != nil || json.Unmarshal(e[1], &scale) != nil {
-		t.Fatalf("%s: input %q not described", pf.path, name)
-	}
-	x := HashTensor(name, scale, 0, shape...)
+	x := pf.Input(t, name, func(name string, scale float32, shape ...int) *tensor.Tensor {
+		return HashTensor(name, scale, 0, shape...)
+	})
 	pf.checkChecksum(t, name, x.Data())
 	return x
 }
 
 func (pf *parityFile) checksums(t testing.TB) map[string]string {
 	var sums map[string]string
-	if err := json.Unmarshal([]byte(pf.meta["checksums"]), &sums); err != nil {
-		t.Fatalf("%s: checksums: %v", pf.path, err)
+	if err := json.Unmarshal([]byte(pf.Meta["checksums"]), &sums); err != nil {
+		t.Fatalf("%s: checksums: %v", pf.Path, err)
 	}
 	return sums
 }
@@ -140,7 +71,7 @@ func (pf *parityFile) checkChecksum(t testing.TB, name string, data []float32) {
 	t.Helper()
 	want, ok := pf.checksums(t)[name]
 	if !ok {
-		t.Fatalf("%s: no checksum for %q", pf.path, name)
+		t.Fatalf("%s: no checksum for %q", pf.Path, name)
 	}
 	if got := strconv.FormatUint(HashChecksum(data), 10); got != want {
 		t.Errorf("hash tensor %q: Go checksum %s, Python %s: the formulas differ", name, got, want)
@@ -149,7 +80,7 @@ func (pf *parityFile) checkChecksum(t testing.TB, name string, data []float32) {
 
 // ids returns the token rows stored as float32.
 func (pf *parityFile) ids(t testing.TB) [][]int32 {
-	x := pf.get(t, "text.ids")
+	x := pf.Get(t, "text.ids")
 	n, l := x.Dim(0), x.Dim(1)
 	d := x.Contiguous().Data()
 	ids := make([][]int32, n)
@@ -160,34 +91,6 @@ func (pf *parityFile) ids(t testing.TB) [][]int32 {
 		}
 	}
 	return ids
-}
-
-// relErr is max|got − want| / max|want|.
-func relErr(got, want *tensor.Tensor) float64 {
-	scale := 0.0
-	for _, v := range want.Contiguous().Data() {
-		scale = max(scale, math.Abs(float64(v)))
-	}
-	return tensor.MaxAbsDiff(got, want) / max(scale, 1e-30)
-}
-
-// compare checks got against the fixture tensor name and returns the error.
-func (pf *parityFile) compare(t testing.TB, name string, got *tensor.Tensor, tol float64) float64 {
-	t.Helper()
-	want := pf.get(t, name)
-	if got == nil {
-		t.Errorf("%s: got nil", name)
-		return math.Inf(1)
-	}
-	if !tensor.SameShape(got.Shape(), want.Shape()) {
-		t.Errorf("%s: shape %v, want %v", name, got.Shape(), want.Shape())
-		return math.Inf(1)
-	}
-	e := relErr(got, want)
-	if !(e <= tol) {
-		t.Errorf("%s: relative error %.3g > %.0e", name, e, tol)
-	}
-	return e
 }
 
 // checkHashWeights compares every parameter of m with Python's checksums,
@@ -224,14 +127,14 @@ func TestParityTiny(t *testing.T) {
 	m.Trace.Image.RecordAttn = true
 	img := m.Visual.Forward(images, &m.Trace.Image) // the tower itself, to get the pixels' gradient
 	img.BackwardWith(pf.input(t, "parity.tiny.loss_w.image"))
-	report["image.features"] = pf.compare(t, "image.features", img.Value, parityTol)
-	report["grad.images"] = pf.compare(t, "grad.images", images.Grad, parityTol)
+	report["image.features"] = pf.Compare(t, "image.features", img.Value, parityTol)
+	report["grad.images"] = pf.Compare(t, "grad.images", images.Grad, parityTol)
 	if len(m.Trace.Image.Blocks) != cfg.VisionLayers || len(m.Trace.Image.Attn) != cfg.VisionLayers {
 		t.Fatalf("image trace: %d blocks, %d attention maps, want %d", len(m.Trace.Image.Blocks), len(m.Trace.Image.Attn), cfg.VisionLayers)
 	}
 	for i := range cfg.VisionLayers {
-		report[fmt.Sprintf("image.blocks.%d", i)] = pf.compare(t, fmt.Sprintf("image.blocks.%d", i), m.Trace.Image.Blocks[i].Value, parityTol)
-		report[fmt.Sprintf("image.attn.%d", i)] = pf.compare(t, fmt.Sprintf("image.attn.%d", i), m.Trace.Image.Attn[i], parityTol)
+		report[fmt.Sprintf("image.blocks.%d", i)] = pf.Compare(t, fmt.Sprintf("image.blocks.%d", i), m.Trace.Image.Blocks[i].Value, parityTol)
+		report[fmt.Sprintf("image.attn.%d", i)] = pf.Compare(t, fmt.Sprintf("image.attn.%d", i), m.Trace.Image.Attn[i], parityTol)
 	}
 
 	// Text tower from prompt embeddings, with the gradient at block 0.
@@ -240,19 +143,19 @@ func TestParityTiny(t *testing.T) {
 	txt := m.EncodeTextEmbeddings(prompts, ids)
 	m.Trace.Text.Blocks[0].RetainGrad()
 	txt.BackwardWith(pf.input(t, "parity.tiny.loss_w.text"))
-	report["text.features"] = pf.compare(t, "text.features", txt.Value, parityTol)
-	report["grad.prompts"] = pf.compare(t, "grad.prompts", prompts.Grad, parityTol)
-	report["grad.text.blocks.0"] = pf.compare(t, "grad.text.blocks.0", m.Trace.Text.Blocks[0].Grad, parityTol)
+	report["text.features"] = pf.Compare(t, "text.features", txt.Value, parityTol)
+	report["grad.prompts"] = pf.Compare(t, "grad.prompts", prompts.Grad, parityTol)
+	report["grad.text.blocks.0"] = pf.Compare(t, "grad.text.blocks.0", m.Trace.Text.Blocks[0].Grad, parityTol)
 	for i := range cfg.TransformerLayers {
-		report[fmt.Sprintf("text.blocks.%d", i)] = pf.compare(t, fmt.Sprintf("text.blocks.%d", i), m.Trace.Text.Blocks[i].Value, parityTol)
-		report[fmt.Sprintf("text.attn.%d", i)] = pf.compare(t, fmt.Sprintf("text.attn.%d", i), m.Trace.Text.Attn[i], parityTol)
+		report[fmt.Sprintf("text.blocks.%d", i)] = pf.Compare(t, fmt.Sprintf("text.blocks.%d", i), m.Trace.Text.Blocks[i].Value, parityTol)
+		report[fmt.Sprintf("text.attn.%d", i)] = pf.Compare(t, fmt.Sprintf("text.attn.%d", i), m.Trace.Text.Attn[i], parityTol)
 	}
-	report["logits"] = pf.compare(t, "logits", m.LogitsPerImage(img, txt).Value, parityTol)
+	report["logits"] = pf.Compare(t, "logits", m.LogitsPerImage(img, txt).Value, parityTol)
 
 	// The plain inference path.
 	m.Trace = nil
 	autograd.NoGrad(func() {
-		report["text.features.plain"] = pf.compare(t, "text.features.plain", m.EncodeText(ids).Value, parityTol)
+		report["text.features.plain"] = pf.Compare(t, "text.features.plain", m.EncodeText(ids).Value, parityTol)
 	})
 	worst := 0.0
 	for _, k := range slices.Sorted(maps.Keys(report)) {
@@ -292,15 +195,15 @@ func TestParityViTB16(t *testing.T) {
 		txt = m.EncodeText(ids)
 		t.Logf("EncodeText: %v per prompt (77 tokens)", time.Since(start)/time.Duration(len(ids)))
 	})
-	t.Logf("image.features rel err %.2e", pf.compare(t, "image.features", img.Value, parityTol))
-	t.Logf("text.features  rel err %.2e", pf.compare(t, "text.features", txt.Value, parityTol))
-	t.Logf("logits         rel err %.2e", pf.compare(t, "logits", m.LogitsPerImage(img, txt).Value, parityTol))
+	t.Logf("image.features rel err %.2e", pf.Compare(t, "image.features", img.Value, parityTol))
+	t.Logf("text.features  rel err %.2e", pf.Compare(t, "text.features", txt.Value, parityTol))
+	t.Logf("logits         rel err %.2e", pf.Compare(t, "logits", m.LogitsPerImage(img, txt).Value, parityTol))
 
 	autograd.NoGrad(func() {
 		start = time.Now()
 		shared := m.EncodeTextEmbeddingsShared(m.TokenEmbedding(ids), ids, 0)
 		t.Logf("EncodeTextEmbeddingsShared (each prompt cut after its EOT): %v per prompt", time.Since(start)/time.Duration(len(ids)))
-		t.Logf("text.features (shortcut) rel err %.2e", pf.compare(t, "text.features", shared.Value, parityTol))
+		t.Logf("text.features (shortcut) rel err %.2e", pf.Compare(t, "text.features", shared.Value, parityTol))
 	})
 
 	start = time.Now()
@@ -308,5 +211,5 @@ func TestParityViTB16(t *testing.T) {
 	feat := m.EncodeTextEmbeddings(prompts, ids[:1])
 	feat.BackwardWith(pf.input(t, "parity.full.loss_w.text"))
 	t.Logf("prompt forward+backward: %v", time.Since(start))
-	t.Logf("grad.prompts   rel err %.2e", pf.compare(t, "grad.prompts", prompts.Grad, parityTol))
+	t.Logf("grad.prompts   rel err %.2e", pf.Compare(t, "grad.prompts", prompts.Grad, parityTol))
 }

@@ -179,7 +179,7 @@ func TestFullPromptsPadsToContext(t *testing.T) {
 	if got := m.Trace.Text.Blocks[0].Shape(); got[1] != ContextLength {
 		t.Errorf("FullPrompts ran blocks of shape %v, want %d positions", got, ContextLength)
 	}
-	ef, eg := relErr(f.Value, fRef.Value), relErr(prompts.Grad, ref.Grad.Slice(1, 0, l))
+	ef, eg := tensor.RelErr(f.Value, fRef.Value), tensor.RelErr(prompts.Grad, ref.Grad.Slice(1, 0, l))
 	t.Logf("FullPrompts on cut rows vs 77-token rows: relative difference features %.2e, prompt gradients %.2e", ef, eg)
 	if ef > 1e-6 || eg > 1e-6 {
 		t.Errorf("FullPrompts differs from model.py's 77-token path: features %.2e, gradients %.2e (relative)", ef, eg)

@@ -110,10 +110,10 @@ func checkShared(t *testing.T, m *CLIP, c sharedCase, assembled bool) {
 			t.Fatalf("features %v, want [%d %d %d]", f.Shape(), c.g, c.k, m.EmbedDim)
 		}
 		f.BackwardWith(w)
-		ef, es := relErr(f.Value, fPlain), relErr(suffix.Grad, gsPlain)
+		ef, es := tensor.RelErr(f.Value, fPlain), tensor.RelErr(suffix.Grad, gsPlain)
 		ep := 0.0
 		if prefix != nil {
-			ep = relErr(prefix.Grad, gpPlain)
+			ep = tensor.RelErr(prefix.Grad, gpPlain)
 		}
 		t.Logf("FullPrompts=%v: relative error features %.2e, prefix gradient %.2e, suffix gradient %.2e", full, ef, ep, es)
 		if !(ef <= 1e-5 && ep <= 1e-5 && es <= 1e-5) {
@@ -187,7 +187,7 @@ func TestEncodeTextEmbeddingsShared(t *testing.T) {
 	}
 	f0, g0 := run(false)
 	f1, g1 := run(true)
-	ef, eg := relErr(f1, f0), relErr(g1, g0)
+	ef, eg := tensor.RelErr(f1, f0), tensor.RelErr(g1, g0)
 	t.Logf("relative error features %.2e, ctx gradient %.2e", ef, eg)
 	if !(ef <= 1e-5 && eg <= 1e-5) {
 		t.Errorf("drop-in differs: features %.2e, ctx gradient %.2e", ef, eg)
@@ -243,7 +243,7 @@ func TestEncodeTextSharedTrace(t *testing.T) {
 				t.Fatalf("prompt %d: %d rows, want %d", n, len(rows), e+1)
 			}
 			want := xb.Index(0, n).Slice(0, 0, e+1)
-			worstX = max(worstX, relErr(tensor.IndexSelect(pb, 0, rows), want))
+			worstX = max(worstX, tensor.RelErr(tensor.IndexSelect(pb, 0, rows), want))
 			worstA = max(worstA, tensor.MaxAbsDiff(
 				pa.Index(0, n).Slice(1, 0, e+1).Slice(2, 0, e+1),
 				xa.Index(0, n).Slice(1, 0, e+1).Slice(2, 0, e+1)))

@@ -285,13 +285,13 @@ func TestChunkingExact(t *testing.T) {
 					t.Fatal(err)
 				}
 				eval := l.Logits(imgs)
-				if e := relErr(eval, res.Logits); e > 1e-6 {
+				if e := tensor.RelErr(eval, res.Logits); e > 1e-6 {
 					t.Errorf("%s/%s chunk %d: eval logits vs training logits rel err %.2e", method, pos, size, e)
 				}
 				if size == 0 {
 					ref, refGrads = res, gradsOf(l)
 					full := fullLogits(t, l, imgs)
-					if e := relErr(res.Logits, full); e > 1e-5 {
+					if e := tensor.RelErr(res.Logits, full); e > 1e-5 {
 						t.Errorf("%s/%s: trimmed logits vs full 77-token logits rel err %.2e", method, pos, e)
 					}
 					continue
@@ -300,7 +300,7 @@ func TestChunkingExact(t *testing.T) {
 					t.Errorf("%s/%s chunk %d: loss %v vs %v", method, pos, size, res.Loss, ref.Loss)
 				}
 				for k, g := range gradsOf(l) {
-					if e := relErr(g, refGrads[k]); e > 1e-5 {
+					if e := tensor.RelErr(g, refGrads[k]); e > 1e-5 {
 						t.Errorf("%s/%s chunk %d: grad %s rel err %.2e", method, pos, size, k, e)
 					}
 				}
@@ -417,12 +417,12 @@ func TestZeroShot(t *testing.T) {
 		sum.AddInPlace(normalizeRows(m.EncodeText(ids)).Value)
 	}
 	want := normalizeRows(autograd.Constant(sum)).Value
-	if e := relErr(z.TextFeatures(), want); e > 1e-5 {
+	if e := tensor.RelErr(z.TextFeatures(), want); e > 1e-5 {
 		t.Errorf("ensemble features rel err %.2e", e)
 	}
 	img := normalizeRows(m.EncodeImage(imgs)).Value
 	wantLogits := tensor.MulScalar(tensor.MatMulT(img, want, false, true), 100)
-	if e := relErr(z.Logits(imgs), wantLogits); e > 1e-5 {
+	if e := tensor.RelErr(z.Logits(imgs), wantLogits); e > 1e-5 {
 		t.Errorf("logits rel err %.2e", e)
 	}
 	z1, err := NewZeroShotForDataset(m, "EuroSAT", false, names)

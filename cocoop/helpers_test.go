@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gocoop/gocoop/clip"
-	"github.com/gocoop/gocoop/clip/ckpt"
+	"github.com/gocoop/gocoop/clip/ckpt/ckpttest"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -49,72 +49,26 @@ func setFullPrompts(t testing.TB, m *clip.CLIP, on bool) {
 }
 
 // fixture is a safetensors parity file with its metadata.
-type fixture struct {
-	path    string
-	tensors map[string]*tensor.Tensor
-	meta    map[string]string
-}
+type fixture struct{ *ckpttest.Fixture }
 
 func readFixture(t testing.TB, name string) *fixture {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	md, err := ckpt.ReadMetadata(path)
-	if err != nil {
-		t.Fatalf("%v (regenerate with /usr/bin/python3 bench/reference/make_cocoop_fixtures.py)", err)
-	}
-	if v := md["format_version"]; v != fixtureFormatVersion {
-		t.Fatalf("%s: format_version %q, want %q", path, v, fixtureFormatVersion)
-	}
-	sd, _, err := ckpt.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{path: path, meta: md, tensors: map[string]*tensor.Tensor{}}
-	for _, k := range sd.Keys() {
-		x := sd.Get(k)
-		f.tensors[k] = tensor.FromSlice(x.Data, x.Shape...)
-	}
-	return f
-}
-
-func (f *fixture) get(t testing.TB, name string) *tensor.Tensor {
-	t.Helper()
-	x, ok := f.tensors[name]
-	if !ok {
-		t.Fatalf("%s: no tensor %q", f.path, name)
-	}
-	return x
-}
-
-func (f *fixture) json(t testing.TB, key string, v any) {
-	t.Helper()
-	if err := json.Unmarshal([]byte(f.meta[key]), v); err != nil {
-		t.Fatalf("%s: metadata %s: %v", f.path, key, err)
-	}
+	return &fixture{ckpttest.Read(t, filepath.Join("testdata", name), fixtureFormatVersion, "/usr/bin/python3 bench/reference/make_cocoop_fixtures.py")}
 }
 
 // input regenerates a hashed input named in the "inputs" metadata.
 func (f *fixture) input(t testing.TB, name string) *tensor.Tensor {
 	t.Helper()
-	var inputs map[string][2]json.RawMessage
-	f.json(t, "inputs", &inputs)
-	e, ok := inputs[name]
-	if !ok {
-		t.Fatalf("%s: no input %q", f.path, name)
-	}
-	var shape []int
-	var scale float64
-	if json.Unmarshal(e[0], &shape) != nil || json.Unmarshal(e[1], &scale) != nil {
-		t.Fatalf("%s: input %q: bad entry", f.path, name)
-	}
-	return clip.HashTensor(name, float32(scale), 0, shape...)
+	return f.Input(t, name, func(name string, scale float32, shape ...int) *tensor.Tensor {
+		return clip.HashTensor(name, scale, 0, shape...)
+	})
 }
 
 // initParams regenerates the meta-net start point of the "init" metadata.
 func (f *fixture) initParams(t testing.TB) map[string]*tensor.Tensor {
 	t.Helper()
 	var init map[string][4]json.RawMessage
-	f.json(t, "init", &init)
+	f.JSON(t, "init", &init)
 	out := map[string]*tensor.Tensor{}
 	for k, e := range init {
 		var name string
@@ -122,27 +76,18 @@ func (f *fixture) initParams(t testing.TB) map[string]*tensor.Tensor {
 		var scale, offset float64
 		if json.Unmarshal(e[0], &name) != nil || json.Unmarshal(e[1], &shape) != nil ||
 			json.Unmarshal(e[2], &scale) != nil || json.Unmarshal(e[3], &offset) != nil {
-			t.Fatalf("%s: init %q: bad entry", f.path, k)
+			t.Fatalf("%s: init %q: bad entry", f.Path, k)
 		}
 		out[k] = clip.HashTensor(name, float32(scale), float32(offset), shape...)
 	}
 	return out
 }
 
-// relErr is max|got − want| / max|want|.
-func relErr(got, want *tensor.Tensor) float64 {
-	scale := 0.0
-	for _, v := range want.ToSlice() {
-		scale = max(scale, math.Abs(float64(v)))
-	}
-	return tensor.MaxAbsDiff(got, want) / max(scale, 1e-30)
-}
-
 // compare checks got against fixture tensor name within tol and returns
 // the relative error.
 func (f *fixture) compare(t testing.TB, name string, got *tensor.Tensor, tol float64) float64 {
 	t.Helper()
-	want := f.get(t, name)
+	want := f.Get(t, name)
 	if got == nil {
 		t.Errorf("%s: got nil", name)
 		return math.Inf(1)
@@ -151,7 +96,7 @@ func (f *fixture) compare(t testing.TB, name string, got *tensor.Tensor, tol flo
 		t.Errorf("%s: shape %v, want %v", name, got.Shape(), want.Shape())
 		return math.Inf(1)
 	}
-	e := relErr(got, want)
+	e := tensor.RelErr(got, want)
 	if !(e <= tol) {
 		t.Errorf("%s: relative error %.3g > %.0e", name, e, tol)
 	}

@@ -24,7 +24,7 @@ const (
 func parityCoCoOp(t *testing.T, f *fixture, chunk int, full bool) *CoCoOp {
 	t.Helper()
 	var names []string
-	f.json(t, "class_names", &names)
+	f.JSON(t, "class_names", &names)
 	cfg := DefaultCoCoOpConfig()
 	cfg.ChunkSize = chunk
 	m := tinyCLIP(t)
@@ -45,13 +45,13 @@ func TestParityPrompts(t *testing.T) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
 	c := parityCoCoOp(t, f, 0, false)
 	var rows [][]int32
-	f.json(t, "token_rows", &rows)
+	f.JSON(t, "token_rows", &rows)
 	for i, want := range rows {
 		if got := c.classes.ids[i][:len(want)]; !slices.Equal(got, want) {
 			t.Errorf("class %q: tokens %v, reference %v", c.classes.names[i], got, want)
 		}
 	}
-	if !bitsEqual(c.Prompt.Ctx.Value, f.get(t, "init.ctx")) {
+	if !bitsEqual(c.Prompt.Ctx.Value, f.Get(t, "init.ctx")) {
 		t.Errorf("word init ctx differs from the reference's")
 	}
 	if c.Prompt.NCtx != 4 || c.Prompt.PromptPrefix != "a photo of a" {
@@ -62,7 +62,7 @@ func TestParityPrompts(t *testing.T) {
 func TestParityGradients(t *testing.T) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
 	var labels []int
-	f.json(t, "labels", &labels)
+	f.JSON(t, "labels", &labels)
 	images := f.input(t, "cocoop.images")
 	// Chunk 0: one graph over all classes; chunk 2: the two-pass path with
 	// classes sorted by length in 3 chunks. The text-tower shortcut (the
@@ -82,17 +82,17 @@ func parityGradients(t *testing.T, f *fixture, chunk int, full bool, images *ten
 	c := parityCoCoOp(t, f, chunk, full)
 	feats := c.ImageFeatures(images)
 	report := map[string]float64{}
-	report["image.features"] = f.compare(t, "image.features", feats, gradTol)
-	report["pi"] = f.compare(t, "pi", c.Prompt.Pi(autograd.Constant(feats), false).Value, gradTol)
+	report["image.features"] = f.Compare(t, "image.features", feats, gradTol)
+	report["pi"] = f.Compare(t, "pi", c.Prompt.Pi(autograd.Constant(feats), false).Value, gradTol)
 	res, err := c.ForwardBackward(images, labels)
 	if err != nil {
 		t.Fatal(err)
 	}
-	report["logits"] = f.compare(t, "logits", res.Logits, gradTol)
-	report["logits.eval"] = f.compare(t, "logits", c.Logits(images), gradTol)
-	report["loss"] = f.compare(t, "loss", tensor.FromSlice([]float32{float32(res.Loss)}, 1), lossTol)
+	report["logits"] = f.Compare(t, "logits", res.Logits, gradTol)
+	report["logits.eval"] = f.Compare(t, "logits", c.Logits(images), gradTol)
+	report["loss"] = f.Compare(t, "loss", tensor.FromSlice([]float32{float32(res.Loss)}, 1), lossTol)
 	for name, g := range gradsOf(c) {
-		report["grad."+name] = f.compare(t, "grad."+name, g, gradTol)
+		report["grad."+name] = f.Compare(t, "grad."+name, g, gradTol)
 	}
 	keys := make([]string, 0, len(report))
 	for k := range report {
@@ -115,10 +115,10 @@ func TestParityTenSteps(t *testing.T) {
 func parityTenSteps(t *testing.T, full bool) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
 	var labels []int
-	f.json(t, "train_labels", &labels)
+	f.JSON(t, "train_labels", &labels)
 	c := parityCoCoOp(t, f, 0, full)
 	cfg := c.Config()
-	fmt.Sscan(f.meta["epochs"], &cfg.Epochs)
+	fmt.Sscan(f.Meta["epochs"], &cfg.Epochs)
 	tr, err := NewTrainer(c, cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -126,17 +126,17 @@ func parityTenSteps(t *testing.T, full bool) {
 	var lrs []float32
 	tr.OnStep = func(p Progress) { lrs = append(lrs, float32(p.LR)) }
 	var steps int
-	fmt.Sscan(f.meta["steps_per_epoch"], &steps)
+	fmt.Sscan(f.Meta["steps_per_epoch"], &steps)
 	src := &epochWindows{SliceSource{Images: f.input(t, "cocoop.train.images"), Labels: labels, BatchSize: 1}, steps}
 	if err := tr.Train(context.Background(), src); err != nil {
 		t.Fatal(err)
 	}
-	want := f.get(t, "train.losses").ToSlice()
+	want := f.Get(t, "train.losses").ToSlice()
 	if len(tr.Losses) != len(want) {
 		t.Fatalf("%d steps, reference %d", len(tr.Losses), len(want))
 	}
-	if !slices.Equal(lrs, f.get(t, "train.lrs").ToSlice()) {
-		t.Errorf("lrs %v, reference %v", lrs, f.get(t, "train.lrs").ToSlice())
+	if !slices.Equal(lrs, f.Get(t, "train.lrs").ToSlice()) {
+		t.Errorf("lrs %v, reference %v", lrs, f.Get(t, "train.lrs").ToSlice())
 	}
 	worst := 0.0
 	for i, l := range tr.Losses {
@@ -149,7 +149,7 @@ func parityTenSteps(t *testing.T, full bool) {
 	}
 	t.Logf("worst step loss rel err %.2e", worst)
 	for name, p := range paramsOf(c) {
-		e := f.compare(t, "train."+name, p, gradTol)
+		e := f.Compare(t, "train."+name, p, gradTol)
 		t.Logf("final %-26s rel err %.2e", name, e)
 	}
 }
@@ -177,7 +177,7 @@ func (w *epochWindows) Batches(ctx context.Context, epoch int) iter.Seq2[Batch, 
 func TestFiniteDifferences(t *testing.T) {
 	f := readFixture(t, "cocoop_tiny.safetensors")
 	var labels []int
-	f.json(t, "labels", &labels)
+	f.JSON(t, "labels", &labels)
 	c := parityCoCoOp(t, f, 0, false)
 	images := f.input(t, "cocoop.images")
 	feats := c.ImageFeatures(images)

@@ -86,7 +86,7 @@ func compareSteps(t *testing.T, what string, on, off StepResult, onEval, offEval
 			t.Errorf("%s: %s: missing (shortcut %v, plain %v)", what, name, got != nil, want != nil)
 			return
 		}
-		e := relErr(got, want)
+		e := tensor.RelErr(got, want)
 		worst = max(worst, e)
 		if !(e <= shortcutTol) {
 			t.Errorf("%s: %s: shortcut vs plain rel err %.2e > %.0e", what, name, e, shortcutTol)
@@ -164,12 +164,12 @@ func TestShortcutForward(t *testing.T) {
 			autograd.CrossEntropy(out, labels).Backward()
 			logits[i], grads[i] = out.Value, gradsOf(l)
 		}
-		worst := relErr(logits[0], logits[1])
+		worst := tensor.RelErr(logits[0], logits[1])
 		if worst > shortcutTol {
 			t.Errorf("%s Forward: logits rel err %.2e", method, worst)
 		}
 		for k, g := range grads[1] {
-			e := relErr(grads[0][k], g)
+			e := tensor.RelErr(grads[0][k], g)
 			t.Logf("%s Forward: grad %s rel err %.2e", method, k, e)
 			worst = max(worst, e)
 			if e > shortcutTol {
@@ -226,7 +226,7 @@ func TestShortcutZeroShot(t *testing.T) {
 		}
 		feats[i] = z.TextFeatures()
 	}
-	if e := relErr(feats[0], feats[1]); e > shortcutTol {
+	if e := tensor.RelErr(feats[0], feats[1]); e > shortcutTol {
 		t.Errorf("zero-shot text features rel err %.2e", e)
 	} else {
 		t.Logf("zero-shot text features rel err %.2e", e)
@@ -250,7 +250,7 @@ func TestShortcutTraining(t *testing.T) {
 		}
 		pOn, pOff := paramsOf(lOn), paramsOf(lOff)
 		for k := range pOff {
-			if e := relErr(pOn[k], pOff[k]); !(e <= 1e-4) {
+			if e := tensor.RelErr(pOn[k], pOff[k]); !(e <= 1e-4) {
 				t.Errorf("%s: final %s rel err %.2e", method, k, e)
 			}
 		}

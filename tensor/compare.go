@@ -42,3 +42,14 @@ func MaxAbsDiff(a, b *Tensor) float64 {
 	}
 	return m
 }
+
+// RelErr is max|got − want| / max|want|: the error relative to want's
+// largest magnitude, the measure every parity check in this project uses
+// (tolerances are stated in it). +Inf when shapes differ, NaN with NaNs.
+func RelErr(got, want *Tensor) float64 {
+	scale := 0.0
+	for _, v := range want.ToSlice() {
+		scale = max(scale, math.Abs(float64(v)))
+	}
+	return MaxAbsDiff(got, want) / max(scale, 1e-30)
+}
