@@ -47,6 +47,16 @@ type kernels struct {
 	rows rowKernels
 }
 
+// newKernels assembles a tier from a copy of its gemm config, which must
+// validate: a mismatch (a panel copier wider than the tile) would corrupt
+// memory, so it panics here, at start-up.
+func newKernels(t Tier, g gemmConfig, rows rowKernels) *kernels {
+	if err := g.validate(); err != nil {
+		panic(fmt.Sprintf("%v (tier %v)", err, t))
+	}
+	return &kernels{tier: t, gemm: &g, rows: rows}
+}
+
 var (
 	// tiers[t] is nil when tier t is not supported on this machine.
 	tiers   [3]*kernels

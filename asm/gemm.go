@@ -12,7 +12,7 @@ import (
 // packing of A and B panels, edge tiles, and the split of a product across
 // cores. Only the micro-kernels (and two panel copiers) differ per tier.
 //
-// The BLIS loop nest (spec/kernels.md §2) is run in one of two orders:
+// The BLIS loop nest is run in one of two orders:
 //
 //	runRows (M ≤ MC, e.g. 197-row activations):
 //	  pack Ã = op(A)[:, all K] once, shared (MR-tall micro-panels [kc][MR])
@@ -58,16 +58,47 @@ type gemmConfig struct {
 	// ragged column panel; they read the packed B̃ panel with csB = nr.
 	edge []edgeKernel
 	// packPanel, if set, copies a full nr-wide panel of non-transposed B
-	// (kc rows, stride ldb) to [kc][nr]; else packB copies in Go.
-	packPanel func(dst, src unsafe.Pointer, ldb, kc int)
+	// (kc rows, stride ldb) to [kc][nr]; else packBWith copies in Go.
+	packPanel panelCopier
 	// packPanelT, if set, packs a full panel of transposed B:
 	// dst[p*nr+j] = src[j*ldb+p].
-	packPanelT func(dst, src unsafe.Pointer, ldb, kc int)
+	packPanelT panelCopier
 	// directMNK: products with m·n·k at most this skip packing A (the
-	// micro-kernel reads A rows in place, see spec §5).
+	// micro-kernel reads A rows in place through its row stride rsA).
 	directMNK int
 	// parMNK: products with m·n·k below this run on one core.
 	parMNK int
+}
+
+// panelCopier is an assembly copier of full B̃ micro-panels, nr floats
+// wide: it writes nr·kc floats whatever the config it sits in, so its width
+// must be the config's nr (gemmConfig.validate).
+type panelCopier struct {
+	nr   int
+	copy func(dst, src unsafe.Pointer, ldb, kc int)
+}
+
+// validate reports a config whose parts do not fit together: a panel
+// copier of another width than nr would write past the packed panels, an
+// edge kernel must be narrower than nr, and the blocks must be whole tiles.
+func (c *gemmConfig) validate() error {
+	if c.mr <= 0 || c.nr <= 0 || c.kc <= 0 || c.mc%c.mr != 0 || c.nc%c.nr != 0 || c.ncInner%c.nr != 0 {
+		return fmt.Errorf("asm: gemm config %d×%d: kc %d, mc %d, nc %d, ncInner %d must be positive multiples of the tile", c.mr, c.nr, c.kc, c.mc, c.nc, c.ncInner)
+	}
+	for _, p := range []struct {
+		name string
+		pc   panelCopier
+	}{{"packPanel", c.packPanel}, {"packPanelT", c.packPanelT}} {
+		if p.pc.copy != nil && p.pc.nr != c.nr {
+			return fmt.Errorf("asm: gemm config %d×%d: %s copies %d-wide panels, want %d", c.mr, c.nr, p.name, p.pc.nr, c.nr)
+		}
+	}
+	for i, e := range c.edge {
+		if e.nr >= c.nr || i > 0 && e.nr <= c.edge[i-1].nr {
+			return fmt.Errorf("asm: gemm config %d×%d: edge kernel widths must ascend below %d", c.mr, c.nr, c.nr)
+		}
+	}
+	return nil
 }
 
 // checkGemm panics if a slice is too short for its dimensions and stride:
@@ -386,17 +417,11 @@ func addTile(c []float32, ldc int, s []float32, lds, h, w int, alpha, beta float
 	}
 }
 
-// packB packs op(B)[pc:pc+kc, jc:jc+nc] into nr-wide micro-panels, each
-// stored [kc][nr] and zero-padded on the right.
-func packB(dst, b []float32, ldb int, transB bool, pc, kc, jc, nc, nr int) {
-	packBWith(nil, dst, b, ldb, transB, pc, kc, jc, nc, nr)
-}
-
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] with the tier's panel copier.
 func (p *gemmProblem) packB(dst []float32, pc, kc, jc, nc int) {
-	panel := p.cfg.packPanel
+	panel := p.cfg.packPanel.copy
 	if p.transB {
-		panel = p.cfg.packPanelT
+		panel = p.cfg.packPanelT.copy
 		if int64(p.cfg.nr)*int64(p.ldb) >= 1<<31 { // gather offsets are int32
 			panel = nil
 		}
@@ -404,8 +429,9 @@ func (p *gemmProblem) packB(dst []float32, pc, kc, jc, nc int) {
 	packBWith(panel, dst, p.b, p.ldb, p.transB, pc, kc, jc, nc, p.cfg.nr)
 }
 
-// packBWith is packB with an optional assembly copier for full panels
-// (nil: the Go loops below, which are its reference).
+// packBWith packs op(B)[pc:pc+kc, jc:jc+nc] into nr-wide micro-panels, each
+// stored [kc][nr] and zero-padded on the right, with an optional assembly
+// copier for full panels (nil: the Go loops below, which are its reference).
 func packBWith(panel func(dst, src unsafe.Pointer, ldb, kc int), dst, b []float32, ldb int, transB bool, pc, kc, jc, nc, nr int) {
 	if panel != nil {
 		full := nc / nr

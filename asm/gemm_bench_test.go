@@ -3,11 +3,12 @@ package asm
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"testing"
 )
 
-// benchShape is one product of the CLIP workload (spec/kernels.md §1).
+// benchShape is one product of the CLIP workload: ViT-B/16's image tower
+// (197 tokens, width 768, MLP 3072, attention heads of 64), the text
+// tower's 77-token attention, and square products for reference.
 type benchShape struct {
 	m, k, n int
 	transB  bool
@@ -30,7 +31,11 @@ var benchShapes = []benchShape{
 }
 
 // BenchmarkSgemm reports GFLOP/s per tier and shape; run with -cpu 1,2 for
-// single- and dual-core figures.
+// single- and dual-core figures. Sub-benchmarks are named tier/MxKxN[T]:
+// C[M×N] = A[M×K]·B[K×N], with a T suffix when B is stored transposed
+// ([N×K], read as Bᵀ: CLIP's x·Wᵀ with W [out, in], and QKᵀ). For example
+// BenchmarkSgemm/avx512/197x768x2304T is the image tower's QKV projection
+// on the AVX-512 tier; -bench 'Sgemm/avx2/' selects one tier.
 func BenchmarkSgemm(b *testing.B) {
 	old := CurrentTier()
 	defer SetTier(old)
@@ -78,28 +83,4 @@ func BenchmarkSgemmStridedHeads(b *testing.B) {
 	}
 	sec := b.Elapsed().Seconds() / float64(b.N)
 	b.ReportMetric(2*heads*m*m*k/sec/1e9, "GFLOP/s")
-}
-
-// BenchmarkGemmConfig is a tuning aid: it sweeps blocking constants of the
-// current tier on a few shapes (go test -run X -bench GemmConfig).
-func BenchmarkGemmConfig(b *testing.B) {
-	base := *current.Load().gemm
-	for _, v := range gemmVariants(base) {
-		for _, s := range gemmConfigShapes {
-			cfg := v.cfg
-			b.Run(v.name+"/"+s.String(), func(b *testing.B) {
-				procs := runtime.GOMAXPROCS(0)
-				benchGemm(b, s, func(a, bm, c []float32, ldb int) {
-					gemm(&cfg, false, s.transB, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n, procs)
-				})
-			})
-		}
-	}
-}
-
-var gemmConfigShapes = []benchShape{{197, 768, 2304, false}, {197, 768, 768, false}, {197, 3072, 768, false}, {1024, 1024, 1024, false}, {2048, 2048, 2048, false}, {197, 64, 197, true}, {197, 197, 64, false}, {77, 64, 77, true}}
-
-type gemmVariant struct {
-	name string
-	cfg  gemmConfig
 }

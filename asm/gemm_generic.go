@@ -94,7 +94,4 @@ func kern4x4Go(kc, nt int, a unsafe.Pointer, rsA, csA, tsA int, b unsafe.Pointer
 }
 
 // genericKernels returns the Generic tier, available on every platform.
-func genericKernels() *kernels {
-	g := genericGemm
-	return &kernels{tier: Generic, gemm: &g, rows: genericRows}
-}
+func genericKernels() *kernels { return newKernels(Generic, genericGemm, genericRows) }

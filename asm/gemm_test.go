@@ -5,6 +5,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"runtime"
+	"strings"
 	"testing"
 	"unsafe"
 )
@@ -313,9 +314,9 @@ func TestPackB(t *testing.T) {
 	for _, tier := range SupportedTiers() {
 		cfg := tiers[tier].gemm
 		for _, transB := range []bool{false, true} {
-			panel := cfg.packPanel
+			panel := cfg.packPanel.copy
 			if transB {
-				panel = cfg.packPanelT
+				panel = cfg.packPanelT.copy
 			}
 			if panel == nil {
 				continue
@@ -339,4 +340,29 @@ func TestPackB(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestGemmConfigValidate: every tier's config validates, and a panel copier
+// of another width than the tile (what a 12×32 tuning variant once paired
+// with the 64-wide copier, writing past the packed panels) is refused.
+func TestGemmConfigValidate(t *testing.T) {
+	for _, tier := range SupportedTiers() {
+		if err := tiers[tier].gemm.validate(); err != nil {
+			t.Errorf("%v: %v", tier, err)
+		}
+	}
+	wide := panelCopier{64, func(dst, src unsafe.Pointer, ldb, kc int) {}}
+	bad := genericGemm
+	bad.mr, bad.nr, bad.mc = 12, 32, 240
+	bad.packPanel = wide
+	err := bad.validate()
+	if err == nil || !strings.Contains(err.Error(), "packPanel copies 64-wide panels, want 32") {
+		t.Errorf("12×32 config with a 64-wide copier: error %v", err)
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "64-wide") {
+			t.Errorf("newKernels: panic %v, want the width mismatch", r)
+		}
+	}()
+	newKernels(Generic, bad, genericRows)
 }

@@ -36,7 +36,6 @@ type isa struct {
 
 func main() {
 	for _, k := range []isa{
-		{name: "AVX512", reg: "Z", lanes: 16, mr: 12, nv: 2, nregs: 32, zero: "VPXORD", unroll: 4},
 		{name: "AVX512x6x64", reg: "Z", lanes: 16, mr: 6, nv: 4, nregs: 32, zero: "VPXORD", unroll: 4},
 		{name: "AVX512x6x32", reg: "Z", lanes: 16, mr: 6, nv: 2, nregs: 32, zero: "VPXORD", unroll: 4},
 		{name: "AVX512x6x16", reg: "Z", lanes: 16, mr: 6, nv: 1, nregs: 32, zero: "VPXORD", unroll: 4},
