@@ -40,6 +40,7 @@ func runEncode(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	var images, texts stringList
 	fs.Var(&images, "image", "image `path` to encode (repeatable)")
 	fs.Var(&texts, "text", "`text` to encode (repeatable)")
+	threads := addThreadsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -55,6 +56,11 @@ func runEncode(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	case *batch < 1:
 		return usagef("--batch must be at least 1, got %d", *batch)
 	}
+	restore, err := setThreads(*threads)
+	if err != nil {
+		return err
+	}
+	defer restore()
 	model, err := clip.Load(*weights)
 	if err != nil {
 		return err
