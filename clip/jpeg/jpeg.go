@@ -107,6 +107,7 @@ type component struct {
 	stride  int
 	coefs   []int16 // progressive: bw*bh blocks of 64, natural order
 	scanned bool
+	vs      int // v as declared: libjpeg keeps it for a one-component image
 
 	// progressive bookkeeping (jdphuff.c coef_bits, jdcoefct.c latches)
 	coefBits     [64]int
@@ -138,11 +139,13 @@ type decoder struct {
 	adobe          bool
 	adobeTransform int
 
-	scanNumber int
-	br         bitReader
-	insuff     bool // libjpeg's insufficient_data
-	eobrun     int
-	unread     int // marker found by the entropy decoder, 0 if none
+	scanNumber  int
+	iMCURows    int // libjpeg's total_iMCU_rows
+	lastGoodRow int // iMCU row of the last MCU decoded with data left
+	br          bitReader
+	insuff      bool // libjpeg's insufficient_data
+	eobrun      int
+	unread      int // marker found by the entropy decoder, 0 if none
 }
 
 // DecodeConfig returns the size and colour model of a JPEG file without
@@ -368,6 +371,10 @@ func (d *decoder) parseSOF(p []byte, progressive bool) error {
 			return UnsupportedError(fmt.Sprintf("fractional sampling factors (component %d is %d×%d, maximum %d×%d)", i, c.h, c.v, d.hmax, d.vmax))
 		}
 	}
+	d.iMCURows = (d.height + 8*d.vmax - 1) / (8 * d.vmax)
+	for i := range d.comps {
+		d.comps[i].vs = d.comps[i].v
+	}
 	if n == 1 {
 		// A single-component image is not interleaved: its MCU is one block
 		// whatever its sampling factors say.
@@ -384,6 +391,7 @@ func (d *decoder) parseSOF(p []byte, progressive bool) error {
 		c.bh = d.mcusY * c.v
 		for k := range c.coefBits {
 			c.coefBits[k] = -1
+			c.prevCoefBits[k] = -1
 		}
 	}
 	d.frameSeen = true

@@ -97,9 +97,6 @@ func TestPillowFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s %s: %v", f.Encoder, f.Settings, err)
 			}
-			if strings.Contains(f.File, "scans_") && !smoothingDone {
-				t.Skip("block smoothing not implemented yet")
-			}
 			rf, err := os.Open(filepath.Join("testdata", f.Ref))
 			if err != nil {
 				t.Fatal(err)
@@ -180,5 +177,3 @@ func TestErrors(t *testing.T) {
 		}
 	}
 }
-
-const smoothingDone = false

@@ -208,12 +208,20 @@ func (d *decoder) finishProgressive() {
 			continue
 		}
 		wb, hb := (c.dsw+7)/8, (c.dsh+7)/8
+		if smooth {
+			if d.scanNumber == 1 {
+				for k := range c.prevCoefBits {
+					c.prevCoefBits[k] = -1
+				}
+			}
+			for by := 0; by < hb; by++ {
+				d.smoothRow(c, by, wb, hb, c.vs, d.iMCURows, &blk)
+			}
+			continue
+		}
 		for by := 0; by < hb; by++ {
 			for bx := 0; bx < wb; bx++ {
 				copy(blk[:], c.coefs[(by*c.bw+bx)*64:][:64])
-				if smooth {
-					d.smoothBlock(c, bx, by, wb, hb, &blk)
-				}
 				idctIslow(&blk, c.quant, c.plane[by*8*c.stride+bx*8:], c.stride)
 			}
 		}

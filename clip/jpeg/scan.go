@@ -178,6 +178,11 @@ func (d *decoder) scan(p []byte) error {
 				}
 				continue
 			}
+			if len(sp.comps) > 1 {
+				d.lastGoodRow = my
+			} else {
+				d.lastGoodRow = my / sp.comps[0].vs
+			}
 			var err error
 			if d.progressive {
 				err = d.progressiveMCU(sp, mx, my)
