@@ -24,6 +24,9 @@ type preprocessCase struct {
 	Resized [2]int `json:"resized"`
 	Crop    string `json:"crop"`
 	Floats  string `json:"floats"`
+	// DasslCrop: the crop of the official CoOp/Dassl order (convert("RGB")
+	// first, then Resize and CenterCrop), for modes the conversion changes.
+	DasslCrop string `json:"dassl_crop"`
 }
 
 const fixtureDir = "testdata/preprocess"
@@ -62,19 +65,21 @@ func TestPreprocessPillowParity(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := readRGBPNG(t, filepath.Join(fixtureDir, c.Crop))
-			if len(got.pix) != len(want) {
-				t.Fatalf("crop has %d bytes, want %d", len(got.pix), len(want))
-			}
-			diff, maxd := 0, 0
-			for i := range want {
-				if d := absInt(int(got.pix[i]) - int(want[i])); d != 0 {
-					diff++
-					maxd = max(maxd, d)
+			comparePix(t, "CLIP order", got.pix, readRGBPNG(t, filepath.Join(fixtureDir, c.Crop)))
+			if c.DasslCrop != "" {
+				rgb, err := ConvertRGB(img)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			if diff != 0 {
-				t.Errorf("%d of %d bytes differ from Pillow (max diff %d)", diff, len(want), maxd)
+				dassl, err := preprocessPix(rgb, c.Size)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := readRGBPNG(t, filepath.Join(fixtureDir, c.DasslCrop))
+				comparePix(t, "Dassl order (convert first)", dassl.pix, want)
+				if c.Mode != "L" && bytes.Equal(got.pix, want) { // grey resizes the same either way
+					t.Errorf("mode %s: the two orders give the same crop; the case does not tell them apart", c.Mode)
+				}
 			}
 			if c.Floats == "" {
 				return
@@ -95,6 +100,24 @@ func TestPreprocessPillowParity(t *testing.T) {
 				t.Errorf("normalized floats differ by %g", worst)
 			}
 		})
+	}
+}
+
+// comparePix requires got to equal Pillow's RGB bytes want.
+func comparePix(t *testing.T, what string, got, want []uint8) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%s: crop has %d bytes, want %d", what, len(got), len(want))
+	}
+	diff, maxd := 0, 0
+	for i := range want {
+		if d := absInt(int(got[i]) - int(want[i])); d != 0 {
+			diff++
+			maxd = max(maxd, d)
+		}
+	}
+	if diff != 0 {
+		t.Errorf("%s: %d of %d bytes differ from Pillow (max diff %d)", what, diff, len(want), maxd)
 	}
 }
 

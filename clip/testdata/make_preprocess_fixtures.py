@@ -7,12 +7,16 @@ Resize(int) / CenterCrop arithmetic is reproduced below, spec/clip.md §6):
 
     Resize(size, BICUBIC) -> CenterCrop(size) -> convert("RGB")
 
-and saves the uint8 crop (before ToTensor/Normalize) as an RGB PNG. For the
+and saves the uint8 crop (before ToTensor/Normalize) as an RGB PNG; for
+the modes convert("RGB") changes (P, 1, L, LA, RGBA) also the crop of the
+official CoOp/Dassl data path, which converts first (read_image:
+Image.open(path).convert("RGB"), then the same Resize and CenterCrop),
+as NAME_dassl_crop.png. For the
 cases marked "floats" it also saves ToTensor+Normalize in float32 as .npy
 (CHW), computed like torchvision: x.float()/255, then (x-mean)/std with
 float32 mean/std. A manifest.json lists the cases.
 
-Run from the clip directory:  python3 testdata/make_preprocess_fixtures.py
+Run from the clip directory:  /usr/bin/python3 testdata/make_preprocess_fixtures.py
 Made with Debian's python3-pil 9.4.0 and python3-numpy 1.24.2.
 """
 import json
@@ -119,6 +123,10 @@ def main():
         crop.save(os.path.join(OUT, want), optimize=True)
         case = {"name": name, "input": src, "mode": mode, "size": size,
                 "resized": [nw, nh], "crop": want}
+        if mode != "RGB":
+            dassl, _ = clip_transform_uint8(reread.convert("RGB"), size)
+            case["dassl_crop"] = name + "_dassl_crop.png"
+            dassl.save(os.path.join(OUT, case["dassl_crop"]), optimize=True)
         if floats:
             x = np.asarray(crop).astype(np.float32) / np.float32(255)
             x = (x - MEAN) / STD

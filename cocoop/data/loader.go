@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"image"
 	"iter"
 	"runtime"
 	"strings"
@@ -20,12 +21,30 @@ import (
 // name the path (clip.LoadImage's do).
 type Transform func(path string, rng *tensor.RNG) ([]float32, error)
 
-// TestTransform is Dassl's test transform: clip.LoadImage, then
+// readImage is Dassl's read_image: the file decoded and converted to RGB
+// (Image.open(path).convert("RGB")) before any transform. This order is the
+// official CoOp data path's, for training and evaluation alike; it differs
+// from openai/CLIP's preprocess, which resizes palette, bilevel and alpha
+// images in their own mode and converts last (the order of the single-image
+// commands, clip.Preprocess on clip.LoadImage's image).
+func readImage(path string) (image.Image, error) {
+	img, err := clip.LoadImage(path)
+	if err != nil {
+		return nil, err
+	}
+	rgb, err := clip.ConvertRGB(img)
+	if err != nil {
+		return nil, fmt.Errorf("data: image %s: %w", path, err)
+	}
+	return rgb, nil
+}
+
+// TestTransform is Dassl's test transform on readImage's RGB image:
 // clip.Preprocess (resize the short side to size bicubic, centre crop,
 // CLIP normalisation).
 func TestTransform(size int) Transform {
 	return func(path string, _ *tensor.RNG) ([]float32, error) {
-		img, err := clip.LoadImage(path)
+		img, err := readImage(path)
 		if err != nil {
 			return nil, err
 		}
@@ -33,12 +52,12 @@ func TestTransform(size int) Transform {
 	}
 }
 
-// TrainTransform is Dassl's train transform: clip.LoadImage, then
+// TrainTransform is Dassl's train transform on readImage's RGB image:
 // clip.PreprocessTrain (RandomResizedCrop, horizontal flip, CLIP
 // normalisation) drawing from the item's rng.
 func TrainTransform(size int) Transform {
 	return func(path string, rng *tensor.RNG) ([]float32, error) {
-		img, err := clip.LoadImage(path)
+		img, err := readImage(path)
 		if err != nil {
 			return nil, err
 		}

@@ -214,3 +214,43 @@ func TestLoaderEarlyStopAndCancel(t *testing.T) {
 	}
 	t.Fatalf("goroutines leaked: %d before, %d after", before, runtime.NumGoroutine())
 }
+
+// TestTransformsConvertFirst: both transforms read images as Dassl does,
+// convert("RGB") first and then resize (the pixels of that order are
+// checked against Pillow in clip's TestPreprocessPillowParity), which for
+// palette, bilevel and alpha files differs from openai/CLIP's order that
+// the single-image commands keep.
+func TestTransformsConvertFirst(t *testing.T) {
+	for _, name := range []string{"p_50x50", "bilevel_120x90", "la_260x230", "rgba_97x311"} {
+		path := filepath.Join("..", "..", "clip", "testdata", "preprocess", name+".png")
+		img, err := clip.LoadImage(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rgb, err := clip.ConvertRGB(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := clip.Preprocess(rgb, testSize)
+		clipOrder, _ := clip.Preprocess(img, testSize)
+		got, err := TestTransform(testSize)(path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: TestTransform is not Preprocess(ConvertRGB(image))", name)
+		}
+		if slices.Equal(got, clipOrder) {
+			t.Errorf("%s: TestTransform equals CLIP's resize-then-convert order", name)
+		}
+		rng := func() *tensor.RNG { return tensor.NewRNG(5) }
+		gotTrain, err := TrainTransform(testSize)(path, rng())
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantTrain, _ := clip.PreprocessTrain(rgb, testSize, rng())
+		if !slices.Equal(gotTrain, wantTrain) {
+			t.Errorf("%s: TrainTransform is not PreprocessTrain(ConvertRGB(image))", name)
+		}
+	}
+}
