@@ -174,10 +174,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		cfgs[n] = cfg
 	}
 	if *printFreq == 0 {
-		*printFreq = 20
-		if m == cocoop.MethodCoOp {
-			*printFreq = 5
-		}
+		*printFreq = defaultPrintFreq(m)
 	}
 	dss := map[string]*data.Dataset{}
 	for _, n := range names {
@@ -199,7 +196,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		c := cfgs[names[0]]
 		report.Config = &c
 	}
-	eo := evalOptions{*evalBatch, rf.workers, rf.skip}
+	eo := evalOptions{model.ImageResolution, *evalBatch, rf.workers, rf.skip}
 	for _, n := range names {
 		ds := dss[n]
 		cache := featuresByItems{}
@@ -344,15 +341,11 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 		cl = out.learner
 	}
 	eval := func(items []data.Datum, what string) (evalRecord, error) {
-		f, err := j.cache.get(ctx, cl, j.model.ImageResolution, items, j.eval, j.rep, label+" "+what)
+		r, skipped, err := evaluateItems(ctx, cl, items, j.eval, j.rep, label+" "+what, j.cache)
 		if err != nil {
 			return evalRecord{}, err
 		}
-		r, err := evaluateFeatures(ctx, cl, f, j.eval.batch, j.rep, label+" "+what)
-		if err != nil {
-			return evalRecord{}, err
-		}
-		res.Skipped.add(f.skipped)
+		res.Skipped.add(skipped)
 		return evalRecord{Split: "test", Classes: len(cl.ClassNames()), Accuracy: r.Accuracy, Correct: r.Correct, Total: r.Total}, nil
 	}
 	if res.Base, err = eval(base.Test, "base"); err != nil {

@@ -224,15 +224,12 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return err
 	}
 	label := fmt.Sprintf("%s %s (%s)", ds.Name, *split, *subsample)
-	f, err := encodeSplit(ctx, cl, model.ImageResolution, items, evalOptions{*evalBatch, rf.workers, rf.skip}, rep, label)
+	eo := evalOptions{model.ImageResolution, *evalBatch, rf.workers, rf.skip}
+	r, skipped, err := evaluateItems(ctx, cl, items, eo, rep, label, nil)
 	if err != nil {
 		return err
 	}
-	report.Skipped.add(f.skipped)
-	r, err := evaluateFeatures(ctx, cl, f, *evalBatch, rep, label)
-	if err != nil {
-		return err
-	}
+	report.Skipped.add(skipped)
 	report.Accuracy, report.Correct, report.Total = r.Accuracy, r.Correct, r.Total
 	report.PerClass = perClass(ds.ClassNames, r)
 	report.Seconds = time.Since(begin).Seconds()

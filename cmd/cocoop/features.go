@@ -28,19 +28,20 @@ type features struct {
 
 func (f *features) n() int { return len(f.labels) }
 
-// evalOptions configure feature extraction.
+// evalOptions configure evaluation.
 type evalOptions struct {
-	batch   int
-	workers int
-	skip    bool
+	res     int  // the model's image resolution
+	batch   int  // images per batch
+	workers int  // --workers
+	skip    bool // --skip-unreadable
 }
 
 // encodeSplit computes the image features of items with cl's frozen image
 // encoder and the test transform.
-func encodeSplit(ctx context.Context, cl cocoop.Classifier, res int, items []data.Datum, o evalOptions, rep *reporter, name string) (*features, error) {
+func encodeSplit(ctx context.Context, cl cocoop.Classifier, items []data.Datum, o evalOptions, rep *reporter, name string) (*features, error) {
 	cfg := data.TestConfig(o.batch)
 	cfg.Workers, cfg.SkipUnreadable = o.workers, o.skip
-	src, err := newLoaderSource(items, data.TestTransform(res), cfg, res)
+	src, err := newLoaderSource(items, data.TestTransform(o.res), cfg, o.res)
 	if err != nil {
 		return nil, err
 	}
@@ -65,6 +66,18 @@ func encodeSplit(ctx context.Context, cl cocoop.Classifier, res int, items []dat
 		t.step(f.skipped.Skipped, "", fmt.Sprintf("%d unreadable images skipped", f.skipped.Skipped))
 	}
 	return f, nil
+}
+
+// evaluateItems classifies items with cl through cocoop.Evaluate on their
+// image features, taken from cache or encoded (and kept there unless cache
+// is nil). It also returns the images skipped as unreadable.
+func evaluateItems(ctx context.Context, cl cocoop.Classifier, items []data.Datum, o evalOptions, rep *reporter, name string, cache featuresByItems) (cocoop.EvalResult, data.Stats, error) {
+	f, err := cache.get(ctx, cl, items, o, rep, name)
+	if err != nil {
+		return cocoop.EvalResult{}, data.Stats{}, err
+	}
+	r, err := evaluateFeatures(ctx, cl, f, o.batch, rep, name)
+	return r, f.skipped, err
 }
 
 // evaluateFeatures evaluates cl on cached features through
@@ -135,16 +148,19 @@ func itemsKey(items []data.Datum) uint64 {
 	return h.Sum64()
 }
 
-// get returns the cached features of items or computes them.
-func (c featuresByItems) get(ctx context.Context, cl cocoop.Classifier, res int, items []data.Datum, o evalOptions, rep *reporter, name string) (*features, error) {
+// get returns the cached features of items or computes them (and keeps
+// them unless c is nil).
+func (c featuresByItems) get(ctx context.Context, cl cocoop.Classifier, items []data.Datum, o evalOptions, rep *reporter, name string) (*features, error) {
 	k := itemsKey(items)
 	if f, ok := c[k]; ok {
 		return f, nil
 	}
-	f, err := encodeSplit(ctx, cl, res, items, o, rep, name)
+	f, err := encodeSplit(ctx, cl, items, o, rep, name)
 	if err != nil {
 		return nil, err
 	}
-	c[k] = f
+	if c != nil {
+		c[k] = f
+	}
 	return f, nil
 }

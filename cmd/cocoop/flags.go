@@ -122,6 +122,14 @@ func defaultConfig(method, dataset string) cocoop.Config {
 	return cocoop.DefaultCoCoOpConfig()
 }
 
+// defaultPrintFreq is Dassl's --print-freq of method: cocoop 20, coop 5.
+func defaultPrintFreq(method string) int {
+	if method == cocoop.MethodCoOp {
+		return 5
+	}
+	return 20
+}
+
 // apply copies the flags given on the command line into cfg.
 func (c *configFlags) apply(fs *flag.FlagSet, cfg *cocoop.Config) {
 	fs.Visit(func(f *flag.Flag) {

@@ -302,10 +302,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return err
 	}
 	if *printFreq == 0 {
-		*printFreq = 20
-		if cfg.Method == cocoop.MethodCoOp {
-			*printFreq = 5
-		}
+		*printFreq = defaultPrintFreq(cfg.Method)
 	}
 	ds, err := loadRunData(dataSpec{weights: *weights, name: name, root: *root, shots: *shots, rng: rng, subsample: *subsample})
 	if err != nil {
@@ -343,15 +340,12 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	}
 	rep2.Skipped.add(res.skipped)
 	if *doEval {
-		f, err := encodeSplit(ctx, res.learner, model.ImageResolution, ds.Test, evalOptions{*evalBatch, rf.workers, rf.skip}, rep, label+" test")
+		eo := evalOptions{model.ImageResolution, *evalBatch, rf.workers, rf.skip}
+		r, skipped, err := evaluateItems(ctx, res.learner, ds.Test, eo, rep, label+" test", nil)
 		if err != nil {
 			return err
 		}
-		rep2.Skipped.add(f.skipped)
-		r, err := evaluateFeatures(ctx, res.learner, f, *evalBatch, rep, label+" test")
-		if err != nil {
-			return err
-		}
+		rep2.Skipped.add(skipped)
 		rep2.Test = &evalRecord{Split: "test", Classes: len(ds.ClassNames), Accuracy: r.Accuracy, Correct: r.Correct, Total: r.Total}
 	}
 	rep2.Seconds = time.Since(begin).Seconds()
