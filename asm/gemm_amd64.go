@@ -2,8 +2,6 @@
 
 package asm
 
-//go:generate go run gen_gemm.go
-
 import (
 	"unsafe"
 

@@ -14,8 +14,8 @@
 //   Z0-Z23   accumulators, row i vector v in Z(i*4+v)
 //   Z24-Z27  the current k-step's row of B̃ (4 vectors)
 //   Z28-Z31  broadcasts of A (rotated); after the k loop Z24=alpha, Z25=beta
-//   BX, R12, R13 A row pointers for rows 0-3, 4-7, 8-11 (rows addressed as
-//                base, base+rsA, base+2rsA, base+3rsA via DX=rsA, SI=3rsA bytes)
+//   A row pointers BX rows 0-3, R12 rows 4-5; the rows of a group at
+//     base, base+rsA, base+2rsA, base+3rsA (DX=rsA, SI=3rsA bytes)
 //   R8 A k-step (csA bytes), CX B̃ pointer, R9 B k-step (csB bytes)
 //   R14 current tile's A origin, DI current C tile, R10 ldc bytes
 //   R11 tiles left, AX k counter (then C row walker)

@@ -1,7 +1,11 @@
 //go:build ignore
 
-// gen_gemm writes the sgemm micro-kernels gemm_avx512_amd64.s and
-// gemm_avx2_amd64.s. Run: go run gen_gemm.go (from package asm).
+// gen_gemm writes the sgemm micro-kernels, one file each:
+// gemm_avx512x6x64_amd64.s (the AVX-512 tier's kernel) with its narrow
+// edge kernels gemm_avx512x6x32_amd64.s and gemm_avx512x6x16_amd64.s, and
+// gemm_avx2_amd64.s (the AVX2 tier's 6×16) with gemm_avx2x6x8_amd64.s.
+// Run go generate in package asm (or go run gen_gemm.go [-o dir]);
+// TestGeneratedFiles checks that the committed files are its output.
 //
 // Every kernel has the Go signature of kernelFunc (see gemm.go):
 //
@@ -19,10 +23,14 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 )
+
+var outDir = flag.String("o", ".", "directory to write the .s files to")
 
 type isa struct {
 	name   string // file/function suffix
@@ -35,6 +43,7 @@ type isa struct {
 }
 
 func main() {
+	flag.Parse()
 	for _, k := range []isa{
 		{name: "AVX512x6x64", reg: "Z", lanes: 16, mr: 6, nv: 4, nregs: 32, zero: "VPXORD", unroll: 4},
 		{name: "AVX512x6x32", reg: "Z", lanes: 16, mr: 6, nv: 2, nregs: 32, zero: "VPXORD", unroll: 4},
@@ -85,8 +94,12 @@ func gen(k isa) {
 	w("//   %s0-%s%d   accumulators, row i vector v in %s(i*%d+v)", k.reg, k.reg, nacc-1, k.reg, k.nv)
 	w("//   %s%d-%s%d  the current k-step's row of B̃ (%d vectors)", k.reg, breg, k.reg, breg+k.nv-1, k.nv)
 	w("//   %s%d-%s%d  broadcasts of A (rotated); after the k loop %s%d=alpha, %s%d=beta", k.reg, bc0, k.reg, k.nregs-1, k.reg, breg, k.reg, breg+1)
-	w("//   BX, R12, R13 A row pointers for rows 0-3, 4-7, 8-11 (rows addressed as")
-	w("//                base, base+rsA, base+2rsA, base+3rsA via DX=rsA, SI=3rsA bytes)")
+	var groups []string
+	for p := 0; p*4 < k.mr; p++ {
+		groups = append(groups, fmt.Sprintf("%s rows %d-%d", ptrs[p], 4*p, min(k.mr, 4*p+4)-1))
+	}
+	w("//   A row pointers %s; the rows of a group at", strings.Join(groups, ", "))
+	w("//     base, base+rsA, base+2rsA, base+3rsA (DX=rsA, SI=3rsA bytes)")
 	w("//   R8 A k-step (csA bytes), CX B̃ pointer, R9 B k-step (csB bytes)")
 	w("//   R14 current tile's A origin, DI current C tile, R10 ldc bytes")
 	w("//   R11 tiles left, AX k counter (then C row walker)")
@@ -198,7 +211,7 @@ func gen(k isa) {
 	w("\tJNZ tile")
 	w("\tVZEROUPPER")
 	w("\tRET")
-	file := "gemm_" + strings.ToLower(k.name) + "_amd64.s"
+	file := filepath.Join(*outDir, "gemm_"+strings.ToLower(k.name)+"_amd64.s")
 	if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 		panic(err)
 	}

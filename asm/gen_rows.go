@@ -1,7 +1,9 @@
 //go:build ignore
 
 // gen_rows writes the row-helper kernels rows_avx512_amd64.s and
-// rows_avx2_amd64.s from one template. Run: go run gen_rows.go.
+// rows_avx2_amd64.s from one template. Run go generate in package asm (or
+// go run gen_rows.go [-o dir]); TestGeneratedFiles checks that the
+// committed files are its output.
 //
 // Each kernel handles n elements, n a positive multiple of the vector
 // width; the Go wrappers in rows_amd64.go do the tails. Go references:
@@ -9,11 +11,15 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"strings"
 )
+
+var outDir = flag.String("o", ".", "directory to write the .s files to")
 
 type isa struct {
 	name  string
@@ -27,10 +33,12 @@ var b strings.Builder
 func w(f string, args ...any) { fmt.Fprintf(&b, f+"\n", args...) }
 
 func main() {
+	flag.Parse()
 	for _, k := range []isa{{"AVX512", "Z", 16, false}, {"AVX2", "Y", 8, true}} {
 		b.Reset()
 		gen(k)
-		if err := os.WriteFile("rows_"+strings.ToLower(k.name)+"_amd64.s", []byte(b.String()), 0o644); err != nil {
+		file := filepath.Join(*outDir, "rows_"+strings.ToLower(k.name)+"_amd64.s")
+		if err := os.WriteFile(file, []byte(b.String()), 0o644); err != nil {
 			panic(err)
 		}
 	}

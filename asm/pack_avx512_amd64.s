@@ -4,7 +4,7 @@
 
 // Panel copies for packing B̃ (non-transposed B): kc rows of NR floats,
 // source row stride ldb (elements), into a contiguous [kc][NR] panel.
-// Go reference: the copy loop in packB (gemm.go).
+// Go reference: the non-transposed loop in packBWith (gemm.go).
 //
 // The source rows are ldb·4 bytes apart (3–12 KiB for CLIP), too far for
 // the hardware stride prefetcher, so each row PREFETCHT0s the row 16 ahead.
