@@ -184,7 +184,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 	lr := t.Config.LRSchedule().LR(e)
 	t.Opt.LR = float32(lr)
 	st := EpochStats{Epoch: e, LR: lr}
-	correct := 0
+	nCorrect := 0
 	steps := src.NumBatches()
 	for b, err := range src.Batches(ctx, e) {
 		if err != nil {
@@ -216,7 +216,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 		t.Losses = append(t.Losses, res.Loss)
 		st.Loss += res.Loss
 		st.Samples += len(b.Labels)
-		correct += res.Correct
+		nCorrect += res.Correct
 		if t.OnStep != nil {
 			t.OnStep(Progress{
 				Epoch: e, Epochs: t.Config.Epochs, Step: st.Steps, Steps: steps, GlobalStep: t.Opt.Steps(),
@@ -227,7 +227,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 	}
 	if st.Steps > 0 {
 		st.Loss /= float64(st.Steps)
-		st.Acc = 100 * float64(correct) / float64(st.Samples)
+		st.Acc = 100 * float64(nCorrect) / float64(st.Samples)
 	}
 	t.Epoch++
 	if cache != nil {
