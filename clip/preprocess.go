@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 
+	"github.com/gocoop/gocoop/clip/jpeg"
 	_ "golang.org/x/image/bmp"
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
@@ -276,7 +277,15 @@ func LoadImage(path string) (image.Image, error) {
 	br := bufio.NewReader(f)
 	peek, _ := br.Peek(32)
 	head := append([]byte(nil), peek...) // Decode reuses the buffer
-	img, format, err := image.Decode(br)
+	var img image.Image
+	var format string
+	if len(head) >= 2 && head[0] == 0xFF && head[1] == 0xD8 {
+		// JPEG through clip/jpeg: the same pixels as Pillow/libjpeg-turbo.
+		format = "jpeg"
+		img, err = jpeg.Decode(br)
+	} else {
+		img, format, err = image.Decode(br)
+	}
 	if err != nil {
 		switch {
 		case errors.Is(err, image.ErrFormat):

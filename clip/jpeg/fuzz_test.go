@@ -23,7 +23,7 @@ func FuzzDecode(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, cerr := DecodeConfig(bytes.NewReader(data))
-		if cerr == nil && cfg.Width*cfg.Height > 1<<22 {
+		if cerr == nil && cfg.Width*cfg.Height > 1<<20 {
 			return // keep the fuzzer's memory bounded
 		}
 		img, err := DecodeBytes(data)

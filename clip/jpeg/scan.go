@@ -55,6 +55,11 @@ func (d *decoder) decodeScans() error {
 	}
 }
 
+// maxScans bounds the work a small file can cause: each scan walks every
+// MCU of the image (libjpeg-turbo's djpeg has -maxscans for the same
+// reason). Real progressive files have about ten.
+const maxScans = 500
+
 // scanParams is a parsed SOS header.
 type scanParams struct {
 	comps          []*component
@@ -114,6 +119,9 @@ func (d *decoder) scan(p []byte) error {
 		return err
 	}
 	d.scanNumber++
+	if d.scanNumber > maxScans {
+		return FormatError(fmt.Sprintf("more than %d scans", maxScans))
+	}
 	// Latch quantisation tables at a component's first scan (jdinput.c
 	// latch_quant_tables).
 	for _, c := range sp.comps {
