@@ -83,26 +83,6 @@ func (f *fixture) initParams(t testing.TB) map[string]*tensor.Tensor {
 	return out
 }
 
-// compare checks got against fixture tensor name within tol and returns
-// the relative error.
-func (f *fixture) compare(t testing.TB, name string, got *tensor.Tensor, tol float64) float64 {
-	t.Helper()
-	want := f.Get(t, name)
-	if got == nil {
-		t.Errorf("%s: got nil", name)
-		return math.Inf(1)
-	}
-	if !tensor.SameShape(got.Shape(), want.Shape()) {
-		t.Errorf("%s: shape %v, want %v", name, got.Shape(), want.Shape())
-		return math.Inf(1)
-	}
-	e := tensor.RelErr(got, want)
-	if !(e <= tol) {
-		t.Errorf("%s: relative error %.3g > %.0e", name, e, tol)
-	}
-	return e
-}
-
 // paramsOf returns the live parameter tensors of l by name.
 func paramsOf(l Learner) map[string]*tensor.Tensor {
 	out := map[string]*tensor.Tensor{}
