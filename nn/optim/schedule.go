@@ -45,3 +45,28 @@ func (w ConstantWarmup) LR(epoch int) float64 {
 func CoCoOpSchedule(maxEpoch int, baseLR float64) Schedule {
 	return ConstantWarmup{After: Cosine{MaxEpoch: maxEpoch, BaseLR: baseLR}, Warmup: 1, WarmupLR: 1e-5}
 }
+
+// LinearWarmup ramps the learning rate linearly over the first Warmup
+// steps, BaseLR·(e+1)/Warmup, then follows After counted from the end of
+// warm-up: lr(e) = After.LR(e − Warmup). With After = Cosine{MaxEpoch:
+// total − Warmup, BaseLR} it is open_clip's cosine_lr, the per-step
+// schedule of CLIP pretraining (WarmupCosine).
+type LinearWarmup struct {
+	After  Schedule
+	Warmup int
+	BaseLR float64
+}
+
+// LR implements Schedule.
+func (w LinearWarmup) LR(e int) float64 {
+	if e < w.Warmup {
+		return w.BaseLR * float64(e+1) / float64(w.Warmup)
+	}
+	return w.After.LR(e - w.Warmup)
+}
+
+// WarmupCosine is linear warm-up over warmup steps to baseLR, then cosine
+// annealing to zero at step total.
+func WarmupCosine(total, warmup int, baseLR float64) Schedule {
+	return LinearWarmup{After: Cosine{MaxEpoch: max(total-warmup, 1), BaseLR: baseLR}, Warmup: warmup, BaseLR: baseLR}
+}

@@ -1,4 +1,5 @@
-// Package optim holds GoCoOp's optimizer (SGD with momentum and weight decay,
+// Package optim holds GoCoOp's optimizers (SGD with momentum and weight decay,
+// and AdamW with parameter groups and ClipGradNorm for CLIP pretraining,
 // PyTorch semantics) and the per-epoch learning-rate schedules used by Dassl
 // (CosineAnnealingLR wrapped in ConstantWarmupScheduler).
 package optim
