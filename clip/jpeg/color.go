@@ -153,6 +153,14 @@ func limit(v int32) uint8 { return limitTab[(v+384)&1023] }
 // output upsamples and colour-converts the component planes.
 func (d *decoder) output() (image.Image, error) {
 	w, h := d.width, d.height
+	for i := range d.comps {
+		if c := &d.comps[i]; !c.scanned {
+			// No scan coded it: libjpeg's coefficients stay zero (grey).
+			for j := range c.plane {
+				c.plane[j] = 128
+			}
+		}
+	}
 	cs := d.colorSpace()
 	if cs == csGray {
 		img := image.NewGray(image.Rect(0, 0, w, h))

@@ -311,14 +311,30 @@ func (d *decoder) sequentialMCU(sp scanParams, mx, my int, blk *[64]int16) error
 				c.dcPred += b.receiveExtend(uint(s))
 				blk[0] = int16(c.dcPred)
 				for k := 1; k < 64; k++ {
-					rs, err := b.decode(act)
-					if err != nil {
+					// Inlined decode: after a refill there are at least 57
+					// bits, enough for a code (≤ 16) and its value (≤ 15).
+					if b.n < 32 {
+						b.fill()
+					}
+					var rs uint8
+					if e := act.lut[b.acc>>(64-lookBits)]; e != 0 {
+						l := uint(e >> 8)
+						b.acc <<= l
+						b.n -= l
+						rs = uint8(e)
+					} else if rs, err = b.decode(act); err != nil {
 						return err
 					}
 					r, s := int(rs>>4), uint(rs&15)
 					if s != 0 {
 						k += r
-						blk[naturalOrder[k]] = int16(b.receiveExtend(s))
+						v := int32(b.acc >> (64 - s))
+						b.acc <<= s
+						b.n -= s
+						if v < 1<<(s-1) {
+							v += -1<<s + 1
+						}
+						blk[naturalOrder[k]] = int16(v)
 					} else {
 						if r != 15 {
 							break
