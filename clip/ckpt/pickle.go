@@ -676,6 +676,9 @@ func builtinName(g *pyGlobal) string {
 		if g.name == "OrderedDict" {
 			return "dict"
 		}
+		if g.name == "defaultdict" { // its default factory is dropped
+			return "defaultdict"
+		}
 	}
 	return ""
 }
@@ -687,7 +690,7 @@ func (u *unpickler) newObject(cls any, args *pyTuple) (any, error) {
 		return nil, u.errorf("instantiating %s, not a class", typeName(cls))
 	}
 	switch builtinName(g) {
-	case "dict", "set", "frozenset", "list", "tuple":
+	case "dict", "defaultdict", "set", "frozenset", "list", "tuple":
 		return u.call(g, args, 0)
 	}
 	return &pyObject{class: g, args: args}, nil
@@ -702,6 +705,14 @@ func (u *unpickler) call(fn any, args *pyTuple, depth int) (any, error) {
 	}
 	a := args.items
 	switch builtinName(g) {
+	case "defaultdict": // defaultdict(factory[, items]): an optimizer's state
+		d := newPyDict()
+		if len(a) > 1 {
+			if err := u.fillDict(d, a[1]); err != nil {
+				return nil, err
+			}
+		}
+		return d, nil
 	case "dict":
 		d := newPyDict()
 		if len(a) > 0 {

@@ -172,9 +172,32 @@ func (l *zipLoader) entryBytes(f *zip.File) ([]byte, error) {
 
 // loadZip reads a torch.save or torch.jit.save archive.
 func loadZip(path string, src source) (*StateDict, Format, error) {
+	l, root, pklName, err := openZip(path, src)
+	if err != nil {
+		return nil, FormatUnknown, err
+	}
+	refs, format, err := collectTensorsWith(root, l.classMembers)
+	if err != nil {
+		return nil, format, fmt.Errorf("%s: %s: %w", path, pklName, err)
+	}
+	sd := NewStateDict()
+	for _, r := range refs {
+		t, err := l.materialize(r.key, r.ref)
+		if err != nil {
+			return nil, format, fmt.Errorf("%s: %w", path, err)
+		}
+		sd.Set(r.key, t)
+	}
+	return sd, format, nil
+}
+
+// openZip indexes a torch zip archive and unpickles its data.pkl; it
+// returns the loader (for the storages), the pickled root and the name of
+// the data.pkl entry.
+func openZip(path string, src source) (*zipLoader, any, string, error) {
 	zr, err := zip.NewReader(src, src.Size())
 	if err != nil {
-		return nil, FormatUnknown, fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
+		return nil, nil, "", fmt.Errorf("%s: %w: %v", path, ErrCorrupt, err)
 	}
 	l := &zipLoader{
 		path:   path,
@@ -189,45 +212,33 @@ func loadZip(path string, src source) (*StateDict, Format, error) {
 		dir, base, found := strings.Cut(f.Name, "/")
 		if base == "data.pkl" && found && !strings.Contains(dir, "/") || f.Name == "data.pkl" {
 			if pkl != nil {
-				return nil, FormatUnknown, fmt.Errorf("%s: %w: two data.pkl records (%q, %q)", path, ErrCorrupt, pkl.Name, f.Name)
+				return nil, nil, "", fmt.Errorf("%s: %w: two data.pkl records (%q, %q)", path, ErrCorrupt, pkl.Name, f.Name)
 			}
 			pkl = f
 		}
 	}
 	if pkl == nil {
-		return nil, FormatUnknown, fmt.Errorf("%s: not a CLIP checkpoint: %w (zip archive without <dir>/data.pkl)", path, ErrUnknownFormat)
+		return nil, nil, "", fmt.Errorf("%s: not a CLIP checkpoint: %w (zip archive without <dir>/data.pkl)", path, ErrUnknownFormat)
 	}
 	l.prefix = strings.TrimSuffix(pkl.Name, "data.pkl")
 	if f := l.files[l.prefix+"byteorder"]; f != nil {
 		b, err := l.entryBytes(f)
 		if err != nil {
-			return nil, FormatUnknown, fmt.Errorf("%s: %w", path, err)
+			return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 		}
 		if order := strings.TrimSpace(string(b)); order != "little" {
-			return nil, FormatUnknown, fmt.Errorf("%s: %w: byteorder %q", path, ErrUnsupported, order)
+			return nil, nil, "", fmt.Errorf("%s: %w: byteorder %q", path, ErrUnsupported, order)
 		}
 	}
 	data, err := l.entryBytes(pkl)
 	if err != nil {
-		return nil, FormatUnknown, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, "", fmt.Errorf("%s: %w", path, err)
 	}
 	root, err := unpickle(data, torchPersistentLoad)
 	if err != nil {
-		return nil, FormatUnknown, fmt.Errorf("%s: %s: %w", path, pkl.Name, err)
+		return nil, nil, "", fmt.Errorf("%s: %s: %w", path, pkl.Name, err)
 	}
-	refs, format, err := collectTensorsWith(root, l.classMembers)
-	if err != nil {
-		return nil, format, fmt.Errorf("%s: %s: %w", path, pkl.Name, err)
-	}
-	sd := NewStateDict()
-	for _, r := range refs {
-		t, err := l.materialize(r.key, r.ref)
-		if err != nil {
-			return nil, format, fmt.Errorf("%s: %w", path, err)
-		}
-		sd.Set(r.key, t)
-	}
-	return sd, format, nil
+	return l, root, pkl.Name, nil
 }
 
 // classMembers returns the names of the parameters and buffers of a
