@@ -2,6 +2,7 @@ package clip
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -260,11 +261,27 @@ func inferMode(img image.Image) string {
 	return "RGB"
 }
 
+// MaxImagePixels is the largest image, in pixels (width × height), that
+// LoadImage decodes: Pillow's Image.MAX_IMAGE_PIXELS (89,478,485, about
+// 9459² — a quarter gigabyte of RGB). A file whose header claims more is
+// refused with [ErrImageTooLarge] before any pixel is allocated, so that a
+// corrupt or hostile header (a "decompression bomb": a few hundred bytes
+// claiming 100000×100000) cannot exhaust memory. Pillow only warns between
+// this limit and twice it and raises DecompressionBombError above; LoadImage
+// refuses everything above the limit. Zero or less removes the check.
+var MaxImagePixels = 89_478_485
+
+// ErrImageTooLarge is wrapped by LoadImage's error for an image over
+// [MaxImagePixels].
+var ErrImageTooLarge = errors.New("image too large")
+
 // LoadImage opens and decodes an image file (JPEG, PNG, GIF, BMP, TIFF or
 // WebP; only the first frame of an animation). It returns a *[ModeImage]
 // carrying the Pillow mode of the file, which Preprocess uses. EXIF
-// orientation is not applied, as in PIL. Errors name the file and say
-// whether it is missing, of an unknown format, or truncated/corrupt.
+// orientation is not applied, as in PIL. The size in the file's header is
+// checked against [MaxImagePixels] before decoding. Errors name the file
+// and say whether it is missing, of an unknown format, too large, or
+// truncated/corrupt.
 func LoadImage(path string) (image.Image, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -278,12 +295,28 @@ func LoadImage(path string) (image.Image, error) {
 	peek, _ := br.Peek(32)
 	head := append([]byte(nil), peek...) // Decode reuses the buffer
 	var img image.Image
+	var cfg image.Config
 	var format string
 	if len(head) >= 2 && head[0] == 0xFF && head[1] == 0xD8 {
 		// JPEG through clip/jpeg: the same pixels as Pillow/libjpeg-turbo.
 		format = "jpeg"
-		img, err = jpeg.Decode(br)
-	} else {
+		var data []byte
+		if data, err = io.ReadAll(br); err == nil {
+			if cfg, err = jpeg.DecodeConfig(bytes.NewReader(data)); err == nil {
+				if err = checkPixels(path, format, cfg); err != nil {
+					return nil, err
+				}
+				img, err = jpeg.DecodeBytes(data)
+			}
+		}
+	} else if cfg, format, err = image.DecodeConfig(br); err == nil {
+		if err = checkPixels(path, format, cfg); err != nil {
+			return nil, err
+		}
+		if _, err = f.Seek(0, io.SeekStart); err != nil {
+			return nil, fmt.Errorf("clip: image %s: %w", path, err)
+		}
+		br.Reset(f)
 		img, format, err = image.Decode(br)
 	}
 	if err != nil {
@@ -297,6 +330,16 @@ func LoadImage(path string) (image.Image, error) {
 		}
 	}
 	return &ModeImage{Image: img, Mode: fileMode(format, head, img)}, nil
+}
+
+// checkPixels refuses an image whose header size is over MaxImagePixels.
+func checkPixels(path, format string, cfg image.Config) error {
+	n := int64(cfg.Width) * int64(cfg.Height)
+	if MaxImagePixels > 0 && n > int64(MaxImagePixels) {
+		return fmt.Errorf("clip: image %s: the %s header says %dx%d = %d pixels, more than the limit of %d (clip.MaxImagePixels, Pillow's MAX_IMAGE_PIXELS); refused without decoding (a corrupt file or a decompression bomb): %w",
+			path, format, cfg.Width, cfg.Height, n, MaxImagePixels, ErrImageTooLarge)
+	}
+	return nil
 }
 
 // fileMode is the mode PIL.Image.open reports for a decoded file. For PNG it

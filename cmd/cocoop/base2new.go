@@ -66,6 +66,7 @@ type seedReport struct {
 	BaseClasses []string      `json:"base_classes"`
 	NewClasses  []string      `json:"new_classes"`
 	TrainImages int           `json:"train_images"`
+	ShotsUsed   [2]int        `json:"shots_used"` // fewest and most train images of a class (all classes)
 	Base        evalRecord    `json:"base"`
 	New         evalRecord    `json:"new"`
 	H           float64       `json:"h"`
@@ -94,7 +95,7 @@ type base2newReport struct {
 	Seconds     float64        `json:"seconds"`
 }
 
-func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	weights := fs.String("weights", "", "CLIP checkpoint `path` (required)")
 	datasets := fs.String("dataset", "", "comma-separated dataset `names` (required)")
 	root := fs.String("root", "", "`directory` holding the dataset folders (required)")
@@ -188,9 +189,10 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer sess.stop()
+	defer sess.close(&err)
 	ctx, rep, model := sess.ctx, sess.rep, sess.model
 	begin := time.Now()
+	removeStaleTemps(*outDir, rep)
 	report := base2newReport{Command: "base2new", Method: m, Shots: *shots, Seeds: seeds, Sampler: *samplerName, Weights: *weights, FullPrompts: cf.fullPrompts}
 	if len(names) == 1 && m != cocoop.MethodZeroShot {
 		c := cfgs[names[0]]
@@ -274,7 +276,7 @@ type b2nResult struct {
 	templates []string
 }
 
-func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
+func base2newSeed(ctx context.Context, j b2nJob) (_ *b2nResult, err error) {
 	start := time.Now()
 	rng, err := sampler(j.sampler, j.seed)
 	if err != nil {
@@ -292,10 +294,21 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 	if len(novel.ClassNames) == 0 {
 		return nil, fmt.Errorf("%s has %d classes: no new classes to evaluate", j.ds.Name, len(base.ClassNames))
 	}
+	if err := checkEvalSplit(base, base.Test, "test", "base"); err != nil {
+		return nil, err
+	}
+	if err := checkEvalSplit(novel, novel.Test, "test", "new"); err != nil {
+		return nil, err
+	}
+	lo, hi := shotsUsed(fsd)
 	res := &b2nResult{seedReport: seedReport{
 		Dataset: j.ds.Name, Seed: j.seed, BaseClasses: base.ClassNames, NewClasses: novel.ClassNames, TrainImages: len(base.Train),
+		ShotsUsed: [2]int{lo, hi},
 	}}
 	label := fmt.Sprintf("%s seed %d", j.ds.Name, j.seed)
+	if j.method != cocoop.MethodZeroShot {
+		warnFewShots(j.rep, label, j.shots, lo, hi)
+	}
 	var cl cocoop.Classifier
 	if j.method == cocoop.MethodZeroShot {
 		var z *cocoop.ZeroShot
@@ -315,6 +328,7 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 		if err := os.MkdirAll(j.outDir, 0o755); err != nil {
 			return nil, err
 		}
+		removeStaleTemps(j.outDir, j.rep)
 		ck, err := existingCheckpoint(filepath.Join(j.outDir, checkpointName), cfg, base.ClassNames, j.fresh)
 		if err != nil {
 			return nil, err
@@ -324,6 +338,11 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 			return nil, err
 		}
 		defer logf.Close()
+		defer func() {
+			if err != nil {
+				fmt.Fprintf(logf, "error: %v\n", err)
+			}
+		}()
 		var lw io.Writer = logf
 		if j.rep.log != nil {
 			lw = io.MultiWriter(logf, j.rep.log)
@@ -332,6 +351,9 @@ func base2newSeed(ctx context.Context, j b2nJob) (*b2nResult, error) {
 		out, err := trainLearner(ctx, trainJob{
 			cfg: cfg, model: j.model, ds: base, workers: j.run.workers, skip: j.run.skip, outDir: j.outDir,
 			resume: ck, rep: rep, name: label, printFreq: j.printFreq, noAugment: j.noAugment,
+			resumeHint: func(ck string) string {
+				return fmt.Sprintf("run the same base2new command again: it resumes every seed from its last finished epoch (here %s; --fresh retrains instead)", ck)
+			},
 		})
 		if err != nil {
 			return nil, err

@@ -61,7 +61,12 @@ func runEncode(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return err
 	}
 	defer restore()
-	model, err := clip.Load(*weights)
+	for _, p := range images {
+		if err := checkFile("image", p); err != nil {
+			return err
+		}
+	}
+	model, err := loadModel(*weights, nil)
 	if err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func perClass(names []string, r cocoop.EvalResult) []classAccuracy {
 	return out
 }
 
-func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	weights := fs.String("weights", "", "CLIP checkpoint `path` (required)")
 	dataset := fs.String("dataset", "", "dataset `name` (required)")
 	root := fs.String("root", "", "`directory` holding the dataset folders (required)")
@@ -191,7 +191,7 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer sess.stop()
+	defer sess.close(&err)
 	ctx, rep, model := sess.ctx, sess.rep, sess.model
 	begin := time.Now()
 	var cl cocoop.Classifier

@@ -54,7 +54,7 @@ Example:
 	})
 }
 
-func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	weights := fs.String("weights", "", "CLIP checkpoint `path` (required)")
 	imagePath := fs.String("image", "", "image `path` (required)")
 	classes := fs.String("classes", "", "comma-separated class `names`")
@@ -89,6 +89,9 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return usagef("give --classes a,b,c or --dataset NAME --root DIR for the class names")
 	case len(names) > 0 && *dataset != "":
 		return usagef("give either --classes or --dataset, not both")
+	}
+	if err := checkClassNames(names); err != nil {
+		return err
 	}
 	if *dataset != "" {
 		name, err := checkDatasetName(*dataset)
@@ -133,7 +136,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer sess.stop()
+	defer sess.close(&err)
 	model := sess.model
 	img, err := loadImages([]string{*imagePath}, model.ImageResolution)
 	if err != nil {

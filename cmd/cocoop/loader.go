@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"iter"
+	"strings"
 
 	"github.com/gocoop/gocoop/cocoop"
 	"github.com/gocoop/gocoop/cocoop/data"
@@ -26,11 +28,13 @@ func (e *imageError) Error() string {
 
 func (e *imageError) Unwrap() error { return e.err }
 
-// loaderSource adapts a data.Loader to cocoop.BatchSource.
+// loaderSource adapts a data.Loader to cocoop.BatchSource. It records the
+// 0-based epoch and batch it is at, for trainError's messages.
 type loaderSource struct {
-	l    *data.Loader
-	res  int
-	skip bool
+	l            *data.Loader
+	res          int
+	skip         bool
+	epoch, batch int
 }
 
 func newLoaderSource(items []data.Datum, tf data.Transform, cfg data.LoaderConfig, res int) (*loaderSource, error) {
@@ -47,9 +51,16 @@ func (s *loaderSource) NumBatches() int { return s.l.NumBatches() }
 // Batches implements cocoop.BatchSource.
 func (s *loaderSource) Batches(ctx context.Context, epoch int) iter.Seq2[cocoop.Batch, error] {
 	return func(yield func(cocoop.Batch, error) bool) {
+		s.epoch, s.batch = epoch, 0
 		for b, err := range s.l.Epoch(ctx, epoch) {
 			if err != nil {
 				if ctx.Err() == nil {
+					// The loader's "data: loader epoch E, item I: " (0-based)
+					// is replaced by the caller's context; the cause names
+					// the image.
+					if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "data: loader epoch ") {
+						err = inner
+					}
 					err = &imageError{err: err, skip: s.skip}
 				}
 				yield(cocoop.Batch{}, err)
@@ -59,6 +70,7 @@ func (s *loaderSource) Batches(ctx context.Context, epoch int) iter.Seq2[cocoop.
 			if !yield(cocoop.Batch{Images: imgs, Labels: b.Labels}, nil) {
 				return
 			}
+			s.batch++
 		}
 	}
 }

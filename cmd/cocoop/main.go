@@ -12,6 +12,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -41,14 +42,18 @@ func main() {
 }
 
 // run executes the command line args and returns the process exit code:
-// 0 on success, 1 when the command failed, 2 on a usage error.
+// 0 on success, 1 when the command failed, 2 on a usage error, 130
+// (exitInterrupted) when Ctrl-C stopped it.
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		if len(args) > 1 {
-			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(stdout, args[1], c, nil)
-				return 0
+			if _, ok := commands[args[1]]; !ok {
+				fmt.Fprintf(stderr, "cocoop help: unknown command %q\n\n", args[1])
+				printUsage(stderr)
+				return 2
 			}
+			// The flags are defined by the command's body: run it for --help.
+			return run([]string{args[1], "--help"}, stdout, stderr)
 		}
 		printUsage(stdout)
 		if len(args) == 0 {
@@ -65,15 +70,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("cocoop "+name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { printCommandHelp(stderr, name, c, fs) }
+	fs.Usage = func() {} // run prints the help (stdout) or the error (stderr), once
 	err := c.run(fs, args[1:], stdout)
 	switch {
 	case err == nil:
 		return 0
 	case errors.Is(err, flag.ErrHelp):
-		fs.SetOutput(stdout)
 		printCommandHelp(stdout, name, c, fs)
+		fs.SetOutput(stderr)
 		return 0
+	case errors.Is(err, errInterrupted) || errors.Is(err, context.Canceled):
+		fmt.Fprintf(stderr, "cocoop %s: %v\n", name, err)
+		return exitInterrupted
 	case errors.As(err, new(*usageError)):
 		fmt.Fprintf(stderr, "cocoop %s: %v\n(run \"cocoop %s --help\" for usage)\n", name, err, name)
 		return 2
@@ -90,10 +98,22 @@ func (e *usageError) Error() string { return e.msg }
 
 func usagef(format string, a ...any) error { return &usageError{fmt.Sprintf(format, a...)} }
 
-// parseFlags parses args with fs, turning flag errors into usage errors
-// (the flag package has already printed the message and usage).
+// exitInterrupted is the exit code of a run stopped by Ctrl-C: 128+SIGINT,
+// what a shell reports for a process killed by the signal.
+const exitInterrupted = 130
+
+// errInterrupted marks a run stopped by Ctrl-C (exit code 130).
+var errInterrupted = errors.New("interrupted")
+
+// parseFlags parses args with fs, turning flag errors into usage errors.
+// The flag package's own messages are silenced: run prints the error or
+// the help once.
 func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	out := fs.Output()
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(out)
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}

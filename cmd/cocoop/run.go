@@ -3,14 +3,18 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/clip/ckpt"
 	"github.com/gocoop/gocoop/cocoop/data"
 	"github.com/gocoop/gocoop/tensor"
 )
@@ -33,17 +37,44 @@ func loadDataset(name, root string) (*data.Dataset, error) {
 	return data.Load(name, root)
 }
 
-// loadModel loads the CLIP weights.
+// loadModel loads the CLIP weights of --weights path, logging to rep when
+// it is not nil. A directory, or a prompt checkpoint given in place of the
+// weights, gets a clear error.
 func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 	if err := checkFile("weights", path); err != nil {
 		return nil, err
 	}
-	rep.logf("loading CLIP weights %s", path)
+	if rep != nil {
+		rep.logf("loading CLIP weights %s", path)
+	}
 	m, err := clip.Load(path)
 	if err != nil {
-		return nil, fmt.Errorf("--weights: %w", err)
+		if isPromptCheckpoint(path) {
+			return nil, fmt.Errorf("--weights %s is a prompt checkpoint written by cocoop train (ctx, meta_net.*), not CLIP weights: pass it with --checkpoint (eval, inspect) or --resume (train), and give the CLIP checkpoint (e.g. ViT-B-16.pt) with --weights", path)
+		}
+		// clip.Load wraps its errors as "clip: PATH: ..."; name the flag
+		// and the path once instead.
+		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "clip: "+path+": ") {
+			err = inner
+		}
+		return nil, fmt.Errorf("--weights %s: %w", path, err)
 	}
 	return m, nil
+}
+
+// isPromptCheckpoint reports whether path is a safetensors file holding a
+// learned prompt (the keys cocoop.SaveCheckpoint writes: ctx, meta_net.*).
+func isPromptCheckpoint(path string) bool {
+	sd, _, err := ckpt.Load(path)
+	if err != nil {
+		return false
+	}
+	for _, k := range sd.Keys() {
+		if k == "ctx" || strings.HasPrefix(k, "meta_net.") {
+			return true
+		}
+	}
+	return false
 }
 
 // dataSpec is the data of a run: the dataset, its few-shot subset and
@@ -85,14 +116,21 @@ type session struct {
 	ctx   context.Context // cancelled by Ctrl-C with runSpec.interrupt
 	rep   *reporter
 	model *clip.CLIP
-	stop  func() // closes the log and gives Ctrl-C back
+	log   *os.File // log.txt, or nil
+	stop  func()   // gives Ctrl-C back
 }
 
-// startRun creates the log directory and opens its log.txt, makes the
-// reporter, loads the CLIP weights and catches Ctrl-C. The caller defers
-// session.stop.
+// startRun loads the CLIP weights, then creates the log directory and
+// opens its log.txt (so that bad weights leave nothing behind), makes the
+// reporter and catches Ctrl-C. The caller defers session.close(&err).
 func startRun(fs *flag.FlagSet, s runSpec) (*session, error) {
 	sess := &session{ctx: context.Background(), rep: newReporter(stderrOf(fs), s.quiet), stop: func() {}}
+	m, err := loadModel(s.weights, sess.rep)
+	if err != nil {
+		return nil, err
+	}
+	m.Text.FullPrompts = s.fullPrompts // --full-prompts: the text tower's one route switch
+	sess.model = m
 	if s.logDir != "" {
 		if err := os.MkdirAll(s.logDir, 0o755); err != nil {
 			return nil, err
@@ -101,23 +139,111 @@ func startRun(fs *flag.FlagSet, s runSpec) (*session, error) {
 		if err != nil {
 			return nil, err
 		}
-		sess.stop = func() { logf.Close() }
+		sess.log = logf
 		sess.rep = sess.rep.withLog(logf)
-		sess.rep.logf("%s %q", fs.Name(), s.args)
+		fmt.Fprintf(logf, "%s %q\nCLIP weights %s\n", fs.Name(), s.args, s.weights)
 	}
-	m, err := loadModel(s.weights, sess.rep)
-	if err != nil {
-		sess.stop()
-		return nil, err
-	}
-	m.Text.FullPrompts = s.fullPrompts // --full-prompts: the text tower's one route switch
-	sess.model = m
 	if s.interrupt {
 		ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
-		closeLog := sess.stop
-		sess.ctx, sess.stop = ctx, func() { cancel(); closeLog() }
+		sess.ctx, sess.stop = ctx, cancel
 	}
 	return sess, nil
+}
+
+// close ends the session: a failed run's error goes to its log.txt (run
+// prints it on stderr), then the log is closed and Ctrl-C given back.
+func (s *session) close(errp *error) {
+	s.stop()
+	if s.log == nil {
+		return
+	}
+	if err := *errp; err != nil {
+		fmt.Fprintf(s.log, "error: %v\n", err)
+	}
+	s.log.Close()
+}
+
+// interrupted returns the error of a run stopped by Ctrl-C: errInterrupted
+// (exit code 130) followed by what to do next.
+func interrupted(format string, a ...any) error {
+	return fmt.Errorf("%w; %s", errInterrupted, fmt.Sprintf(format, a...))
+}
+
+// staleTemp reports whether name is a temporary file this command writes
+// in an output directory and renames into place: ckpt.SaveSafetensors'
+// ".NAME.safetensors.tmpDIGITS" and writeJSON's "NAME.json.tmp". A run
+// killed (SIGKILL, power loss) between the write and the rename leaves one.
+func staleTemp(name string) bool {
+	if strings.HasPrefix(name, ".") && strings.Contains(name, ".safetensors.tmp") {
+		digits := name[strings.LastIndex(name, ".tmp")+4:]
+		return digits != "" && strings.Trim(digits, "0123456789") == ""
+	}
+	return strings.HasSuffix(name, ".json.tmp")
+}
+
+// removeStaleTemps deletes the temporary files of an earlier, killed run
+// from dir (see staleTemp) and logs each one.
+func removeStaleTemps(dir string, rep *reporter) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if e.Type().IsRegular() && staleTemp(e.Name()) {
+			p := filepath.Join(dir, e.Name())
+			if os.Remove(p) == nil {
+				rep.logf("removed %s, left by an interrupted write", p)
+			}
+		}
+	}
+}
+
+// shotsUsed returns the fewest and the most training images of a class in
+// ds.Train (a class without any counts as 0).
+func shotsUsed(ds *data.Dataset) (lo, hi int) {
+	n := make([]int, len(ds.ClassNames))
+	for _, d := range ds.Train {
+		if d.Label >= 0 && d.Label < len(n) {
+			n[d.Label]++
+		}
+	}
+	if len(n) == 0 {
+		return 0, 0
+	}
+	return slices.Min(n), slices.Max(n)
+}
+
+// shotsLabel describes the few-shot subset: the requested shots, or the
+// counts actually drawn where classes had fewer images (Dassl's
+// generate_fewshot_dataset then keeps every image of the class, with no
+// repeats).
+func shotsLabel(requested, lo, hi int) string {
+	switch {
+	case requested == 0:
+		return "all train images"
+	case lo >= requested:
+		return fmt.Sprintf("%d shots", requested)
+	case lo == hi:
+		return fmt.Sprintf("%d shots (%d requested: every class has only %d train images)", lo, requested, lo)
+	}
+	return fmt.Sprintf("%d-%d shots (%d requested: some classes have fewer train images)", lo, hi, requested)
+}
+
+// warnFewShots logs a warning when a class has fewer than requested
+// training images.
+func warnFewShots(rep *reporter, name string, requested, lo, hi int) {
+	if requested > 0 && lo < requested {
+		rep.logf("warning: %s: --shots %d, but the smallest class has %d train images (largest %d): such classes use all their images, as Dassl does; the run has %s",
+			name, requested, lo, hi, shotsLabel(requested, lo, hi))
+	}
+}
+
+// checkEvalSplit refuses to evaluate an empty split, as eval does.
+func checkEvalSplit(ds *data.Dataset, items []data.Datum, split, subsample string) error {
+	if len(items) == 0 {
+		return fmt.Errorf("%s: the %s split of the %s classes is empty: no images to evaluate", ds.Name, split, subsample)
+	}
+	return nil
 }
 
 // skippedInfo is the JSON record of skipped images.

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/gocoop/gocoop/clip"
@@ -45,8 +48,10 @@ rewritten after every epoch; usable by "cocoop eval --checkpoint" on any class
 list and by --resume), train.json (config, per-epoch mean loss and accuracy,
 test accuracy, skipped images) and log.txt. The progress bar (steps, loss,
 accuracy, ETA) goes to stderr; with --quiet or when stderr is not a terminal,
-plain log lines are printed instead. Ctrl-C stops cleanly; the last finished
-epoch can be resumed with --resume OUT/prompt_learner.safetensors.
+plain log lines are printed instead. Ctrl-C stops cleanly (exit code 130); the
+last finished epoch can be resumed with --resume OUT/prompt_learner.safetensors.
+An --out that already holds a checkpoint is refused unless --resume or
+--overwrite is given.
 
 Example (CoCoOp, EuroSAT base classes, seed 1, as base2new_train.sh):
   cocoop train --weights ViT-B-16.pt --dataset EuroSAT --root $DATA \
@@ -84,6 +89,9 @@ type trainJob struct {
 	name      string // progress label, e.g. "EuroSAT seed 1"
 	printFreq int    // plain log line every this many steps
 	noAugment bool   // train on the test transform (centre crops)
+	// resumeHint says how to resume after Ctrl-C, given the checkpoint
+	// path (train: --resume; base2new: run the same command again).
+	resumeHint func(checkpoint string) string
 }
 
 // trainOutcome is what trainLearner returns.
@@ -179,12 +187,30 @@ func trainLearner(ctx context.Context, j trainJob) (*trainOutcome, error) {
 	out.skipped = src.l.Stats()
 	out.steps = tr.Opt.Steps()
 	if err != nil {
-		if ctx.Err() != nil && out.checkpoint != "" && len(out.epochs)+out.startEpoch > 0 {
-			return out, fmt.Errorf("interrupted; resume the last finished epoch with --resume %s", out.checkpoint)
+		if ctx.Err() != nil {
+			if out.checkpoint != "" && len(out.epochs)+out.startEpoch > 0 && j.resumeHint != nil {
+				return out, interrupted("%s", j.resumeHint(out.checkpoint))
+			}
+			return out, interrupted("no epoch finished, nothing to resume")
 		}
-		return out, err
+		return out, trainError(err, src, j.cfg.Epochs, steps)
 	}
 	return out, nil
+}
+
+// trainError relabels an error of cocoop's Trainer.Train, whose messages
+// count epochs and steps from 0 ("cocoop: epoch 0, step 0: data: data:
+// loader ..."), with the 1-based epoch and step of the progress display
+// ("epoch 1/10, step 1/40: ..."), naming each cause once.
+func trainError(err error, src *loaderSource, epochs, steps int) error {
+	var ie *imageError
+	if errors.As(err, &ie) {
+		return fmt.Errorf("epoch %d/%d, step %d/%d: %w", src.epoch+1, epochs, src.batch+1, steps, ie)
+	}
+	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "cocoop: epoch ") {
+		return fmt.Errorf("epoch %d/%d, step %d/%d: %w", src.epoch+1, epochs, src.batch+1, steps, inner)
+	}
+	return err
 }
 
 // trainReport is train.json.
@@ -195,6 +221,7 @@ type trainReport struct {
 	Method      string        `json:"method"`
 	Subsample   string        `json:"subsample"`
 	Shots       int           `json:"shots"`
+	ShotsUsed   [2]int        `json:"shots_used"` // fewest and most train images of a class
 	Sampler     string        `json:"sampler"`
 	Seed        uint64        `json:"seed"`
 	Weights     string        `json:"weights"`
@@ -212,6 +239,24 @@ type trainReport struct {
 	Seconds     float64       `json:"seconds"`
 }
 
+// checkOutFree refuses an --out that already holds a run (its checkpoint):
+// training would replace it epoch by epoch.
+func checkOutFree(dir string) error {
+	p := filepath.Join(dir, checkpointName)
+	if _, err := os.Stat(p); err != nil {
+		return nil
+	}
+	what := "a run"
+	if ck, err := cocoop.LoadCheckpoint(p); err == nil {
+		state := "finished"
+		if ck.Meta.Epoch < ck.Meta.Config.Epochs {
+			state = "unfinished"
+		}
+		what = fmt.Sprintf("a %s %s run (epoch %d of %d)", state, methodLabel(ck.Meta.Config.Method), ck.Meta.Epoch, ck.Meta.Config.Epochs)
+	}
+	return fmt.Errorf("--out %s already holds %s in %s; training would replace it. Pass --resume %s to continue it, --overwrite to replace it, or another --out", dir, what, checkpointName, p)
+}
+
 // evalRecord is an accuracy in the JSON reports.
 type evalRecord struct {
 	Split    string  `json:"split"`
@@ -221,7 +266,7 @@ type evalRecord struct {
 	Total    int     `json:"total"`
 }
 
-func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	weights := fs.String("weights", "", "CLIP checkpoint `path` (required)")
 	dataset := fs.String("dataset", "", "dataset `name` (EuroSAT, OxfordPets, ImageNet, ...; required)")
 	root := fs.String("root", "", "`directory` holding the dataset folders (required)")
@@ -232,6 +277,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	subsample := fs.String("subsample", "all", "classes to train on: all, base or new")
 	samplerName := fs.String("sampler", "py", "few-shot sampler: py (CPython-exact, the official subsets) or pcg")
 	resume := fs.String("resume", "", "continue from this `checkpoint` (its settings; flags given override)")
+	overwrite := fs.Bool("overwrite", false, "replace the run already in --out (its checkpoint and train.json) instead of refusing")
 	doEval := fs.Bool("eval", true, "evaluate on the test split after training")
 	evalBatch := fs.Int("eval-batch", 100, "images per evaluation batch")
 	printFreq := fs.Int("print-freq", 0, "plain log line every N steps (default: cocoop 20, coop 5, as Dassl)")
@@ -258,6 +304,11 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	}
 	if *shots < 0 || *evalBatch < 1 || *printFreq < 0 {
 		return usagef("--shots, --print-freq must be >= 0 and --eval-batch >= 1")
+	}
+	if *resume == "" && !*overwrite {
+		if err := checkOutFree(*outDir); err != nil {
+			return err
+		}
 	}
 	var ck *cocoop.Checkpoint
 	cfg := defaultConfig(m, name)
@@ -311,23 +362,34 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if ck != nil && len(ck.Meta.ClassNames) > 0 && !slices.Equal(ck.Meta.ClassNames, ds.ClassNames) {
 		return fmt.Errorf("--resume %s: the checkpoint was trained on %d other classes (%q...), this run has %d", *resume, len(ck.Meta.ClassNames), ck.Meta.ClassNames[0], len(ds.ClassNames))
 	}
+	if *doEval {
+		if err := checkEvalSplit(ds, ds.Test, "test", *subsample); err != nil {
+			return fmt.Errorf("%w; pass --eval=false to train without the test evaluation", err)
+		}
+	}
 	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts})
 	if err != nil {
 		return err
 	}
-	defer sess.stop()
+	defer sess.close(&err)
 	ctx, rep, model := sess.ctx, sess.rep, sess.model
 	begin := time.Now()
+	removeStaleTemps(*outDir, rep)
 	label := fmt.Sprintf("%s seed %d", ds.Name, *seed)
+	lo, hi := shotsUsed(ds)
+	warnFewShots(rep, label, *shots, lo, hi)
 	res, err := trainLearner(ctx, trainJob{
 		cfg: cfg, model: model, ds: ds, workers: rf.workers, skip: rf.skip, outDir: *outDir,
 		resume: ck, rep: rep, name: label, printFreq: *printFreq, noAugment: cf.noAugment,
+		resumeHint: func(ck string) string {
+			return fmt.Sprintf("resume the last finished epoch by running the same command with --resume %s", ck)
+		},
 	})
 	if err != nil {
 		return err
 	}
 	rep2 := trainReport{
-		Command: "train", Dataset: ds.Name, DatasetDir: ds.Dir, Method: cfg.Method, Subsample: *subsample, Shots: *shots,
+		Command: "train", Dataset: ds.Name, DatasetDir: ds.Dir, Method: cfg.Method, Subsample: *subsample, Shots: *shots, ShotsUsed: [2]int{lo, hi},
 		Sampler: *samplerName, Seed: *seed, Weights: *weights, Config: cfg, FullPrompts: cf.fullPrompts, ClassNames: ds.ClassNames,
 		TrainImages: len(ds.Train), StartEpoch: res.startEpoch, Epochs: res.epochs, OptimSteps: res.steps,
 		Checkpoint: res.checkpoint,
@@ -354,8 +416,8 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		return err
 	}
 	// Summary.
-	fmt.Fprintf(stdout, "%s on %s (%s classes: %d, %d shots, seed %d, sampler %s)\n",
-		methodLabel(cfg.Method), ds.Name, *subsample, len(ds.ClassNames), *shots, *seed, *samplerName)
+	fmt.Fprintf(stdout, "%s on %s (%s classes: %d, %s, seed %d, sampler %s)\n",
+		methodLabel(cfg.Method), ds.Name, *subsample, len(ds.ClassNames), shotsLabel(*shots, lo, hi), *seed, *samplerName)
 	fmt.Fprintf(stdout, "  train: %d images, epochs %d-%d of %d, %d optimizer steps in %s\n",
 		len(ds.Train), res.startEpoch+1, cfg.Epochs, cfg.Epochs, res.steps, fmtDuration(res.duration))
 	if len(res.epochs) > 0 {

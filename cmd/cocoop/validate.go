@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"strings"
 
@@ -22,8 +23,45 @@ func checkConfig(cfg cocoop.Config) error {
 	if cfg.ChunkSize < 0 {
 		return usagef("--chunk-size must be >= 0, got %d", cfg.ChunkSize)
 	}
+	for _, f := range []struct {
+		name     string
+		v        float64
+		positive bool // > 0, else >= 0
+	}{
+		{"lr", cfg.LR, true},
+		{"momentum", cfg.Momentum, false},
+		{"weight-decay", cfg.WeightDecay, false},
+		{"warmup-lr", cfg.WarmupLR, cfg.WarmupEpochs > 0},
+	} {
+		switch {
+		case math.IsNaN(f.v) || math.IsInf(f.v, 0):
+			return usagef("--%s must be a finite number, got %v", f.name, f.v)
+		case f.positive && f.v <= 0:
+			return usagef("--%s must be > 0, got %v", f.name, f.v)
+		case f.v < 0:
+			return usagef("--%s must be >= 0, got %v", f.name, f.v)
+		}
+	}
+	if cfg.Momentum >= 1 {
+		return usagef("--momentum must be < 1, got %v (SGD momentum 1 or more never forgets a gradient and diverges)", cfg.Momentum)
+	}
 	if err := cfg.Validate(); err != nil {
 		return usagef("%s", strings.TrimPrefix(err.Error(), "cocoop: config: "))
+	}
+	return nil
+}
+
+// checkClassNames refuses a --classes list naming a class twice (after
+// the prompt spelling: "_" is a space, case ignored): two identical
+// prompts would split the probability of one class between two rows.
+func checkClassNames(names []string) error {
+	seen := map[string]string{}
+	for _, n := range names {
+		k := strings.ToLower(cocoop.PromptName(n))
+		if first, ok := seen[k]; ok {
+			return usagef("--classes names %q twice (%q and %q): each class must be listed once", cocoop.PromptName(n), first, n)
+		}
+		seen[k] = n
 	}
 	return nil
 }
@@ -99,17 +137,22 @@ func checkDatasetName(name string) (string, error) {
 	return canon, nil
 }
 
-// checkFile reports a missing input file clearly, naming the flag.
+// checkFile reports a missing input file clearly, naming the flag ("" for
+// a positional argument).
 func checkFile(flagName, path string) error {
+	what := "--" + flagName + " "
+	if flagName == "" {
+		what = ""
+	}
 	if path == "" {
 		return usagef("--%s is required", flagName)
 	}
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("--%s %s: %w", flagName, path, unwrapPathError(err))
+		return fmt.Errorf("%s%s: %w", what, path, unwrapPathError(err))
 	}
 	if st.IsDir() {
-		return fmt.Errorf("--%s %s: is a directory, want a file", flagName, path)
+		return fmt.Errorf("%s%s: is a directory, want a file", what, path)
 	}
 	return nil
 }

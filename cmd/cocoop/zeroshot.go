@@ -51,6 +51,10 @@ func runZeroshot(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	case *top < 1:
 		return usagef("--top must be at least 1, got %d", *top)
 	}
+	if err := checkClassNames(names); err != nil {
+		return err
+	}
+
 	if len(templates) == 0 {
 		templates = stringList{"a photo of a {}."}
 	}
@@ -59,7 +63,12 @@ func runZeroshot(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return usagef("template %q has no {} for the class name", t)
 		}
 	}
-	model, err := clip.Load(*weights)
+	for _, p := range fs.Args() {
+		if err := checkFile("", p); err != nil {
+			return err
+		}
+	}
+	model, err := loadModel(*weights, nil)
 	if err != nil {
 		return err
 	}
