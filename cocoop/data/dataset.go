@@ -71,6 +71,8 @@ var registry = []entry{
 	{"ImageNetSketch", "imagenet-sketch", variantLoader("ImageNetSketch", "imagenet-sketch", "images")},
 	{"ImageNetA", "imagenet-adversarial", variantLoader("ImageNetA", "imagenet-adversarial", "imagenet-a")},
 	{"ImageNetR", "imagenet-rendition", variantLoader("ImageNetR", "imagenet-rendition", "imagenet-r")},
+	{"World", "world", jsonLoader("World", "world", "images", "split_zhou_World.json")},
+	{"FashionMNIST", "fashion_mnist", jsonLoader("FashionMNIST", "fashion_mnist", "images", "split_zhou_FashionMNIST.json")},
 	{"ImageFolder", "", loadImageFolder},
 }
 

@@ -20,6 +20,19 @@
 //     metrics and the table rows of the paper.
 //   - [Template], [EnsembleTemplates]: the zero-shot prompt templates.
 //   - [Loader]: a parallel, deterministic image pipeline producing batches.
+//   - [World], [ExportWorld]: the embedded world, a seeded generator of
+//     shape pictures and captions for pretraining, and its 16-class
+//     base-to-new set exported in CoOp's layout ("World").
+//   - [LoadFashionMNIST], [ExportFashionMNIST]: Fashion-MNIST from Debian's
+//     dataset-fashion-mnist IDX files, with pretraining captions, and its
+//     10-class test set in CoOp's layout ("FashionMNIST").
+//
+// Both worlds caption one pair of base classes inconsistently on purpose
+// ([CaptionsGap]: pink/purple star, pullover/coat): real CLIP's web text
+// never matches a benchmark's class names exactly, and without such a gap
+// zero-shot is already as good as a classifier and prompt learning has
+// nothing to fix. The gap stays on the base side, so the new classes test
+// whether the learnt context generalizes rather than whether it repairs.
 //
 // The package uses only clip's image functions (LoadImage, Preprocess,
 // PreprocessTrain) and the tensor package's RNG, never the CLIP model.

@@ -20,6 +20,8 @@ var templates = map[string]string{
 	"ImageNetV2":          "a photo of a {}.",
 	"ImageNetA":           "a photo of a {}.",
 	"ImageNetR":           "a photo of a {}.",
+	"World":               "a photo of a {}.",
+	"FashionMNIST":        "a photo of a {}.",
 }
 
 // DefaultTemplate is the template of datasets without their own
