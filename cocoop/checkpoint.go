@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -142,8 +143,21 @@ func (t *Trainer) SaveCheckpoint(path string) error {
 	return SaveCheckpoint(path, t.Learner, t.Opt, t.Epoch)
 }
 
-// LoadCheckpoint reads a checkpoint written by SaveCheckpoint.
+// LoadCheckpoint reads a checkpoint written by SaveCheckpoint, or one of
+// the official code (LoadDassl): a torch.save file such as
+// prompt_learner/model.pth.tar-10, or a Dassl output folder (ResolveDassl
+// picks its file).
 func LoadCheckpoint(path string) (*Checkpoint, error) {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		file, err := ResolveDassl(path)
+		if err != nil {
+			return nil, err
+		}
+		return LoadDassl(file)
+	}
+	if isTorchZip(path) {
+		return LoadDassl(path)
+	}
 	md, err := ckpt.ReadMetadata(path)
 	if err != nil {
 		return nil, fmt.Errorf("cocoop: load checkpoint: %w", err)
@@ -196,9 +210,10 @@ func LoadCheckpoint(path string) (*Checkpoint, error) {
 	return ck, nil
 }
 
-// CheckModel reports whether the checkpoint fits m's dimensions.
+// CheckModel reports whether the checkpoint fits m's dimensions (a Dassl
+// CoOp checkpoint does not tell the embed dim: 0 is not checked).
 func (ck *Checkpoint) CheckModel(m *clip.CLIP) error {
-	if got, want := dimsOf(m), ck.Meta.CLIP; got.EmbedDim != want.EmbedDim || got.TransformerWidth != want.TransformerWidth {
+	if got, want := dimsOf(m), ck.Meta.CLIP; want.EmbedDim != 0 && got.EmbedDim != want.EmbedDim || got.TransformerWidth != want.TransformerWidth {
 		return fmt.Errorf("cocoop: checkpoint %s was trained on a CLIP with embed dim %d and text width %d; this model has embed dim %d and text width %d",
 			ck.Path, want.EmbedDim, want.TransformerWidth, got.EmbedDim, got.TransformerWidth)
 	}
@@ -238,6 +253,9 @@ func LoadParams(l Learner, params map[string]*tensor.Tensor) error {
 // exactly where the checkpoint was written (data order and schedule depend
 // only on the epoch).
 func (t *Trainer) Resume(ck *Checkpoint) error {
+	if ck.Meta.FormatVersion == DasslFormat {
+		return fmt.Errorf("cocoop: resume: %s is a checkpoint of the official code; training resumes only from GoCoOp checkpoints (their optimizer state and schedule)", ck.Path)
+	}
 	if err := ck.CheckModel(t.Learner.CLIP()); err != nil {
 		return err
 	}
