@@ -85,7 +85,8 @@ type Batches func(step int) (images *tensor.Tensor, ids [][]int32, err error)
 // ShuffledBatches draws batches of batchSize from n examples, epoch after
 // epoch, each epoch a fresh permutation seeded by seed and the epoch; the
 // last n mod batchSize examples of each permutation are dropped. get
-// assembles the batch of step from the given example indices; any
+// assembles the batch of step from the given example indices (the
+// returned Batches is not safe for concurrent use); any
 // randomness it uses (caption templates, augmentation) must be seeded by
 // step, not drawn from a shared generator, to keep runs resumable.
 func ShuffledBatches(n, batchSize int, seed uint64, get func(step int, idx []int) (*tensor.Tensor, [][]int32, error)) Batches {

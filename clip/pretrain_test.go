@@ -474,3 +474,36 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// BenchmarkPretrainStepAnchor times one step of the anchor model
+// (ViT patch 7 on 28×28, width 96, 3 layers; text width 64, 2 layers;
+// embed 64; context 16; batch 256; a 200-token vocabulary).
+func BenchmarkPretrainStepAnchor(b *testing.B) {
+	cfg := Config{EmbedDim: 64, ImageResolution: 28, VisionLayers: 3, VisionWidth: 96, VisionHeads: 1, VisionPatchSize: 7,
+		ContextLength: 16, VocabSize: 200, TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 2}
+	m, err := New(cfg, tensor.NewRNG(1))
+	if err != nil {
+		b.Fatal(err)
+	}
+	total, _ := nn.CountParams(m)
+	b.Logf("%d parameters", total)
+	p, err := NewPretrainer(m, PretrainConfig{Steps: b.N + 1, Warmup: 1, LR: 1e-3, WeightDecay: 0.1, ClipNorm: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := tensor.NewRNG(2)
+	images := rng.Normal(0, 1, 256, 3, 28, 28)
+	ids := make([][]int32, 256)
+	for i := range ids {
+		ids[i] = make([]int32, 16)
+		ids[i][0] = 198
+		for j := 1; j < 8; j++ {
+			ids[i][j] = int32(1 + rng.Intn(190))
+		}
+		ids[i][8] = 199
+	}
+	b.ResetTimer()
+	for range b.N {
+		p.Step(images, ids)
+	}
+}
