@@ -24,6 +24,9 @@ with only the selected classes as candidates (spec cocoop.md §3.2–3.3).
                       base-to-new protocol (--subsample new, as base2new_test.sh)
                       or another dataset (cross-dataset transfer, §3.5). A CoOp
                       class-specific (CSC) context only fits its own classes.
+                      A checkpoint of the official code (KaiyangZhou/CoOp) works
+                      too: its file (prompt_learner/model.pth.tar-10) or output
+                      folder (model-best.pth.tar, else the highest epoch).
   --method zeroshot   zero-shot CLIP with the dataset's hand-written template
                       (e.g. EuroSAT: "a centered satellite photo of {}."), or
                       with --ensemble the 7 ImageNet templates + the dataset's,
@@ -105,7 +108,7 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	weights := fs.String("weights", "", "CLIP checkpoint `path` (required)")
 	dataset := fs.String("dataset", "", "dataset `name` (required)")
 	root := fs.String("root", "", "`directory` holding the dataset folders (required)")
-	checkpoint := fs.String("checkpoint", "", "learned prompt `path` written by cocoop train")
+	checkpoint := fs.String("checkpoint", "", "learned prompt `path` written by cocoop train, or an official CoOp/CoCoOp model.pth.tar-N or output folder")
 	method := fs.String("method", "", "zeroshot, when no --checkpoint is given")
 	ensemble := fs.Bool("ensemble", false, "zeroshot: average the 7 ImageNet templates and the dataset's (ZeroshotCLIP2)")
 	var templates stringList
@@ -161,7 +164,7 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 		}
 	}
 	if *checkpoint != "" {
-		if err := checkFile("checkpoint", *checkpoint); err != nil {
+		if err := checkCheckpoint(*checkpoint); err != nil {
 			return err
 		}
 		if ck, err = cocoop.LoadCheckpoint(*checkpoint); err != nil {

@@ -62,7 +62,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	root := fs.String("root", "", "`directory` holding the dataset folders (with --dataset)")
 	subsample := fs.String("subsample", "all", "with --dataset: all, base or new classes")
 	label := fs.String("label", "", "true class: a `name` or 0-based index (default: the first class)")
-	checkpoint := fs.String("checkpoint", "", "learned CoCoOp prompt `path` (default: a fresh init)")
+	checkpoint := fs.String("checkpoint", "", "learned CoCoOp prompt `path`: a GoCoOp checkpoint, an official model.pth.tar-N or output folder (default: a fresh init)")
 	seed := fs.Uint64("seed", 1, "seed of the fresh init (without --checkpoint)")
 	ctxInit := fs.String("ctx-init", cocoop.DefaultCtxInit, "fresh init: context words (\"\" or \"random\": N(0, 0.02²))")
 	nCtx := fs.Int("n-ctx", 4, "fresh init: context length with random init")
@@ -122,7 +122,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	}
 	var ck *cocoop.Checkpoint
 	if *checkpoint != "" {
-		if err := checkFile("checkpoint", *checkpoint); err != nil {
+		if err := checkCheckpoint(*checkpoint); err != nil {
 			return err
 		}
 		if ck, err = cocoop.LoadCheckpoint(*checkpoint); err != nil {

@@ -157,6 +157,15 @@ func checkFile(flagName, path string) error {
 	return nil
 }
 
+// checkCheckpoint checks a --checkpoint path: a GoCoOp or Dassl checkpoint
+// file, or a Dassl output folder (cocoop.LoadCheckpoint picks its file).
+func checkCheckpoint(path string) error {
+	if st, err := os.Stat(path); err == nil && st.IsDir() {
+		return nil
+	}
+	return checkFile("checkpoint", path)
+}
+
 func unwrapPathError(err error) error {
 	var pe *os.PathError
 	if errors.As(err, &pe) {
