@@ -11,6 +11,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 )
 
 // WriteSplit writes sp as a CoOp split file (the form [ReadSplit] reads):
@@ -55,9 +57,11 @@ func WriteSplit(path string, sp *Split, prefix string) error {
 // matches is not redone.
 const manifestFile = "export.json"
 
-// emitFunc writes one image of an export: split is "train", "val" or
-// "test", rel the path under the image directory ("/" separated).
-type emitFunc func(split, rel string, label int, img image.Image) error
+// emitFunc adds one image to an export: split is "train", "val" or
+// "test", rel the path under the image directory ("/" separated); img
+// makes the image, on a worker goroutine (it must not depend on the order
+// of the calls).
+type emitFunc func(split, rel string, label int, img func() image.Image) error
 
 // exportCoOp writes a dataset in CoOp's layout, root/dsDir/{imageDir/...,
 // splitFile, export.json}, from the images gen emits, and returns the
@@ -89,7 +93,30 @@ func exportCoOp(root, dsDir, imageDir, splitFile string, classNames []string, ma
 	sp := &Split{ClassNames: classNames}
 	dst := map[string]*[]Datum{"train": &sp.Train, "val": &sp.Val, "test": &sp.Test}
 	madeDirs := map[string]bool{}
-	emit := func(split, rel string, label int, img image.Image) error {
+	type job struct {
+		path string
+		img  func() image.Image
+	}
+	jobs := make(chan job, 64)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		firstErr error
+	)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for j := range jobs {
+				if err := writePNGFile(j.path, j.img()); err != nil {
+					mu.Lock()
+					if firstErr == nil {
+						firstErr = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	emit := func(split, rel string, label int, img func() image.Image) error {
 		list, ok := dst[split]
 		if !ok {
 			return fmt.Errorf("data: export: unknown split %q", split)
@@ -104,13 +131,17 @@ func exportCoOp(root, dsDir, imageDir, splitFile string, classNames []string, ma
 			}
 			madeDirs[d] = true
 		}
-		if err := writePNGFile(p, img); err != nil {
-			return err
-		}
+		jobs <- job{p, img}
 		*list = append(*list, Datum{ImPath: p, Label: label, ClassName: classNames[label]})
 		return nil
 	}
-	if err := gen(emit); err != nil {
+	err = gen(emit)
+	close(jobs)
+	wg.Wait()
+	if err == nil {
+		err = firstErr
+	}
+	if err != nil {
 		return "", err
 	}
 	if err := WriteSplit(filepath.Join(tmp, splitFile), sp, prefix); err != nil {
@@ -143,6 +174,20 @@ func exportCoOp(root, dsDir, imageDir, splitFile string, classNames []string, ma
 	return final, nil
 }
 
+// pngEncoder reuses its compressor between images (a fresh one per
+// image costs more than encoding a small image).
+var pngEncoder = &png.Encoder{BufferPool: &pngPool{}}
+
+// pngPool is a png.EncoderBufferPool.
+type pngPool struct{ p sync.Pool }
+
+func (p *pngPool) Get() *png.EncoderBuffer {
+	b, _ := p.p.Get().(*png.EncoderBuffer)
+	return b
+}
+
+func (p *pngPool) Put(b *png.EncoderBuffer) { p.p.Put(b) }
+
 // writePNGFile encodes img as a PNG file.
 func writePNGFile(path string, img image.Image) error {
 	f, err := os.Create(path)
@@ -150,7 +195,7 @@ func writePNGFile(path string, img image.Image) error {
 		return fmt.Errorf("data: export: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	err = png.Encode(w, img)
+	err = pngEncoder.Encode(w, img)
 	if err == nil {
 		err = w.Flush()
 	}

@@ -350,7 +350,8 @@ func ExportFashionMNIST(root string, cfg FashionMNISTConfig) (string, error) {
 				continue
 			}
 			taken[l]++
-			if err := emit(split, fmt.Sprintf("train/%05d.png", i), l, fm.Train.Image(i)); err != nil {
+			img := fm.Train.Image(i)
+			if err := emit(split, fmt.Sprintf("train/%05d.png", i), l, func() image.Image { return img }); err != nil {
 				return err
 			}
 		}
@@ -366,7 +367,8 @@ func ExportFashionMNIST(root string, cfg FashionMNISTConfig) (string, error) {
 				continue
 			}
 			taken[l]++
-			if err := emit("test", fmt.Sprintf("test/%05d.png", i), l, fm.Test.Image(i)); err != nil {
+			img := fm.Test.Image(i)
+			if err := emit("test", fmt.Sprintf("test/%05d.png", i), l, func() image.Image { return img }); err != nil {
 				return err
 			}
 		}
