@@ -19,7 +19,9 @@
 // meta_net.linear1.weight, ...); all of CLIP stays frozen. Class-dependent
 // buffers (token_prefix / token_suffix) are rebuilt by SetClassNames from any
 // class list, so checkpoints (SaveCheckpoint, LoadCheckpoint) apply across
-// class lists and datasets.
+// class lists and datasets. Checkpoints of the official code (Dassl's
+// prompt_learner/model.pth.tar-N) are read by LoadCheckpoint too (LoadDassl)
+// and written by SaveDassl.
 //
 // Costs (spec §7, §8): prompts are cut after the last EOT of each chunk of
 // classes (exact by causality), classes are processed in chunks of
