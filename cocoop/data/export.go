@@ -68,7 +68,8 @@ type emitFunc func(split, rel string, label int, img func() image.Image) error
 // dataset directory. It writes into a temporary directory beside the
 // target and renames it into place, so a reader sees either the previous
 // export or the complete new one. When root/dsDir already holds an export
-// with the same manifest, nothing is written.
+// with the same manifest, nothing is written; a root/dsDir that holds no
+// manifest is never replaced.
 func exportCoOp(root, dsDir, imageDir, splitFile string, classNames []string, manifest any, gen func(emit emitFunc) error) (string, error) {
 	want, err := json.MarshalIndent(manifest, "", " ")
 	if err != nil {
@@ -155,6 +156,9 @@ func exportCoOp(root, dsDir, imageDir, splitFile string, classNames []string, ma
 	}
 	old := ""
 	if _, err := os.Lstat(final); err == nil {
+		if _, err := os.Stat(filepath.Join(final, manifestFile)); err != nil {
+			return "", fmt.Errorf("data: export: %s exists and is not an earlier export (no %s): remove it or choose another root", final, manifestFile)
+		}
 		old = tmp + ".old"
 		if err := os.Rename(final, old); err != nil {
 			return "", fmt.Errorf("data: export: moving the previous export aside: %w", err)

@@ -192,6 +192,17 @@ func TestWorldExportReuseAndReplace(t *testing.T) {
 	if len(ds.Test) != 16*3 {
 		t.Fatalf("replaced export has %d test items", len(ds.Test))
 	}
+	// A directory that is not an export is left alone.
+	other := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(other, WorldDir, "mine"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ExportWorld(other, smallWorld); err == nil || !strings.Contains(err.Error(), "not an earlier export") {
+		t.Fatalf("export over a foreign directory: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(other, WorldDir, "mine")); err != nil {
+		t.Fatal("the foreign directory was touched")
+	}
 	ents, _ := os.ReadDir(root)
 	if len(ents) != 1 || ents[0].Name() != WorldDir {
 		var names []string
