@@ -234,24 +234,46 @@ func sameBits(x, y []float32) bool {
 	return true
 }
 
-// TestSgemmDeterministic checks bitwise-identical results for GOMAXPROCS 1
-// and 2 on CLIP-like shapes (parallel path).
+// TestSgemmDeterministic checks bitwise-identical results for GOMAXPROCS
+// 1, 2, 3, 5 and 7 on CLIP-like and ragged shapes (both parallel paths:
+// runRows for M ≤ MC, runBlocks above), and for SgemmStrided spreading
+// attention heads across cores.
 func TestSgemmDeterministic(t *testing.T) {
 	forEachTier(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(5, 6))
-		for _, s := range [][3]int{{197, 768, 768}, {197, 197, 64}, {300, 64, 520}} {
-			g := gemmCase{m: s[0], n: s[1], k: s[2], transB: true, alpha: 1, beta: 1}
-			d := g.data(r)
+		atProcs := func(f func() []float32) [][]float32 {
+			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 			var res [][]float32
-			for _, procs := range []int{1, 2} {
-				old := runtime.GOMAXPROCS(procs)
+			for _, procs := range []int{1, 2, 3, 5, 7} {
+				runtime.GOMAXPROCS(procs)
+				res = append(res, f())
+			}
+			return res
+		}
+		for _, s := range [][4]int{{197, 768, 768, 1}, {197, 197, 64, 1}, {300, 64, 520, 1}, {1001, 301, 77, 0}, {77, 1000, 129, 0}} {
+			g := gemmCase{m: s[0], n: s[1], k: s[2], transB: s[3] == 1, alpha: 1, beta: 1}
+			d := g.data(r)
+			res := atProcs(func() []float32 {
 				c := append([]float32(nil), d.c0...)
 				Sgemm(g.transA, g.transB, g.m, g.n, g.k, g.alpha, d.a, d.lda, d.b, d.ldb, g.beta, c, d.ldc)
-				runtime.GOMAXPROCS(old)
-				res = append(res, c)
+				return c
+			})
+			for i := 1; i < len(res); i++ {
+				if !sameBits(res[0], res[i]) {
+					t.Fatalf("%v: run %d differs from GOMAXPROCS 1", g, i)
+				}
 			}
-			if !sameBits(res[0], res[1]) {
-				t.Fatalf("%v: GOMAXPROCS 1 and 2 differ", g)
+		}
+		const heads, l, hd = 12, 197, 64
+		q, k := randSlice(r, heads*l*hd), randSlice(r, heads*l*hd)
+		res := atProcs(func() []float32 {
+			c := make([]float32, heads*l*l)
+			SgemmStrided(heads, false, true, l, l, hd, 1, q, hd, l*hd, k, hd, l*hd, 0, c, l, l*l)
+			return c
+		})
+		for i := 1; i < len(res); i++ {
+			if !sameBits(res[0], res[i]) {
+				t.Fatalf("SgemmStrided: run %d differs from GOMAXPROCS 1", i)
 			}
 		}
 	})

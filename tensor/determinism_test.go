@@ -117,6 +117,14 @@ func TestSameBitsAnyCores(t *testing.T) {
 			return []*Tensor{y, mean, rstd}
 		})
 	})
+	// Products (asm.SgemmStrided): one large enough to split inside, and
+	// a batch of attention-sized ones spread by item.
+	rng := NewRNG(8)
+	a, b := rng.Normal(0, 1, 301, 257), rng.Normal(0, 1, 131, 257)
+	q, k := rng.Normal(0, 1, 6, 77, 64), rng.Normal(0, 1, 6, 77, 64)
+	t.Run("MatMul", func(t *testing.T) {
+		sameBitsAnyCores(t, func() []*Tensor { return []*Tensor{MatMulT(a, b, false, true), MatMulT(q, k, false, true)} })
+	})
 }
 
 // TestParallelForVecChunks checks ParallelForVec's split: chunks cover
