@@ -176,5 +176,9 @@ func testSameBitsAnyCores(t *testing.T) {
 		sameBitsAnyCores(t, func() []*tensor.Tensor {
 			return forwardBackward(func(v []*Var) *Var { return LayerNorm(v[0], v[1], v[2], 1e-5) }, gl, xl, w, bias)
 		})
+		// Frozen weight and bias (CLIP's in CoCoOp): rows split one by one.
+		sameBitsAnyCores(t, func() []*tensor.Tensor {
+			return forwardBackward(func(v []*Var) *Var { return LayerNorm(v[0], Constant(w), Constant(bias), 1e-5) }, gl, xl)
+		})
 	})
 }

@@ -65,8 +65,8 @@ const lnBlockRows = 32
 var lnParts = sync.Pool{New: func() any { return new([]float64) }}
 
 // layerNormBackward computes the gradients asked for (nil for the others),
-// one row of D elements at a time, blocks of lnBlockRows rows split across
-// cores; dw and db sum over rows in float64.
+// one row of D elements at a time, rows split across cores; dw and db sum
+// over rows in float64, by blocks of lnBlockRows rows.
 func layerNormBackward(x, w, mean, rstd, g *tensor.Tensor, needX, needW, needB bool) (dx, dw, db *tensor.Tensor) {
 	shape := x.Shape()
 	D := shape[len(shape)-1]
@@ -90,13 +90,20 @@ func layerNormBackward(x, w, mean, rstd, g *tensor.Tensor, needX, needW, needB b
 		parts = (*buf)[:2*blocks*D]
 		clear(parts)
 	}
-	tensor.ParallelFor(blocks, lnBlockRows*D, func(_, lo, hi int) {
+	// Cores take whole blocks when there are dw and db to sum, and single
+	// rows (finer balance: rows are independent) when weight and bias are
+	// frozen.
+	unit, tasks := 1, rows
+	if needParams {
+		unit, tasks = lnBlockRows, blocks
+	}
+	tensor.ParallelFor(tasks, unit*D, func(_, lo, hi int) {
 		for b := lo; b < hi; b++ {
 			var dwPart, dbPart []float64 // nil when weight and bias are frozen
 			if needParams {
 				dwPart, dbPart = parts[2*b*D:][:D], parts[(2*b+1)*D:][:D]
 			}
-			for i := b * lnBlockRows; i < min(rows, (b+1)*lnBlockRows); i++ {
+			for i := b * unit; i < min(rows, (b+1)*unit); i++ {
 				var dxr []float32
 				if needX {
 					dxr = dxd[i*D : (i+1)*D]
