@@ -369,7 +369,7 @@ func fileMode(format string, head []byte, img image.Image) string {
 		if _, ok := img.(*image.Gray); ok {
 			return "L"
 		}
-		return "RGB" // YCbCr; CMYK is converted by Go's colour model
+		return "RGB" // YCbCr; Adobe CMYK/YCCK come converted by clip/jpeg as Pillow's convert("RGB") does (Pillow reports "CMYK", which Preprocess never needs: the pixels are already RGB)
 	}
 	return inferMode(img)
 }
