@@ -13,7 +13,7 @@ import (
 // inside it: restore_byte_a0, replace_lossy_sequences,
 // decode_inconsistent_utf8), which guesses at text that was decoded with the
 // wrong codec. Every other step is deterministic and implemented exactly
-// (spec/clip.md §5.5):
+// (docs/clip.md §3.3):
 //
 // The text is processed per line ('\n' kept with its line). Each line is
 // passed through the fixers below until it stops changing. HTML entities are

@@ -108,7 +108,7 @@ func countBlocks(sd map[string]*tensor.Tensor, prefix string) int {
 }
 
 // FromStateDict builds CLIP from a state dict with OpenAI names
-// (spec/clip.md §2.1), inferring the configuration (ConfigFromStateDict).
+// (docs/clip.md §2.1), inferring the configuration (ConfigFromStateDict).
 // Like load_state_dict(strict=True) it requires every key with its exact
 // shape and rejects unknown keys (the buffers input_resolution,
 // context_length and vocab_size are ignored); all problems are reported

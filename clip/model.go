@@ -43,7 +43,7 @@ type Config struct {
 	TransformerLayers int // (12)
 }
 
-// ViTB16 is the configuration of OpenAI's CLIP ViT-B/16 (spec/clip.md §1).
+// ViTB16 is the configuration of OpenAI's CLIP ViT-B/16 (docs/clip.md §1).
 var ViTB16 = Config{
 	EmbedDim: 512, ImageResolution: 224, VisionLayers: 12, VisionWidth: 768, VisionHeads: 12,
 	VisionPatchSize: 16, ContextLength: 77, VocabSize: 49408,

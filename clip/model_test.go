@@ -66,7 +66,7 @@ func TestConfigFromStateDict(t *testing.T) {
 	}
 	names, shapes := ViTB16.StateDictShapes()
 	if len(names) != 302 {
-		t.Errorf("ViT-B/16 has %d parameters, want 302 (spec §2.1)", len(names))
+		t.Errorf("ViT-B/16 has %d parameters, want 302 (docs/clip.md §2.1)", len(names))
 	}
 	total := 0
 	for _, n := range names {
@@ -77,7 +77,7 @@ func TestConfigFromStateDict(t *testing.T) {
 		total += c
 	}
 	if total != 149_620_737 {
-		t.Errorf("ViT-B/16 has %d scalars, want 149,620,737 (spec §7)", total)
+		t.Errorf("ViT-B/16 has %d scalars, want 149,620,737 (docs/clip.md §5)", total)
 	}
 	want := []string{"positional_embedding", "text_projection", "logit_scale", "visual.class_embedding"}
 	if !slices.Equal(names[:4], want) || names[len(names)-1] != "ln_final.bias" {

@@ -48,7 +48,7 @@ type ModeImage struct {
 // is converted to RGB and normalized with CLIP's mean and std. The result is
 // float32 CHW, shape [3, size, size].
 //
-// Mode rules (spec/clip.md §6): palette ("P") and bilevel ("1") images are
+// Mode rules (docs/clip.md §4.1): palette ("P") and bilevel ("1") images are
 // resized with NEAREST; images with alpha are resized premultiplied and the
 // alpha is then dropped (no compositing); grey images are resized as one
 // channel and replicated. For an image.Image that is not a [ModeImage], the

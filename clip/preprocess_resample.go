@@ -2,7 +2,7 @@ package clip
 
 // Pillow-exact resampling (Pillow 9.4 src/libImaging/Resample.c and the
 // NEAREST path of Geometry.c), on 8-bit interleaved images. See
-// spec/clip.md §6.1. Float expressions are written with explicit float64()
+// docs/clip.md §4.2. Float expressions are written with explicit float64()
 // conversions where C evaluates a product and a sum as two roundings, so the
 // Go compiler cannot fuse them into one FMA.
 

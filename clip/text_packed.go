@@ -8,7 +8,7 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// The packed text path (spec/cocoop.md §7, §8 rows 1–2). CoCoOp runs every
+// The packed text path (docs/cocoop.md §7, §8 rows 1–2). CoCoOp runs every
 // class prompt of every image through the 12 text layers; CoOp every class
 // prompt of a batch. Causal attention makes most of that work redundant:
 //

@@ -17,15 +17,15 @@ type tokenizerGolden struct {
 
 // goldenNeedsMojibakeFix lists golden entries (by position) whose ids
 // depend on ftfy's mojibake heuristic (fix_encoding), which fixText does not
-// implement (spec/clip.md §5.5, §8).
+// implement (docs/clip.md §3.3).
 var goldenNeedsMojibakeFix = map[int]string{
 	57: `"mojibake: cafÃ©": ftfy's fix_encoding guesses that "Ã©" is UTF-8 read as Windows-1252 and rewrites it to "é"`,
 }
 
 func loadGolden(t testing.TB) []tokenizerGolden {
 	t.Helper()
-	// testdata/tokenizer_golden.json is a copy of shared/clip/tokenizer_golden.json
-	// (sha256 f6ff37a3f973ae983d8efbe0dbd20911e93d354b8982557508a44bea28fc4465).
+	// testdata/tokenizer_golden.json: texts with the ids openai/CLIP's
+	// Python tokenizer gives them (sha256 f6ff37a3f973ae983d8efbe0dbd20911e93d354b8982557508a44bea28fc4465).
 	data, err := os.ReadFile("testdata/tokenizer_golden.json")
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 // This file holds the text side of CLIP's simple_tokenizer: the cleaning
 // steps (basic_clean, whitespace_clean), Python's str.lower, html.unescape,
 // and the split pattern, each reproducing the Python behaviour rather than
-// Go's (spec/clip.md §5.3).
+// Go's (docs/clip.md §3.2).
 
 // cleanText applies CLIP's whitespace_clean(basic_clean(text)).lower().
 func cleanText(text string) string {

@@ -28,7 +28,7 @@ import (
 //	          dims of the backbone), class_names (JSON; informative only)
 //
 // Class buffers are not stored: LoadCheckpoint + NewLearner rebuild them
-// for any class list (spec §2.6).
+// for any class list (docs/cocoop.md §2.6).
 const (
 	checkpointFormat        = "gocoop-prompt"
 	checkpointFormatVersion = "1"

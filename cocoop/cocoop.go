@@ -12,7 +12,7 @@ import (
 )
 
 // contextInit returns the initial context vectors and the prompt prefix
-// (spec §1.2): with ctxInit ("_" → space), n_ctx = its word count, ctx =
+// (docs/cocoop.md §1.2): with ctxInit ("_" → space), n_ctx = its word count, ctx =
 // token-embedding rows 1..n_ctx of its tokenization (SOS excluded) and the
 // prefix is the init text; without, ctx ~ N(0, 0.02²) of shape
 // [lead..., n_ctx, W] and the prefix is "X X … X".
@@ -83,7 +83,7 @@ func (p *PromptLearner) Pi(x *autograd.Var, train bool) *autograd.Var {
 	return autograd.Linear(h, p.Linear2.Weight.Detach(), p.Linear2.Bias.Detach())
 }
 
-// CoCoOp is the conditional prompt learner on a frozen CLIP (spec §1).
+// CoCoOp is the conditional prompt learner on a frozen CLIP (docs/cocoop.md §1).
 type CoCoOp struct {
 	Model   *clip.CLIP
 	Prompt  *PromptLearner

@@ -57,7 +57,7 @@ type Config struct {
 	Seed uint64 `json:"seed"`
 
 	// ChunkSize bounds the class prompts per text-encoder call (memory
-	// ∝ ChunkSize, spec §8 #1/#3). 0 or a value ≥ n_cls encodes all classes
+	// ∝ ChunkSize, docs/cocoop.md §8 #1/#3). 0 or a value ≥ n_cls encodes all classes
 	// at once. Results do not depend on it beyond float32 rounding.
 	//
 	// The text tower's route (the exact shortcut, or every prompt at the
@@ -84,7 +84,7 @@ type Config struct {
 }
 
 // DefaultCoCoOpConfig is configs/trainers/CoCoOp/vit_b16_c4_ep10_batch1_ctxv1
-// (spec §2.1): "a photo of a" init (n_ctx 4), batch 1, 10 epochs, SGD
+// (docs/cocoop.md §2.1): "a photo of a" init (n_ctx 4), batch 1, 10 epochs, SGD
 // lr 0.002, momentum 0.9, weight decay 5e-4, one warm-up epoch at 1e-5 then
 // cosine; seed 1.
 func DefaultCoCoOpConfig() Config {
@@ -95,7 +95,7 @@ func DefaultCoCoOpConfig() Config {
 	}
 }
 
-// DefaultCoOpConfig is configs/trainers/CoOp/vit_b16_ctxv1 (spec §5.1):
+// DefaultCoOpConfig is configs/trainers/CoOp/vit_b16_ctxv1 (docs/cocoop.md §5.1):
 // "a photo of a" init, generic context, class token at the end, batch 32,
 // 200 epochs (vit_b16_ep50_ctxv1: 50 for ImageNet), otherwise as CoCoOp.
 func DefaultCoOpConfig(imagenet bool) Config {
@@ -145,7 +145,7 @@ func (c Config) Validate() error {
 
 // LRSchedule is the per-epoch schedule: Schedule if set, else Dassl's
 // CosineAnnealingLR(T_max = Epochs) wrapped in ConstantWarmupScheduler
-// (spec §2.3).
+// (docs/cocoop.md §2.3).
 func (c Config) LRSchedule() optim.Schedule {
 	if c.Schedule != nil {
 		return c.Schedule

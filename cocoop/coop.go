@@ -10,7 +10,7 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// CoOp is context optimization (trainers/coop.py, spec §5.1): a static
+// CoOp is context optimization (trainers/coop.py, docs/cocoop.md §5.1): a static
 // learned context, generic [n_ctx, W] or class-specific (CSC) [n_cls, n_ctx,
 // W], with the class token at the end, middle or front. The text encoder
 // runs once per batch.

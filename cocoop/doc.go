@@ -1,7 +1,7 @@
 // Package cocoop is CoCoOp (Zhou et al., "Conditional Prompt Learning for
 // Vision-Language Models", CVPR 2022) and its baselines CoOp and zero-shot
 // CLIP on GoCoOp's CLIP ViT-B/16, following KaiyangZhou/CoOp's
-// trainers/{cocoop,coop,zsclip}.py (spec cocoop.md §1, §2, §5), in float32.
+// trainers/{cocoop,coop,zsclip}.py (docs/cocoop.md §1, §2, §5), in float32.
 //
 // Models (all implement Classifier; CoCoOp and CoOp implement Learner):
 //
@@ -23,7 +23,7 @@
 // prompt_learner/model.pth.tar-N) are read by LoadCheckpoint too (LoadDassl)
 // and written by SaveDassl.
 //
-// Costs (spec §7, §8): prompts are cut after the last EOT of each chunk of
+// Costs (docs/cocoop.md §7, §8): prompts are cut after the last EOT of each chunk of
 // classes (exact by causality), classes are processed in chunks of
 // Config.ChunkSize prompts sorted by length, and when a class list needs more
 // than one chunk the loss gradient is obtained in two passes (features

@@ -43,7 +43,7 @@ type ClassInspection struct {
 }
 
 // GradInspection is one CoCoOp forward/backward on a single image, seen
-// from inside (spec §1.4): what reaches ctx and the meta-net, and through
+// from inside (docs/cocoop.md §1.4): what reaches ctx and the meta-net, and through
 // which layers.
 type GradInspection struct {
 	Label  int

@@ -16,7 +16,7 @@ import (
 func PromptName(name string) string { return strings.ReplaceAll(name, "_", " ") }
 
 // classPrompts holds the class-dependent buffers of a prompt learner
-// (PromptLearner.__init__ of trainers/cocoop.py, spec §1.2), rebuilt for
+// (PromptLearner.__init__ of trainers/cocoop.py, docs/cocoop.md §1.2), rebuilt for
 // every class list:
 //
 //	text   = prefix + " " + name + "."         prefix: ctx_init or "X X … X"

@@ -112,8 +112,8 @@ type EpochStats struct {
 }
 
 // Trainer trains a Learner with SGD (momentum, weight decay on every
-// trainable; Dassl's optimizer, spec §2.2) and a per-epoch schedule
-// (spec §2.3), one step per batch.
+// trainable; Dassl's optimizer, docs/cocoop.md §2.2) and a per-epoch schedule
+// (docs/cocoop.md §2.3), one step per batch.
 type Trainer struct {
 	Learner Learner
 	Config  Config

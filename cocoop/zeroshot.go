@@ -13,7 +13,7 @@ import (
 )
 
 // ZeroShot is zero-shot CLIP with hand-written templates
-// (trainers/zsclip.py, spec §5.2). With one template it is ZeroshotCLIP:
+// (trainers/zsclip.py, docs/cocoop.md §5.2). With one template it is ZeroshotCLIP:
 // t_c = normalize(encode_text(template.format(name_c))). With several it is
 // ZeroshotCLIP2's prompt ensemble: the mean of the per-template normalized
 // features, renormalized.

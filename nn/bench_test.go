@@ -8,7 +8,7 @@ import (
 )
 
 // One ViT-B/16 residual block on one image (197 tokens, width 768), forward
-// only: ≈2.9 GFLOP (spec/clip.md §7).
+// only: ≈2.9 GFLOP (docs/clip.md §5).
 func BenchmarkResidualBlockViTB(b *testing.B) {
 	blk := NewResidualAttentionBlock(Random(tensor.NewRNG(1)), "", 768, 12, false)
 	x := autograd.Constant(tensor.NewRNG(2).Normal(0, 1, 1, 197, 768))

@@ -10,7 +10,7 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// Per-block keys and shapes of spec/clip.md §2.1, in model.py's
+// Per-block keys and shapes of docs/clip.md §2.1, in model.py's
 // registration order (attn, ln_1, mlp, ln_2), for width D.
 func blockKeys(prefix string, d int) ([]string, [][]int) {
 	names := []string{

@@ -1,7 +1,7 @@
 package nn
 
 // Naive float64 references used by the tests: loops straight from the
-// definitions in spec/clip.md §1, no shared code with the modules.
+// definitions in docs/clip.md §1, no shared code with the modules.
 
 import (
 	"math"

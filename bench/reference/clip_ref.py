@@ -1,13 +1,13 @@
 #!/usr/bin/env python3
 """PyTorch reference of CLIP ViT (image and text towers) for GoCoOp parity.
 
-Written from the paper (Radford et al. 2021) and shared/spec/clip.md §1-§2,
+Written from the paper (Radford et al. 2021) and docs/clip.md §1–§2,
 not copied from openai/CLIP: the attention is spelled out (no
 torch.nn.MultiheadAttention) so that every intermediate is visible, while the
 parameter names and layouts are those of the released state dicts
 (``visual.transformer.resblocks.3.attn.in_proj_weight`` ...).
 
-Everything runs in float32 on the CPU (spec §1.5: clip.load(device="cpu")).
+Everything runs in float32 on the CPU (docs/clip.md §1.5: clip.load(device="cpu")).
 Use Debian's python, which has torch 1.13:  /usr/bin/python3
 
 The module also holds the hash-weight formula shared with Go
@@ -251,7 +251,7 @@ def new_trace():
 
 
 def config_from_state_dict(sd):
-    """build_model's inference of the hyper-parameters (spec §1.1, §1.3)."""
+    """build_model's inference of the hyper-parameters (docs/clip.md §2.2)."""
     vision_width = sd["visual.conv1.weight"].shape[0]
     vision_layers = len([k for k in sd if k.startswith("visual.") and k.endswith(".attn.in_proj_weight")])
     vision_patch_size = sd["visual.conv1.weight"].shape[-1]

@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch reference of CoCoOp (and the parts of CoOp it shares) for GoCoOp.
 
-Written from shared/spec/cocoop.md §1 (the structure of KaiyangZhou/CoOp's
+Written from docs/cocoop.md §1 (the structure of KaiyangZhou/CoOp's
 trainers/cocoop.py: PromptLearner with a meta_net, CustomCLIP.forward with one
 text-encoder pass per image), on top of clip_ref.py's CLIP. Everything is
-float32 on the CPU (spec §1.6: the Go port is fp32 end to end, PREC "fp32").
+float32 on the CPU (docs/cocoop.md §1.6: the Go port is fp32 end to end, PREC "fp32").
 
 There is no tokenizer here: prompts come in as token rows (LongTensor
 [n_cls, 77]) computed elsewhere (make_cocoop_fixtures.py builds them from
@@ -25,7 +25,7 @@ DOT = 269  # "."
 
 
 def word_init_ctx(clip_model, init_ids):
-    """ctx init from a word prompt (spec §1.2): the token embeddings of
+    """ctx init from a word prompt (docs/cocoop.md §1.2): the token embeddings of
     init_ids (the init text's BPE ids, without SOS/EOS), i.e. rows 1..n_ctx of
     the embedded tokenization. Embeddings do not depend on position, so the
     rows are those of the ids themselves."""
@@ -101,7 +101,7 @@ class CustomCLIP(nn.Module):
 
 def cocoop_schedule(epoch, max_epoch, base_lr, warmup_lr=1e-5):
     """Dassl's ConstantWarmupScheduler(1 epoch) around CosineAnnealingLR
-    (spec §2.3)."""
+    (docs/cocoop.md §2.3)."""
     import math
     if epoch == 0:
         return warmup_lr

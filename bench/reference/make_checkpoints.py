@@ -326,7 +326,7 @@ def dtype_tensors():
 
 
 def set_vit_b_16():
-    """Switch the hyper-parameters to the real ViT-B/16 (spec/clip.md §2.1)."""
+    """Switch the hyper-parameters to the real ViT-B/16 (docs/clip.md §2.1)."""
     global EMBED_DIM, IMAGE_RESOLUTION, VISION_LAYERS, VISION_WIDTH, VISION_PATCH
     global CONTEXT_LENGTH, VOCAB_SIZE, TEXT_WIDTH, TEXT_HEADS, TEXT_LAYERS
     EMBED_DIM, IMAGE_RESOLUTION, VISION_LAYERS, VISION_WIDTH, VISION_PATCH = 512, 224, 12, 768, 16

@@ -53,7 +53,7 @@ FORMAT_VERSION = "1"
 # Class names as the Go side gets them; each prompt-name (underscores
 # replaced) is in tokenizer_golden.json. Token lengths 3, 8, 2, 3, 1.
 CLASS_NAMES = ["Abyssinian", "Boeing 737-200", "Yorkshire_Terrier", "baby_back_ribs", "X"]
-INIT_IDS = [320, 1125, 539, 320]  # "a photo of a" (spec §1.1)
+INIT_IDS = [320, 1125, 539, 320]  # "a photo of a" (docs/cocoop.md §1.1)
 LABELS = [1, 3]
 TRAIN_LABELS = [0, 1, 2, 3, 4, 4, 3, 2, 1, 0]
 EPOCHS, STEPS_PER_EPOCH = 5, 2

@@ -4,14 +4,14 @@
 // Load detects the format from the file's content, never its name:
 //
 //   - Hugging Face CLIPModel safetensors (text_model.*, vision_model.*),
-//     mapped to OpenAI names (spec/clip.md §3.1);
+//     mapped to OpenAI names (docs/clip.md §2.3);
 //   - safetensors with OpenAI / open_clip names;
 //   - a torch.save zip holding a state dict (.pt, .bin);
 //   - OpenAI's release TorchScript archive (torch.jit.save zip).
 //
 // Every tensor comes back as contiguous row-major float32 whatever its stored
 // dtype (F16, BF16, F64, integer types are converted). Keys follow the
-// OpenAI state_dict names of spec/clip.md §2.1; the int64 buffers
+// OpenAI state_dict names of docs/clip.md §2.1; the int64 buffers
 // input_resolution, context_length and vocab_size are dropped.
 //
 // The package depends only on the standard library and golang.org/x/sys, so
@@ -128,7 +128,7 @@ var (
 )
 
 // droppedBuffers are the int64 scalars the release archives carry and
-// build_model deletes (spec/clip.md §2.2).
+// build_model deletes (docs/clip.md §2.2).
 var droppedBuffers = []string{"input_resolution", "context_length", "vocab_size"}
 
 // Load reads a CLIP checkpoint and returns its tensors as float32 under

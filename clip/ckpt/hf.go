@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Hugging Face CLIPModel → OpenAI name mapping (spec/clip.md §3.1).
+// Hugging Face CLIPModel → OpenAI name mapping (docs/clip.md §2.3).
 
 // hfFixed are whole-name renames; "" drops the key.
 var hfFixed = map[string]string{

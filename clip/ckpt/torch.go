@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// Torch zip archives (spec/clip.md §4): torch.save state dicts and
+// Torch zip archives (docs/clip.md §2.4): torch.save state dicts and
 // torch.jit.save module trees share the layout <p>/data.pkl + <p>/data/<key>.
 
 // storageRef is a persistent storage id: ('storage', torch.<T>Storage, key,

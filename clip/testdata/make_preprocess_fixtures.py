@@ -3,7 +3,7 @@
 
 For each case it writes an input PNG with deterministic content, then runs
 what clip._transform(size) does on a PIL image, with PIL only (torchvision's
-Resize(int) / CenterCrop arithmetic is reproduced below, spec/clip.md §6):
+Resize(int) / CenterCrop arithmetic is reproduced below, docs/clip.md §4.1):
 
     Resize(size, BICUBIC) -> CenterCrop(size) -> convert("RGB")
 

@@ -21,7 +21,7 @@ func init() {
 	register("base2new", &command{
 		summary: "run the base-to-new generalization protocol over seeds and print the table",
 		usage:   "--weights PATH --dataset NAME[,NAME...] --root DIR --out DIR [--method cocoop|coop|zeroshot] [--seeds 1,2,3] [flags]",
-		help: `The paper's base-to-new protocol (Table 1; spec cocoop.md §3), one command
+		help: `The paper's base-to-new protocol (Table 1; docs/cocoop.md §3), one command
 instead of base2new_train.sh + base2new_test.sh + parse_test_res.py. For each
 dataset and each seed:
 

@@ -16,7 +16,7 @@ func init() {
 		summary: "evaluate a learned prompt or zero-shot CLIP on a dataset split",
 		usage:   "--weights PATH --dataset NAME --root DIR (--checkpoint PATH | --method zeroshot [--ensemble]) [--subsample all|base|new] [--split test|val] [--out DIR]",
 		help: `Top-1 accuracy (percent, full precision) of a classifier on a dataset split,
-with only the selected classes as candidates (spec cocoop.md §3.2–3.3).
+with only the selected classes as candidates (docs/cocoop.md §3.2–3.3).
 
   --checkpoint PATH   a prompt learned by "cocoop train" (CoCoOp or CoOp). Its
                       class buffers are rebuilt from this dataset's class names,

@@ -18,7 +18,7 @@ import (
 
 // features are the normalized image features of a split, computed once
 // (the image encoder is frozen and the test transform deterministic) and
-// reused across checkpoints and seeds (spec §8 #2).
+// reused across checkpoints and seeds (docs/cocoop.md §8 #2).
 type features struct {
 	x       []float32 // [n, dim]
 	labels  []int

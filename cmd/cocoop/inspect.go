@@ -30,7 +30,7 @@ meta-net output π(x) (added to every context vector), the gradient norms of
 the context and of the meta-net layers, the gradient norm at the output of
 every text-encoder block and at every prompt position, and the attention of
 each class's EOT token (whose output becomes the class feature) to the
-prompt positions in every layer (spec cocoop.md §1.4).
+prompt positions in every layer (docs/cocoop.md §1.4).
 
 The prompt is a learned one (--checkpoint, from cocoop train --method cocoop,
 applied to these classes) or a fresh initialisation (--seed, --ctx-init,

@@ -23,7 +23,7 @@ func init() {
 		usage:   "--weights PATH --dataset NAME --root DIR --out DIR [--method cocoop|coop] [--shots 16] [--seed 1] [--subsample all|base|new] [flags]",
 		help: `Learns a prompt on a frozen CLIP (ViT-B/16 in the paper) from a K-shot
 subset of a dataset, then evaluates it on the dataset's test split, as
-CoOp's train.py does (spec cocoop.md §2, §3).
+CoOp's train.py does (docs/cocoop.md §2, §3).
 
   --method cocoop   CoCoOp: 4 context vectors initialised from "a photo of a"
                     plus the meta-net π(x) (35,360 trainables); batch 1,

@@ -67,7 +67,7 @@ func checkClassNames(names []string) error {
 }
 
 // cscError is the refusal of a class-specific context where new classes
-// are evaluated (CoOp issue #69, spec §8 #12).
+// are evaluated (CoOp issue #69, docs/cocoop.md §8 #12).
 func cscError(where string) error {
 	return usagef("--csc cannot be used with %s: a class-specific context is tied to the training classes and has nothing to offer new classes (CoOp issue #69); use the generic context (the default)", where)
 }

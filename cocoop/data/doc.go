@@ -2,7 +2,7 @@
 // feeds their images to a model.
 //
 // It covers, following KaiyangZhou/CoOp's datasets/*.py on Dassl
-// (spec cocoop.md §2.4, §3, §4):
+// (docs/cocoop.md §2.4, §3, §4):
 //
 //   - [Load]: the 11 benchmark datasets in CoOp's folder layouts, read from
 //     the shipped split_zhou_*.json files (FGVCAircraft from the official

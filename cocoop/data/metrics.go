@@ -8,7 +8,7 @@ import (
 )
 
 // Accuracy is Dassl's top-1 accuracy in percent, 100·#(pred == label)/n
-// (micro average, spec §3.3); 0 for no items. It panics if the lengths
+// (micro average, docs/cocoop.md §3.3); 0 for no items. It panics if the lengths
 // differ.
 func Accuracy(pred, labels []int) float64 {
 	if len(pred) != len(labels) {
@@ -89,7 +89,7 @@ func meanStd(v []float64) (float64, float64) {
 
 // Average is the table's average row: Base and New are the arithmetic
 // means of the rows' Base and New, and H = HarmonicMean(Base_avg,
-// New_avg), which is not the mean of the rows' H (spec §3.3: the paper's
+// New_avg), which is not the mean of the rows' H (docs/cocoop.md §3.3: the paper's
 // 75.83 = H(80.47, 71.69), while the mean of per-dataset H is 75.44). Its
 // Dataset is "Average" and its standard deviations are zero.
 func Average(rows []Result) Result {

@@ -25,7 +25,7 @@ func TestAccuracyAndH(t *testing.T) {
 	}
 }
 
-// cocoopTable is the CoCoOp column of the paper's Table 1 (spec §6.1).
+// cocoopTable is the CoCoOp column of the paper's Table 1 (docs/cocoop.md §6.1).
 var cocoopTable = []Result{
 	{Dataset: "ImageNet", Base: 75.98, New: 70.43},
 	{Dataset: "Caltech101", Base: 97.96, New: 93.81},

@@ -5,7 +5,7 @@ import (
 	"sort"
 )
 
-// SubsampleClasses is CoOp's subsample_classes (spec §3.2). mode "all"
+// SubsampleClasses is CoOp's subsample_classes (docs/cocoop.md §3.2). mode "all"
 // returns ds unchanged; otherwise the labels present in ds.Train are
 // sorted, n of them, m = ceil(n/2): "base" keeps the first m, "new" the
 // other n-m. Train, Val and Test are filtered to the kept labels and

@@ -2,7 +2,7 @@ package data
 
 import "strings"
 
-// templates are CoOp's CUSTOM_TEMPLATES (trainers/zsclip.py, spec §5.2),
+// templates are CoOp's CUSTOM_TEMPLATES (trainers/zsclip.py, docs/cocoop.md §5.2),
 // one per DATASET.NAME; "{}" is replaced by the class name.
 var templates = map[string]string{
 	"OxfordPets":          "a photo of a {}, a type of pet.",

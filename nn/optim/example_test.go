@@ -7,7 +7,7 @@ import (
 )
 
 // CoCoOp's learning rate per epoch (MAX_EPOCH 10, base 0.002, one warm-up
-// epoch at 1e-5), as in spec/cocoop.md §2.3.
+// epoch at 1e-5), as in docs/cocoop.md §2.3.
 func ExampleCoCoOpSchedule() {
 	s := optim.CoCoOpSchedule(10, 0.002)
 	for e := 0; e < 10; e++ {

@@ -104,7 +104,7 @@ func TestSGDStateResume(t *testing.T) {
 	}
 }
 
-// spec/cocoop.md §2.3: CoCoOp, MAX_EPOCH 10, epochs 0..9.
+// docs/cocoop.md §2.3: CoCoOp, MAX_EPOCH 10, epochs 0..9.
 func TestCoCoOpSchedule(t *testing.T) {
 	want := []float64{1e-5, 0.002, 0.0019511, 0.0018090, 0.0015878, 0.0013090, 0.0010000, 0.00069098, 0.00041221, 0.00019098}
 	s := CoCoOpSchedule(10, 0.002)

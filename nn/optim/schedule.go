@@ -25,7 +25,7 @@ func (c Cosine) LR(epoch int) float64 {
 // Warmup epochs, then the wrapped schedule, whose counter starts only after
 // warm-up: lr(e) = After.LR(e − Warmup) for e ≥ Warmup. (Dassl steps the
 // successor only once last_epoch ≥ warmup_epoch, so epoch Warmup runs at the
-// successor's base lr; spec cocoop.md §2.3.)
+// successor's base lr; docs/cocoop.md §2.3.)
 type ConstantWarmup struct {
 	After    Schedule
 	Warmup   int
