@@ -14,6 +14,24 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
+// readStateDict reads a checkpoint of any format (ckpt.Load) into float32
+// tensors by name.
+func readStateDict(path string) (map[string]*tensor.Tensor, error) {
+	st, _, err := ckpt.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	sd := make(map[string]*tensor.Tensor, st.Len())
+	for _, k := range st.Keys() {
+		t := st.Get(k)
+		if t.Numel() != len(t.Data) {
+			return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Data))
+		}
+		sd[k] = tensor.FromSlice(t.Data, t.Shape...)
+	}
+	return sd, nil
+}
+
 // buffers are the int64 scalars of the released archives that build_model
 // deletes; they are ignored when present.
 var buffers = []string{"input_resolution", "context_length", "vocab_size"}
@@ -160,17 +178,9 @@ func FromStateDict(sd map[string]*tensor.Tensor) (*CLIP, error) {
 // (package ckpt) — and builds the model in float32 with frozen weights, as
 // clip.load(path, device="cpu") does.
 func Load(path string) (*CLIP, error) {
-	st, _, err := ckpt.Load(path)
+	sd, err := readStateDict(path)
 	if err != nil {
 		return nil, err
-	}
-	sd := make(map[string]*tensor.Tensor, st.Len())
-	for _, k := range st.Keys() {
-		t := st.Get(k)
-		if t.Numel() != len(t.Data) {
-			return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Data))
-		}
-		sd[k] = tensor.FromSlice(t.Data, t.Shape...)
 	}
 	m, err := FromStateDict(sd)
 	if err != nil {

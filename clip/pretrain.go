@@ -324,11 +324,11 @@ func (p *Pretrainer) Resume(path string) error {
 	}
 	sd, err := readStateDict(path)
 	if err != nil {
-		return err
+		return fmt.Errorf("clip: resume: %w", err)
 	}
 	osd, err := readStateDict(OptimizerPath(path))
 	if err != nil {
-		return err
+		return fmt.Errorf("clip: resume: %w", err)
 	}
 	for k, t := range osd {
 		switch {
@@ -351,23 +351,6 @@ func (p *Pretrainer) Resume(path string) error {
 	}
 	p.step = step
 	return nil
-}
-
-// readStateDict reads a safetensors file into tensors.
-func readStateDict(path string) (map[string]*tensor.Tensor, error) {
-	st, _, err := ckpt.Load(path)
-	if err != nil {
-		return nil, fmt.Errorf("clip: resume: %w", err)
-	}
-	sd := make(map[string]*tensor.Tensor, st.Len())
-	for _, k := range st.Keys() {
-		t := st.Get(k)
-		if t.Numel() != len(t.Data) {
-			return nil, fmt.Errorf("clip: resume: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Data))
-		}
-		sd[k] = tensor.FromSlice(t.Data, t.Shape...)
-	}
-	return sd, nil
 }
 
 // ZeroShotAccuracy classifies images [N, 3, R, R] against one caption per

@@ -287,7 +287,10 @@ func SaveDassl(dir string, params map[string]*tensor.Tensor, prefix, suffix *ten
 	if err := ckpt.SaveTorch(path, root); err != nil {
 		return "", fmt.Errorf("cocoop: Dassl export: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(folder, dasslPointer), []byte(DasslFileName(epoch)+"\n"), 0o644); err != nil {
+	if err := ckpt.WriteFileAtomic(filepath.Join(folder, dasslPointer), func(w io.Writer) error {
+		_, err := io.WriteString(w, DasslFileName(epoch)+"\n")
+		return err
+	}); err != nil {
 		return "", fmt.Errorf("cocoop: Dassl export: %w", err)
 	}
 	return path, nil

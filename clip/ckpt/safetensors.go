@@ -1,14 +1,12 @@
 package ckpt
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -214,8 +212,7 @@ func loadSafetensors(path string, src source) (*StateDict, Format, error) {
 // tensors with len(Data) equal to the product of Shape. metadata, if not
 // empty, is stored as "__metadata__".
 //
-// The file is written to a temporary file in the same directory, synced and
-// renamed over path, so path is either the old file or the complete new one.
+// The file is written atomically (WriteFileAtomic).
 func SaveSafetensors(path string, names []string, tensors map[string]*Tensor, metadata map[string]string) (err error) {
 	if names == nil {
 		for k := range tensors {
@@ -228,58 +225,30 @@ func SaveSafetensors(path string, names []string, tensors map[string]*Tensor, me
 		return fmt.Errorf("%s: %w", path, err)
 	}
 
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
+	return WriteFileAtomic(path, func(w io.Writer) error {
+		var lb [8]byte
+		binary.LittleEndian.PutUint64(lb[:], uint64(len(header)))
+		if _, err := w.Write(lb[:]); err != nil {
+			return err
 		}
-	}()
-	w := bufio.NewWriterSize(f, 1<<20)
-	var lb [8]byte
-	binary.LittleEndian.PutUint64(lb[:], uint64(len(header)))
-	if _, err = w.Write(lb[:]); err != nil {
-		return err
-	}
-	if _, err = w.Write(header); err != nil {
-		return err
-	}
-	buf := make([]byte, 0, 64<<10)
-	for _, name := range names {
-		for _, v := range tensors[name].Data {
-			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-			if len(buf) == cap(buf) {
-				if _, err = w.Write(buf); err != nil {
-					return err
+		if _, err := w.Write(header); err != nil {
+			return err
+		}
+		buf := make([]byte, 0, 64<<10)
+		for _, name := range names {
+			for _, v := range tensors[name].Data {
+				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+				if len(buf) == cap(buf) {
+					if _, err := w.Write(buf); err != nil {
+						return err
+					}
+					buf = buf[:0]
 				}
-				buf = buf[:0]
 			}
 		}
-	}
-	if _, err = w.Write(buf); err != nil {
+		_, err := w.Write(buf)
 		return err
-	}
-	if err = w.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
+	})
 }
 
 // safetensorsHeader builds the space-padded JSON header for F32 tensors.
@@ -341,15 +310,4 @@ func safetensorsHeader(names []string, tensors map[string]*Tensor, metadata map[
 		h.WriteByte(' ')
 	}
 	return h.Bytes(), nil
-}
-
-// syncDir makes a rename durable where the platform allows; errors are
-// ignored (directories cannot be synced on every system).
-func syncDir(dir string) {
-	d, err := os.Open(dir)
-	if err != nil {
-		return
-	}
-	_ = d.Sync()
-	d.Close()
 }

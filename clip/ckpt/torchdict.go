@@ -2,15 +2,12 @@ package ckpt
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"math"
-	"os"
-	"path/filepath"
 	"strconv"
 )
 
@@ -146,7 +143,7 @@ func SaveTorch(path string, root *TorchDict) error {
 		return fmt.Errorf("%s: %w", path, err)
 	}
 	p.buf.WriteByte('.') // STOP
-	return writeFileAtomic(path, func(w io.Writer) error {
+	return WriteFileAtomic(path, func(w io.Writer) error {
 		return writeTorchZip(w, p.buf.Bytes(), p.storages)
 	})
 }
@@ -343,41 +340,4 @@ func writeTorchZip(w io.Writer, pkl []byte, storages []*Tensor) error {
 		return err
 	}
 	return zw.Close()
-}
-
-// writeFileAtomic writes path through write into a temporary file of the
-// same directory, synced and renamed over path.
-func writeFileAtomic(path string, write func(w io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(tmp)
-		}
-	}()
-	bw := bufio.NewWriterSize(f, 1<<20)
-	if err = write(bw); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
-	}
-	if err = bw.Flush(); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(tmp, path); err != nil {
-		return err
-	}
-	syncDir(filepath.Dir(path))
-	return nil
 }

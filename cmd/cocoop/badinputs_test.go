@@ -126,7 +126,7 @@ func TestBadInputs(t *testing.T) {
 
 	// --overwrite replaces the finished run; stale temporary files of a
 	// killed run are removed; the real shot count is reported.
-	stale := []string{filepath.Join(done, "."+checkpointName+".tmp123456"), filepath.Join(done, "train.json.tmp")}
+	stale := []string{filepath.Join(done, "."+checkpointName+".tmp123456"), filepath.Join(done, ".train.json.tmp987")}
 	for _, p := range stale {
 		os.WriteFile(p, []byte("partial"), 0o644)
 	}

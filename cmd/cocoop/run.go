@@ -170,15 +170,17 @@ func interrupted(format string, a ...any) error {
 }
 
 // staleTemp reports whether name is a temporary file this command writes
-// in an output directory and renames into place: ckpt.SaveSafetensors'
-// ".NAME.safetensors.tmpDIGITS" and writeJSON's "NAME.json.tmp". A run
-// killed (SIGKILL, power loss) between the write and the rename leaves one.
+// in an output directory and renames into place (ckpt.WriteFileAtomic's
+// ".NAME.tmpDIGITS" for a .safetensors or .json NAME). A run killed
+// (SIGKILL, power loss) between the write and the rename leaves one.
 func staleTemp(name string) bool {
-	if strings.HasPrefix(name, ".") && strings.Contains(name, ".safetensors.tmp") {
-		digits := name[strings.LastIndex(name, ".tmp")+4:]
-		return digits != "" && strings.Trim(digits, "0123456789") == ""
+	i := strings.LastIndex(name, ".tmp")
+	if !strings.HasPrefix(name, ".") || i < 0 {
+		return false
 	}
-	return strings.HasSuffix(name, ".json.tmp")
+	base, digits := name[1:i], name[i+4:]
+	return (strings.HasSuffix(base, ".safetensors") || strings.HasSuffix(base, ".json")) &&
+		digits != "" && strings.Trim(digits, "0123456789") == ""
 }
 
 // removeStaleTemps deletes the temporary files of an earlier, killed run
@@ -288,9 +290,8 @@ func writeJSON(path string, v any) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+	return ckpt.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
 		return err
-	}
-	return os.Rename(tmp, path)
+	})
 }

@@ -4,11 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/gocoop/gocoop/clip/ckpt"
 )
 
 // Intner is a source of uniform ints in [0, n). *tensor.RNG and
@@ -155,7 +158,10 @@ func SaveFewShotSubset(ds *Dataset, path string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+	if err := ckpt.WriteFileAtomic(path, func(w io.Writer) error {
+		_, err := w.Write(append(b, '\n'))
+		return err
+	}); err != nil {
 		return fmt.Errorf("data: writing subset: %w", err)
 	}
 	return nil
