@@ -188,7 +188,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 	steps := src.NumBatches()
 	for b, err := range src.Batches(ctx, e) {
 		if err != nil {
-			return st, fmt.Errorf("cocoop: epoch %d, step %d: data: %w", e, st.Steps, err)
+			return st, fmt.Errorf("cocoop: %s: %w", t.where(e, st.Steps, steps), err)
 		}
 		t.Opt.ZeroGrad()
 		var before ImageCacheStats
@@ -197,19 +197,19 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 		}
 		res, err := t.Learner.ForwardBackward(b.Images, b.Labels)
 		if err != nil {
-			return st, fmt.Errorf("cocoop: epoch %d, step %d: %w", e, st.Steps, err)
+			return st, fmt.Errorf("cocoop: %s: %w", t.where(e, st.Steps, steps), err)
 		}
 		if checkCache {
 			checkCache = false
 			if cache.stats().Hits == before.Hits {
 				t.Opt.ZeroGrad()
-				return st, fmt.Errorf("cocoop: epoch %d, step %d: CacheImageFeatures is set, but none of the %d images of the epoch's first batch is among the %d cached from earlier epochs: the inputs change between epochs (random augmentation?); train with the image-feature cache off",
-					e, st.Steps, len(b.Labels), before.Entries)
+				return st, fmt.Errorf("cocoop: %s: CacheImageFeatures is set, but none of the %d images of the epoch's first batch is among the %d cached from earlier epochs: the inputs change between epochs (random augmentation?); train with the image-feature cache off",
+					t.where(e, st.Steps, steps), len(b.Labels), before.Entries)
 			}
 		}
 		if err := t.checkFinite(res.Loss); err != nil {
 			t.Opt.ZeroGrad()
-			return st, fmt.Errorf("cocoop: epoch %d, step %d (global step %d, seed %d): %w", e, st.Steps, t.Opt.Steps(), t.Config.Seed, err)
+			return st, fmt.Errorf("cocoop: %s (global step %d, seed %d): %w", t.where(e, st.Steps, steps), t.Opt.Steps()+1, t.Config.Seed, err)
 		}
 		t.Opt.Step()
 		t.Opt.ZeroGrad()
@@ -286,4 +286,10 @@ func Evaluate(ctx context.Context, cl Classifier, src BatchSource) (EvalResult, 
 		r.Accuracy = 100 * float64(r.Correct) / float64(r.Total)
 	}
 	return r, nil
+}
+
+// where names 0-based epoch e and step s of steps in messages, counted from
+// 1 as the progress display counts them: "epoch 3/10, step 7/40".
+func (t *Trainer) where(e, s, steps int) string {
+	return fmt.Sprintf("epoch %d/%d, step %d/%d", e+1, t.Config.Epochs, s+1, steps)
 }

@@ -182,7 +182,7 @@ func TestBadImagesInTraining(t *testing.T) {
 		t.Errorf("bomb in training: exit %d, stderr %q", code, stderr)
 	}
 	checkPrefixesOnce(t, "bomb in training", stderr)
-	if b, _ := os.ReadFile(filepath.Join(out, "log.txt")); !strings.Contains(string(b), "error: epoch 1/1, step 1/1") {
+	if b, _ := os.ReadFile(filepath.Join(out, "log.txt")); !strings.Contains(string(b), "error: cocoop: epoch 1/1, step 1/1") {
 		t.Errorf("log.txt lacks the error:\n%s", b)
 	}
 	stdout := mustRun(t, append(args, "--out", t.TempDir(), "--skip-unreadable")...)

@@ -28,13 +28,11 @@ func (e *imageError) Error() string {
 
 func (e *imageError) Unwrap() error { return e.err }
 
-// loaderSource adapts a data.Loader to cocoop.BatchSource. It records the
-// 0-based epoch and batch it is at, for trainError's messages.
+// loaderSource adapts a data.Loader to cocoop.BatchSource.
 type loaderSource struct {
-	l            *data.Loader
-	res          int
-	skip         bool
-	epoch, batch int
+	l    *data.Loader
+	res  int
+	skip bool
 }
 
 func newLoaderSource(items []data.Datum, tf data.Transform, cfg data.LoaderConfig, res int) (*loaderSource, error) {
@@ -51,7 +49,6 @@ func (s *loaderSource) NumBatches() int { return s.l.NumBatches() }
 // Batches implements cocoop.BatchSource.
 func (s *loaderSource) Batches(ctx context.Context, epoch int) iter.Seq2[cocoop.Batch, error] {
 	return func(yield func(cocoop.Batch, error) bool) {
-		s.epoch, s.batch = epoch, 0
 		for b, err := range s.l.Epoch(ctx, epoch) {
 			if err != nil {
 				if ctx.Err() == nil {
@@ -70,7 +67,6 @@ func (s *loaderSource) Batches(ctx context.Context, epoch int) iter.Seq2[cocoop.
 			if !yield(cocoop.Batch{Images: imgs, Labels: b.Labels}, nil) {
 				return
 			}
-			s.batch++
 		}
 	}
 }

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/gocoop/gocoop/clip"
@@ -193,24 +191,9 @@ func trainLearner(ctx context.Context, j trainJob) (*trainOutcome, error) {
 			}
 			return out, interrupted("no epoch finished, nothing to resume")
 		}
-		return out, trainError(err, src, j.cfg.Epochs, steps)
+		return out, err // cocoop names the epoch and step, counted from 1
 	}
 	return out, nil
-}
-
-// trainError relabels an error of cocoop's Trainer.Train, whose messages
-// count epochs and steps from 0 ("cocoop: epoch 0, step 0: data: data:
-// loader ..."), with the 1-based epoch and step of the progress display
-// ("epoch 1/10, step 1/40: ..."), naming each cause once.
-func trainError(err error, src *loaderSource, epochs, steps int) error {
-	var ie *imageError
-	if errors.As(err, &ie) {
-		return fmt.Errorf("epoch %d/%d, step %d/%d: %w", src.epoch+1, epochs, src.batch+1, steps, ie)
-	}
-	if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "cocoop: epoch ") {
-		return fmt.Errorf("epoch %d/%d, step %d/%d: %w", src.epoch+1, epochs, src.batch+1, steps, inner)
-	}
-	return err
 }
 
 // trainReport is train.json.
