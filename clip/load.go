@@ -76,14 +76,21 @@ func ConfigFromStateDict(sd map[string]*tensor.Tensor) (Config, error) {
 		}
 	}
 	var errs []error
+	reported := map[string]bool{} // a key read twice is reported once
 	dim := func(key string, rank, axis int) int {
 		t, ok := sd[key]
 		if !ok {
-			errs = append(errs, fmt.Errorf("clip: state dict: missing key %q (needed to infer the configuration)", key))
+			if !reported[key] {
+				errs = append(errs, fmt.Errorf("clip: state dict: missing key %q (needed to infer the configuration)", key))
+			}
+			reported[key] = true
 			return 0
 		}
 		if s := t.Shape(); len(s) != rank {
-			errs = append(errs, fmt.Errorf("clip: state dict: key %q has shape %v, expected rank %d", key, s, rank))
+			if !reported[key] {
+				errs = append(errs, fmt.Errorf("clip: state dict: key %q has shape %v, expected rank %d", key, s, rank))
+			}
+			reported[key] = true
 			return 0
 		}
 		return t.Dim(axis)
@@ -184,7 +191,7 @@ func Load(path string) (*CLIP, error) {
 	}
 	m, err := FromStateDict(sd)
 	if err != nil {
-		return nil, fmt.Errorf("clip: %s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err) // the errors say "clip: state dict: …"
 	}
 	return m, nil
 }

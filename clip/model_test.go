@@ -473,3 +473,14 @@ func ExampleCLIP_EncodeTextEmbeddings() {
 	fmt.Println(txt.Shape(), logits.Shape(), prompts.Grad.Shape(), model.Text.TextProjection.Grad == nil)
 	// Output: [2 32] [1 2] [2 77 64] true
 }
+
+// TestConfigErrorsOnce: a key the configuration is read from twice
+// (visual.conv1.weight: width and patch) is reported once when missing.
+func TestConfigErrorsOnce(t *testing.T) {
+	sd := tinyStateDict(t)
+	delete(sd, "visual.conv1.weight")
+	_, err := ConfigFromStateDict(sd)
+	if err == nil || strings.Count(err.Error(), `"visual.conv1.weight"`) != 1 {
+		t.Errorf("missing conv1: %v", err)
+	}
+}

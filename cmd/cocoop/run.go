@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,12 +51,7 @@ func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 		if isPromptCheckpoint(path) {
 			return nil, fmt.Errorf("--weights %s is a prompt checkpoint written by cocoop train (ctx, meta_net.*), not CLIP weights: pass it with --checkpoint (eval, inspect) or --resume (train), and give the CLIP checkpoint (e.g. ViT-B-16.pt) with --weights", path)
 		}
-		// clip.Load wraps its errors as "clip: PATH: ..."; name the flag
-		// and the path once instead.
-		if inner := errors.Unwrap(err); inner != nil && strings.HasPrefix(err.Error(), "clip: "+path+": ") {
-			err = inner
-		}
-		return nil, fmt.Errorf("--weights %s: %w", path, err)
+		return nil, fmt.Errorf("--weights: %w", err) // clip.Load's errors name the path
 	}
 	return m, nil
 }
