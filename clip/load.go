@@ -1,6 +1,7 @@
 package clip
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -69,6 +70,20 @@ func (e *KeyError) Error() string {
 //
 // Errors name the key that is missing or mis-shaped.
 func ConfigFromStateDict(sd map[string]*tensor.Tensor) (Config, error) {
+	cfg, err := configFromShapes(sd)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.VisionHeads, cfg.TransformerHeads = cfg.VisionWidth/64, cfg.TransformerWidth/64
+	if cfg.VisionHeads == 0 || cfg.TransformerHeads == 0 {
+		return cfg, fmt.Errorf("clip: state dict: widths %d (visual.conv1.weight) and %d (ln_final.weight) must be at least 64 (heads = width/64)",
+			cfg.VisionWidth, cfg.TransformerWidth)
+	}
+	return cfg, cfg.validate()
+}
+
+// configFromShapes reads every field but the head counts off the shapes.
+func configFromShapes(sd map[string]*tensor.Tensor) (Config, error) {
 	var cfg Config
 	if _, ok := sd["visual.proj"]; !ok {
 		if _, resnet := sd["visual.layer1.0.conv1.weight"]; resnet {
@@ -98,23 +113,14 @@ func ConfigFromStateDict(sd map[string]*tensor.Tensor) (Config, error) {
 	cfg.VisionWidth = dim("visual.conv1.weight", 4, 0)
 	cfg.VisionPatchSize = dim("visual.conv1.weight", 4, 3)
 	cfg.VisionLayers = countBlocks(sd, "visual.transformer.resblocks.")
-	cfg.VisionHeads = cfg.VisionWidth / 64
 	grid := int(math.Round(math.Sqrt(float64(dim("visual.positional_embedding", 2, 0) - 1))))
 	cfg.ImageResolution = cfg.VisionPatchSize * grid
 	cfg.EmbedDim = dim("text_projection", 2, 1)
 	cfg.ContextLength = dim("positional_embedding", 2, 0)
 	cfg.VocabSize = dim("token_embedding.weight", 2, 0)
 	cfg.TransformerWidth = dim("ln_final.weight", 1, 0)
-	cfg.TransformerHeads = cfg.TransformerWidth / 64
 	cfg.TransformerLayers = countBlocks(sd, "transformer.resblocks.")
-	if len(errs) > 0 {
-		return cfg, errors.Join(errs...)
-	}
-	if cfg.VisionHeads == 0 || cfg.TransformerHeads == 0 {
-		return cfg, fmt.Errorf("clip: state dict: widths %d (visual.conv1.weight) and %d (ln_final.weight) must be at least 64 (heads = width/64)",
-			cfg.VisionWidth, cfg.TransformerWidth)
-	}
-	return cfg, cfg.validate()
+	return cfg, errors.Join(errs...)
 }
 
 // countBlocks is 1 + the largest block index i of keys prefix + "i.…"
@@ -142,7 +148,28 @@ func countBlocks(sd map[string]*tensor.Tensor, prefix string) int {
 //
 // The model takes the tensors as its frozen weights without copying them.
 func FromStateDict(sd map[string]*tensor.Tensor) (*CLIP, error) {
-	cfg, err := ConfigFromStateDict(sd)
+	return fromStateDict(sd, nil)
+}
+
+// fromStateDict is FromStateDict with the configuration's head counts taken
+// from stated (the checkpoint's own record) when it is not nil; every other
+// field of stated must match what the shapes say.
+func fromStateDict(sd map[string]*tensor.Tensor, stated *Config) (*CLIP, error) {
+	var cfg Config
+	var err error
+	if stated == nil {
+		cfg, err = ConfigFromStateDict(sd)
+	} else {
+		cfg, err = configFromShapes(sd)
+		if err == nil {
+			cfg.VisionHeads, cfg.TransformerHeads = stated.VisionHeads, stated.TransformerHeads
+			if cfg != *stated {
+				err = fmt.Errorf("clip: state dict: the configuration in the metadata, %+v, does not match the tensors' shapes, %+v", *stated, cfg)
+			} else {
+				err = cfg.validate()
+			}
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -184,12 +211,26 @@ func FromStateDict(sd map[string]*tensor.Tensor) (*CLIP, error) {
 // a torch.save state dict, or safetensors with OpenAI or Hugging Face names
 // (package ckpt) — and builds the model in float32 with frozen weights, as
 // clip.load(path, device="cpu") does.
+//
+// The head counts cannot be read off the shapes; they are width/64 as in
+// build_model, unless the file is safetensors whose metadata holds the
+// configuration as JSON under "config" (as SaveSafetensors writes it): then
+// its heads are used, so models of any
+// width load, and the rest of it must agree with the shapes.
 func Load(path string) (*CLIP, error) {
 	sd, err := readStateDict(path)
 	if err != nil {
 		return nil, err
 	}
-	m, err := FromStateDict(sd)
+	var heads *Config
+	if meta, err := ckpt.ReadMetadata(path); err == nil && meta["config"] != "" {
+		var c Config
+		if err := json.Unmarshal([]byte(meta["config"]), &c); err != nil {
+			return nil, fmt.Errorf("clip: %s: metadata \"config\": %w", path, err)
+		}
+		heads = &c
+	}
+	m, err := fromStateDict(sd, heads)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err) // the errors say "clip: state dict: …"
 	}

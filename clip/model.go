@@ -5,8 +5,10 @@
 // Load or from a state dict by FromStateDict, with every hyper-parameter
 // inferred from the weights as build_model does.
 //
-// The weights are frozen; EncodeTextEmbeddings is the entry point of
-// CoOp/CoCoOp, whose learned prompt vectors receive the gradients.
+// A loaded model's weights are frozen; EncodeTextEmbeddings is the entry
+// point of CoOp/CoCoOp, whose learned prompt vectors receive the gradients.
+// New builds a trainable model instead, which Pretrainer trains
+// contrastively from scratch (pretrain.go).
 // EncodeTextShared is its fast path for prompts that share a prefix (SOS and
 // the context vectors): the prefix is computed once per image or batch and
 // no position after an EOT is computed, with the same results
@@ -97,9 +99,11 @@ func (c Config) StateDictShapes() ([]string, map[string][]int) {
 }
 
 // CLIP is the joint model: an image tower, a text tower and the learned
-// temperature. Its weights are frozen autograd leaves (RequiresGrad false,
-// no gradient buffers), so gradients flow through the towers to inputs that
-// require grad — CoOp/CoCoOp's prompt vectors — and never into CLIP.
+// temperature. Loaded (Load, FromStateDict), its weights are frozen autograd
+// leaves (RequiresGrad false, no gradient buffers), so gradients flow
+// through the towers to inputs that require grad — CoOp/CoCoOp's prompt
+// vectors — and never into CLIP. Built by New, every weight requires grad
+// (pretraining); nn.SetRequiresGrad switches either way.
 //
 // Ops record a graph only when some input requires grad, so pure inference
 // records nothing; callers should still wrap inference in autograd.NoGrad to
@@ -206,8 +210,8 @@ func (m *CLIP) TokenEmbedding(ids [][]int32) *autograd.Var {
 // (L ≤ C) — the entry point of CoOp/CoCoOp: it adds the positional
 // embedding, runs the causal blocks, applies ln_final, gathers each row's
 // EOT token at the argmax of ids (first maximal index) and projects to
-// [N, E]. Gradients flow back to prompts when it requires grad, while the
-// frozen CLIP weights get none.
+// [N, E]. Gradients flow back to prompts when it requires grad (and into
+// the weights only when they require grad: not in a loaded model).
 func (m *CLIP) EncodeTextEmbeddings(prompts *autograd.Var, ids [][]int32) *autograd.Var {
 	return m.Text.Forward(prompts, ids, m.towerTrace(false))
 }

@@ -22,9 +22,8 @@ import (
 // and every other parameter with PyTorch's default init (Linear, Conv2d,
 // LayerNorm, MultiheadAttention). Every parameter requires grad, so
 // gradients reach all weights (patch embedding included); a seed gives the
-// same model. The result saves with SaveSafetensors-compatible OpenAI names
-// (NamedParameters) and loads back with FromStateDict when both widths are
-// multiples of 64 (build_model infers heads = width/64).
+// same model. SaveSafetensors writes it with OpenAI's names and its
+// configuration, and Load reads it back whatever its head counts.
 func New(cfg Config, rng *tensor.RNG) (*CLIP, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strconv"
@@ -268,19 +269,26 @@ func (p *Pretrainer) Save(path string) error {
 	if err := ckpt.SaveSafetensors(OptimizerPath(path), names, tensors, meta); err != nil {
 		return fmt.Errorf("clip: save optimizer state: %w", err)
 	}
-	cfg, err := json.Marshal(p.Model.Config)
-	if err != nil {
-		return err
-	}
-	if err := SaveSafetensors(path, p.Model, map[string]string{"format": PretrainFormat, "step": step, "config": string(cfg)}); err != nil {
+	if err := SaveSafetensors(path, p.Model, map[string]string{"format": PretrainFormat, "step": step}); err != nil {
 		return fmt.Errorf("clip: save model: %w", err)
 	}
 	return nil
 }
 
 // SaveSafetensors writes the weights of m to path as F32 safetensors with
-// OpenAI's names in named_parameters order, atomically, with metadata.
+// OpenAI's names in named_parameters order, atomically, with metadata and
+// the model's configuration as JSON under "config" (Load takes the head
+// counts from it).
 func SaveSafetensors(path string, m *CLIP, metadata map[string]string) error {
+	cfg, err := json.Marshal(m.Config)
+	if err != nil {
+		return err
+	}
+	metadata = maps.Clone(metadata)
+	if metadata == nil {
+		metadata = map[string]string{}
+	}
+	metadata["config"] = string(cfg)
 	tensors := map[string]*ckpt.Tensor{}
 	var names []string
 	for _, np := range m.NamedParameters("") {

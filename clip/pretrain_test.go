@@ -292,8 +292,7 @@ func makeSquares(n int, seed uint64) squares {
 
 var squareTemplates = []string{"a photo of a %s square.", "a %s square", "a picture of a %s square on grey", "%s square"}
 
-// tinyPretrainConfig is the test model: both widths 64 so FromStateDict
-// (heads = width/64) reads its checkpoints back.
+// tinyPretrainConfig is the test model.
 func tinyPretrainConfig(vocab int) Config {
 	return Config{EmbedDim: 32, ImageResolution: 16, VisionLayers: 1, VisionWidth: 64, VisionHeads: 1, VisionPatchSize: 4,
 		ContextLength: 16, VocabSize: vocab, TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 1}
@@ -505,5 +504,42 @@ func BenchmarkPretrainStepAnchor(b *testing.B) {
 	b.ResetTimer()
 	for range b.N {
 		p.Step(images, ids)
+	}
+}
+
+// A model whose head counts are not width/64 saves and loads back through
+// the configuration in its metadata; metadata that contradicts the shapes
+// is refused.
+func TestLoadHeadsFromMetadata(t *testing.T) {
+	m, err := New(microConfig, tensor.NewRNG(2)) // widths 8, 2 heads each
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "micro.safetensors")
+	if err := SaveSafetensors(path, m, map[string]string{"producer": "test"}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Config != microConfig {
+		t.Fatalf("loaded config %+v, want %+v", got.Config, microConfig)
+	}
+	images := tensor.NewRNG(3).Normal(0, 1, 2, 3, 8, 8)
+	var a, b *autograd.Var
+	autograd.NoGrad(func() { a, b = m.EncodeImage(images), got.EncodeImage(images) })
+	if d := tensor.MaxAbsDiff(a.Value, b.Value); d != 0 {
+		t.Errorf("loaded model's image features differ by %g", d)
+	}
+	// Without the metadata the shapes alone give heads = width/64 = 0.
+	sd := nn.StateDict(m, "")
+	if _, err := FromStateDict(sd); err == nil || !strings.Contains(err.Error(), "at least 64") {
+		t.Errorf("FromStateDict of width-8 towers: %v", err)
+	}
+	bad := microConfig
+	bad.VisionLayers = 3
+	if _, err := fromStateDict(sd, &bad); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Errorf("contradicting metadata: %v", err)
 	}
 }
