@@ -8,6 +8,7 @@ package clip
 // safetensors checkpoints that every loader reads, and exact resume.
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,8 +122,9 @@ type PretrainConfig struct {
 	Checkpoint      string
 	CheckpointEvery int
 
-	// Progress, when set, is called after every step.
-	Progress func(Progress)
+	// Progress, when set, is called after every step; an error it returns
+	// stops Run with that error.
+	Progress func(Progress) error
 }
 
 // Progress reports one pretraining step.
@@ -202,19 +204,32 @@ func (p *Pretrainer) Step(images *tensor.Tensor, ids [][]int32) Progress {
 }
 
 // Run trains from the current step to Config.Steps on batches, calling
-// Config.Progress after each step and checkpointing as configured.
-func (p *Pretrainer) Run(batches Batches) error {
+// Config.Progress after each step and checkpointing as configured. When ctx
+// is cancelled it stops between steps, saves the checkpoint of the step
+// reached (when Config.Checkpoint is set, so Resume continues from it) and
+// returns ctx's error.
+func (p *Pretrainer) Run(ctx context.Context, batches Batches) error {
 	for p.step < p.Config.Steps {
+		if err := ctx.Err(); err != nil {
+			if c := p.Config.Checkpoint; c != "" && p.step > 0 {
+				if serr := p.Save(c); serr != nil {
+					return errors.Join(err, serr)
+				}
+			}
+			return err
+		}
 		images, ids, err := batches(p.step)
 		if err != nil {
 			return fmt.Errorf("clip: pretrain: batch of step %d: %w", p.step, err)
 		}
 		pr := p.Step(images, ids)
-		if f := p.Config.Progress; f != nil {
-			f(pr)
-		}
 		if math.IsNaN(pr.Loss) || math.IsInf(pr.Loss, 0) {
 			return fmt.Errorf("clip: pretrain: loss %g at step %d", pr.Loss, pr.Step)
+		}
+		if f := p.Config.Progress; f != nil {
+			if err := f(pr); err != nil {
+				return err
+			}
 		}
 		if c := p.Config; c.Checkpoint != "" && c.CheckpointEvery > 0 && p.step%c.CheckpointEvery == 0 && p.step < c.Steps {
 			if err := p.Save(c.Checkpoint); err != nil {

@@ -1,6 +1,8 @@
 package clip
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -349,18 +351,19 @@ func TestPretrainTinyZeroShot(t *testing.T) {
 	before := ZeroShotAccuracy(m, test.images, test.labels, prompts)
 	var last Progress
 	cfg := PretrainConfig{Steps: 150, Warmup: 15, LR: 2e-3, WeightDecay: 0.1, ClipNorm: 1,
-		Progress: func(p Progress) {
+		Progress: func(p Progress) error {
 			last = p
 			if p.Step%50 == 0 {
 				t.Logf("step %d loss %.4f lr %.2e scale %.2f norm %.3f %v", p.Step, p.Loss, p.LR, p.Scale, p.GradNorm, p.Elapsed.Round(time.Millisecond))
 			}
+			return nil
 		}}
 	p, err := NewPretrainer(m, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if err := p.Run(batches); err != nil {
+	if err := p.Run(context.Background(), batches); err != nil {
 		t.Fatal(err)
 	}
 	acc := ZeroShotAccuracy(m, test.images, test.labels, prompts)
@@ -410,7 +413,7 @@ func TestPretrainResumeAndLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := straight.Run(batches); err != nil {
+	if err := straight.Run(context.Background(), batches); err != nil {
 		t.Fatal(err)
 	}
 
@@ -541,5 +544,41 @@ func TestLoadHeadsFromMetadata(t *testing.T) {
 	bad.VisionLayers = 3
 	if _, err := fromStateDict(sd, &bad); err == nil || !strings.Contains(err.Error(), "does not match") {
 		t.Errorf("contradicting metadata: %v", err)
+	}
+}
+
+// A cancelled Run stops between steps and leaves the checkpoint of the
+// step it reached, from which Resume continues.
+func TestPretrainRunCancelSaves(t *testing.T) {
+	train := makeSquares(128, 4)
+	batches, _, vocab := squareTask(t, train, 32, 6)
+	path := filepath.Join(t.TempDir(), "clip.safetensors")
+	ctx, cancel := context.WithCancel(context.Background())
+	m, _ := New(tinyPretrainConfig(vocab), tensor.NewRNG(8))
+	p, err := NewPretrainer(m, PretrainConfig{Steps: 10, Warmup: 2, LR: 1e-3, Checkpoint: path,
+		Progress: func(pr Progress) error {
+			if pr.Step == 3 {
+				cancel()
+			}
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(ctx, batches); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Run after cancel: %v", err)
+	}
+	m2, _ := New(tinyPretrainConfig(vocab), tensor.NewRNG(9))
+	p2, _ := NewPretrainer(m2, PretrainConfig{Steps: 10, Warmup: 2, LR: 1e-3})
+	if err := p2.Resume(path); err != nil {
+		t.Fatal(err)
+	}
+	if p2.StepsDone() != 3 {
+		t.Errorf("resumed at step %d, want 3", p2.StepsDone())
+	}
+	for k, v := range nn.StateDict(m, "") {
+		if d := tensor.MaxAbsDiff(v, nn.StateDict(m2, "")[k]); d != 0 {
+			t.Errorf("%s differs by %g after resume", k, d)
+		}
 	}
 }
