@@ -8,37 +8,43 @@ import (
 )
 
 // ScaledDotProductAttention: q [..., Lq, d], k [..., Lk, d], v [..., Lk, dv];
-// softmax(q·kᵀ·scale + causal mask)·v with scale = 1/√d. probs, if non-nil,
-// receives the attention probabilities [..., Lq, Lk] (for inspection).
+// softmax(q·kᵀ·scale + causal mask)·v with scale = 1/√d, that is
+// AttentionProbs(q, k, causal) times v. probs, if non-nil, receives the
+// attention probabilities [..., Lq, Lk] (their values; use AttentionProbs
+// and MatMul for them as a graph node). With P the probabilities and
+// O = P·v, the matrix product's backward gives dv = Pᵀ·dO and dP = dO·vᵀ,
+// and AttentionProbs' backward the rest.
+func ScaledDotProductAttention(q, k, v *Var, causal bool, probs **tensor.Tensor) *Var {
+	p := AttentionProbs(q, k, causal) // [..., Lq, Lk]
+	if probs != nil {
+		*probs = p.Value
+	}
+	return matMulT("attention", p, v, false, false) // [..., Lq, Lk] @ [..., Lk, dv]
+}
+
+// AttentionProbs is P = softmax(q·kᵀ·scale + causal mask) [..., Lq, Lk]
+// for q [..., Lq, d] and k [..., Lk, d], scale = 1/√d, along the keys: the
+// attention weights (torch's attn_output_weights per head) as a node of the
+// graph, so that gradients with respect to them (gradient × attention,
+// relevance maps) can be retained or hooked.
 //
 // The causal mask lets query i see keys j ≤ i (top-left aligned, as
-// PyTorch's is_causal). Backward, with S = q·kᵀ·scale, P = softmax(S) and
-// O = P·v:
+// PyTorch's is_causal). Backward, with S = q·kᵀ·scale:
 //
-//	dv = Pᵀ·dO     dP = dO·vᵀ     dS = P ⊙ (dP − rowsum(dP ⊙ P))
-//	dq = dS·k·scale     dk = dSᵀ·q·scale
+//	dS = P ⊙ (dP − rowsum(dP ⊙ P))     dq = dS·k·scale     dk = dSᵀ·q·scale
 //
 // Masked entries have P = 0, hence dS = 0: the mask needs no backward.
-func ScaledDotProductAttention(q, k, v *Var, causal bool, probs **tensor.Tensor) *Var {
+func AttentionProbs(q, k *Var, causal bool) *Var {
 	d := q.Value.Dim(-1)
 	scale := float32(1 / math.Sqrt(float64(d)))
 	// The scores are scaled, masked and softmaxed in place: p is the only
 	// [..., Lq, Lk] tensor kept.
 	p := tensor.MatMulT(q.Value, k.Value, false, true).Contiguous() // [..., Lq, Lk]
 	scaleMaskSoftmax(p, scale, causal)
-	if probs != nil {
-		*probs = p
-	}
-	nq, nk, nv := q.node, k.node, v.node
-	qv, kv, vv := q.Value, k.Value, v.Value
-	return newOp("attention", tensor.MatMul(p, vv), func(g *tensor.Tensor) {
-		if nv.requiresGrad {
-			nv.accumulate(tensor.SumTo(tensor.MatMulT(p, g, true, false), nv.shape))
-		}
-		if !nq.requiresGrad && !nk.requiresGrad {
-			return
-		}
-		dS := tensor.MatMulT(g, vv, false, true).Contiguous() // dP, then dS in place
+	nq, nk := q.node, k.node
+	qv, kv := q.Value, k.Value
+	return newOp("attention_probs", p, func(g *tensor.Tensor) {
+		dS := g.Contiguous().Clone() // dP, then dS in place
 		softmaxBackwardLastInPlace(p, dS, scale)
 		if nq.requiresGrad {
 			nq.accumulate(tensor.SumTo(tensor.MatMul(dS, kv), nq.shape))
@@ -46,7 +52,7 @@ func ScaledDotProductAttention(q, k, v *Var, causal bool, probs **tensor.Tensor)
 		if nk.requiresGrad {
 			nk.accumulate(tensor.SumTo(tensor.MatMulT(dS, qv, true, false), nk.shape))
 		}
-	}, q, k, v)
+	}, q, k)
 }
 
 // scaleMaskSoftmax replaces the contiguous scores s [..., Lq, Lk] by

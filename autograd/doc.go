@@ -18,6 +18,11 @@
 // intermediate value no backward reads is freed as soon as the caller drops
 // its Var, so a forward keeps alive only what its backward needs.
 //
+// Beyond Backward: Grad returns gradients with respect to any nodes without
+// accumulating into Grad (torch.autograd.grad), GradCheck checks a backward
+// against finite differences (every op's is, in gradcheck_test.go), and
+// Var.WriteDot exports a graph for Graphviz.
+//
 // Graphs are not safe for concurrent use: do not run Backward on graphs
 // that share nodes from several goroutines at once.
 //
@@ -25,5 +30,5 @@
 // arith.go, matmul.go, reduce.go, shape.go, index.go, activation.go,
 // softmax.go, layernorm.go, attention.go, packed_attention.go (causal
 // attention over packed sequences sharing prefixes), loss.go. The engine is
-// var.go and engine.go.
+// var.go and engine.go; gradcheck.go and dot.go are its tools.
 package autograd

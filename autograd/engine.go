@@ -82,31 +82,8 @@ func (v *Var) Backward() {
 // dropped as soon as they have been passed on. The graph is kept, so
 // Backward may be called again (gradients add up, as in PyTorch).
 func (v *Var) BackwardWith(grad *tensor.Tensor) {
-	if !v.requiresGrad {
-		panic(fmt.Sprintf("autograd: Backward on %s, which does not require grad (no input requires grad, or it was made under NoGrad)", v.label()))
-	}
-	if !tensor.SameShape(grad.Shape(), v.Value.Shape()) {
-		panic(fmt.Sprintf("autograd: BackwardWith gradient of shape %v for %s", grad.Shape(), v.label()))
-	}
-	order := topoOrder(v.node)
-	defer func() { // drop partial sums if an op's backward or a hook panicked
-		for _, n := range order {
-			n.pending, n.owned = nil, false
-		}
-	}()
-	v.accumulate(grad)
-	for i := len(order) - 1; i >= 0; i-- {
-		n := order[i]
-		g := n.pending
-		n.pending, n.owned = nil, false
-		if g == nil {
-			continue // defensive: every op accumulates into each input that requires grad
-		}
-		for _, h := range n.hooks {
-			if r := h(g); r != nil {
-				g = r
-			}
-		}
+	checkSeed("Backward", v, grad)
+	backprop([]*node{v.node}, []*tensor.Tensor{grad}, nil, func(n *node, g *tensor.Tensor) {
 		if (n.backward == nil || n.retain) && n.v != nil { // a leaf or retained
 			if n.v.Grad == nil {
 				n.v.Grad = g.Clone() // own storage: optimizers may update it in place
@@ -114,22 +91,138 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) {
 				n.v.Grad.AddInPlace(g)
 			}
 		}
-		if n.backward != nil {
+	})
+}
+
+// Grad returns the gradients of Σ_i ⟨seeds[i], outputs[i]⟩ with respect to
+// each of inputs, as torch.autograd.grad: nothing is accumulated into any
+// Grad (leaves' and retained ones' included), and only the part of the
+// graph between the outputs and the inputs is walked. seeds may be nil (every
+// output a scalar, seeded with 1) or give one gradient per output, of its
+// shape. An input may be any Var that requires grad, leaf or intermediate;
+// the gradient of one no output depends on is nil. Hooks registered on the
+// nodes walked run as in Backward (and may replace the gradient passed on).
+// The graph is kept.
+func Grad(outputs, inputs []*Var, seeds []*tensor.Tensor) []*tensor.Tensor {
+	if seeds != nil && len(seeds) != len(outputs) {
+		panic(fmt.Sprintf("autograd: Grad: %d seeds for %d outputs", len(seeds), len(outputs)))
+	}
+	roots := make([]*node, len(outputs))
+	grads := make([]*tensor.Tensor, len(outputs))
+	for i, o := range outputs {
+		if seeds == nil {
+			if o.Value.Numel() != 1 {
+				panic(fmt.Sprintf("autograd: Grad: output %d is %s, not a scalar; give its seed", i, o.label()))
+			}
+			grads[i] = tensor.Ones(o.Value.Shape()...)
+		} else {
+			grads[i] = seeds[i]
+		}
+		checkSeed("Grad", o, grads[i])
+		roots[i] = o.node
+	}
+	want := make(map[*node]int, len(inputs)) // input node -> its first index
+	for i, in := range inputs {
+		if !in.requiresGrad {
+			panic(fmt.Sprintf("autograd: Grad: input %d (%s) does not require grad", i, in.label()))
+		}
+		if _, ok := want[in.node]; !ok {
+			want[in.node] = i
+		}
+	}
+	out := make([]*tensor.Tensor, len(inputs))
+	backprop(roots, grads, want, func(n *node, g *tensor.Tensor) {
+		if i, ok := want[n]; ok {
+			out[i] = g.Clone()
+		}
+	})
+	for i, in := range inputs { // an input listed twice gets the same gradient
+		out[i] = out[want[in.node]]
+	}
+	return out
+}
+
+// checkSeed panics unless out requires grad and seed has its shape.
+func checkSeed(op string, out *Var, seed *tensor.Tensor) {
+	if !out.requiresGrad {
+		panic(fmt.Sprintf("autograd: %s on %s, which does not require grad (no input requires grad, or it was made under NoGrad)", op, out.label()))
+	}
+	if !tensor.SameShape(seed.Shape(), out.Value.Shape()) {
+		panic(fmt.Sprintf("autograd: %s: gradient of shape %v for %s", op, seed.Shape(), out.label()))
+	}
+}
+
+// backprop is the reverse walk shared by BackwardWith and Grad: it seeds
+// roots with grads, then visits every node reachable from them after all of
+// its consumers, runs its hooks, hands its complete gradient to visit and
+// passes it on through the node's backward. With stop non-nil, a node's
+// backward runs only when some node of stop lies behind it, so the walk
+// ends at the inputs Grad asks for.
+func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit func(n *node, g *tensor.Tensor)) {
+	order := topoOrder(roots...)
+	defer func() { // drop partial sums if an op's backward or a hook panicked
+		for _, n := range order {
+			n.pending, n.owned = nil, false
+		}
+	}()
+	var leadsToStop map[*node]bool // nodes with a node of stop behind them (inputs first in order)
+	if stop != nil {
+		leadsToStop = make(map[*node]bool, len(order))
+		for _, n := range order {
+			for _, p := range n.parents {
+				if _, ok := stop[p]; ok || leadsToStop[p] {
+					leadsToStop[n] = true
+					break
+				}
+			}
+		}
+	}
+	for i, r := range roots {
+		r.accumulate(grads[i])
+	}
+	for i := len(order) - 1; i >= 0; i-- {
+		n := order[i]
+		g := n.pending
+		n.pending, n.owned = nil, false
+		if g == nil {
+			continue // not reached: pruned by stop, or (defensive) an op that skipped an input
+		}
+		for _, h := range n.hooks {
+			if r := h(g); r != nil {
+				g = r
+			}
+		}
+		visit(n, g)
+		if n.backward != nil && (stop == nil || leadsToStop[n]) {
 			n.backward(g)
 		}
 	}
 }
 
-// topoOrder lists the nodes reachable from root through inputs that require
-// grad, every node after all of its inputs. It is an iterative depth-first
-// search, so deep graphs (many transformer layers) cannot overflow the stack.
-func topoOrder(root *node) []*node {
+// topoOrder lists the nodes reachable from roots through inputs that
+// require grad, every node after all of its inputs. It is an iterative
+// depth-first search, so deep graphs (many transformer layers) cannot
+// overflow the stack.
+func topoOrder(roots ...*node) []*node {
+	var order []*node
+	visited := map[*node]bool{}
+	for _, root := range roots {
+		if visited[root] {
+			continue
+		}
+		visited[root] = true
+		order = topoVisit(order, visited, root)
+	}
+	return order
+}
+
+// topoVisit appends to order the nodes behind root not yet visited, in
+// topological order.
+func topoVisit(order []*node, visited map[*node]bool, root *node) []*node {
 	type frame struct {
 		v    *node
 		next int // index of the next parent to visit
 	}
-	var order []*node
-	visited := map[*node]bool{root: true}
 	stack := []frame{{root, 0}}
 	for len(stack) > 0 {
 		top := &stack[len(stack)-1]

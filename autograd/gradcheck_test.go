@@ -2,27 +2,15 @@ package autograd
 
 import (
 	"fmt"
-	"math"
-	"strings"
 	"testing"
 
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// The gradient check compares every op's backward with centered finite
-// differences of its forward, using llm.c's fake loss L = Σ w ⊙ out with a
-// fixed random w, so every output element gets its own upstream gradient.
-//
-// Tensors are float32 only, so there is no float64 forward to difference.
-// Instead the loss is summed in float64, the step is the float32-rounded one
-// actually taken, and inputs stay O(1) and away from kinks (relu at 0), so
-// the rounding noise (~1e-5) is far below the tolerance.
-
-const (
-	fdEps  = 1e-2 // finite-difference step
-	fdRtol = 1e-2
-	fdAtol = 1e-3
-)
+// TestGradCheck compares every op's backward with centred finite
+// differences of its forward through the public GradCheck (llm.c's fake
+// loss, see GradCheck), on inputs drawn O(1) and away from kinks (relu at
+// 0), so float32 rounding noise (~1e-5) stays far below the tolerance.
 
 // fill says how an input is drawn.
 type fill int
@@ -128,6 +116,9 @@ func gradCases() []gradCase {
 		{"attention/causal-lq<lk", []in{rnd(3, 4), rnd(5, 4), rnd(5, 2)}, func(v []*Var) *Var { return ScaledDotProductAttention(v[0], v[1], v[2], true, nil) }},
 		{"attention/frozen-kv", []in{rnd(2, 3, 4), constIn(2, 3, 4), constIn(2, 3, 4)}, func(v []*Var) *Var { return ScaledDotProductAttention(v[0], v[1], v[2], true, nil) }},
 		{"attention/frozen-q", []in{constIn(3, 4), rnd(3, 4), rnd(3, 4)}, func(v []*Var) *Var { return ScaledDotProductAttention(v[0], v[1], v[2], false, nil) }},
+		{"attention_probs", []in{rnd(2, 3, 4), rnd(2, 5, 4)}, func(v []*Var) *Var { return AttentionProbs(v[0], v[1], false) }},
+		{"attention_probs/causal", []in{rnd(2, 2, 4, 3), rnd(2, 2, 4, 3)}, func(v []*Var) *Var { return AttentionProbs(v[0], v[1], true) }},
+		{"attention_probs/frozen-k", []in{rnd(3, 4), constIn(3, 4)}, func(v []*Var) *Var { return AttentionProbs(v[0], v[1], true) }},
 		// packed_attention.go (sequences in packedFixture: a prefix shared by three, one alone)
 		{"packed_attention", []in{rnd(10, 2, 3), rnd(10, 2, 3), rnd(10, 2, 3)}, func(v []*Var) *Var { return PackedAttention(v[0], v[1], v[2], packedFixture, nil) }},
 		{"packed_attention/frozen-kv", []in{rnd(10, 2, 3), constIn(10, 2, 3), constIn(10, 2, 3)}, func(v []*Var) *Var { return PackedAttention(v[0], v[1], v[2], packedFixture, nil) }},
@@ -168,64 +159,25 @@ func randInput(rng *tensor.RNG, d in) *tensor.Tensor {
 	return rng.Normal(0, 1, d.shape...)
 }
 
-// gradCheck runs one case: analytic gradients from BackwardWith(w) against
-// centered differences of L = Σ w ⊙ f(v) for every element of every input
-// that requires grad. It returns the worst error as a fraction of the
-// tolerance, and an error listing the first mismatches.
+// gradCheck runs one case: GradCheck over its inputs that require grad,
+// after checking that a Backward leaves no gradient on its frozen ones.
 func gradCheck(c gradCase, seed uint64) (worst float64, err error) {
 	rng := tensor.NewRNG(seed)
 	vs := make([]*Var, len(c.ins))
+	var trainable []*Var
 	for i, d := range c.ins {
 		vs[i] = NewVar(randInput(rng, d).Contiguous(), !d.frozen)
+		if !d.frozen {
+			trainable = append(trainable, vs[i])
+		}
 	}
 	out := c.f(vs)
-	w := rng.Normal(0, 1, out.Shape()...)
-	out.BackwardWith(w)
-	wd := w.ToSlice()
-	loss := func() float64 {
-		var o *Var
-		NoGrad(func() { o = c.f(vs) })
-		var s float64
-		for i, y := range o.Value.ToSlice() {
-			s += float64(wd[i]) * float64(y)
-		}
-		return s
-	}
-	var errs []string
+	out.BackwardWith(rng.Normal(0, 1, out.Shape()...))
 	for i, v := range vs {
-		if c.ins[i].frozen {
-			if v.Grad != nil {
-				errs = append(errs, fmt.Sprintf("frozen input %d got a gradient", i))
-			}
-			continue
+		if c.ins[i].frozen && v.Grad != nil {
+			return 0, fmt.Errorf("frozen input %d got a gradient", i)
 		}
-		if v.Grad == nil {
-			return 0, fmt.Errorf("input %d: no gradient after Backward", i)
-		}
-		if !tensor.SameShape(v.Grad.Shape(), v.Shape()) {
-			return 0, fmt.Errorf("input %d: gradient shape %v, want %v", i, v.Grad.Shape(), v.Shape())
-		}
-		ana := v.Grad.ToSlice()
-		data := v.Value.Data()
-		for j := range data {
-			orig := data[j]
-			data[j] = orig + fdEps
-			hi, lp := data[j], loss()
-			data[j] = orig - fdEps
-			lo, lm := data[j], loss()
-			data[j] = orig
-			num := (lp - lm) / (float64(hi) - float64(lo))
-			a := float64(ana[j])
-			diff := math.Abs(num - a)
-			r := diff / (fdAtol + fdRtol*math.Max(math.Abs(num), math.Abs(a)))
-			worst = math.Max(worst, r)
-			if r > 1 && len(errs) < 5 {
-				errs = append(errs, fmt.Sprintf("input %d %v element %d: analytic %.6g, numeric %.6g", i, v.Shape(), j, a, num))
-			}
-		}
+		v.ZeroGrad()
 	}
-	if len(errs) > 0 {
-		return worst, fmt.Errorf("gradient mismatch (worst error %.3g× tolerance):\n\t%s", worst, strings.Join(errs, "\n\t"))
-	}
-	return worst, nil
+	return GradCheck(func() *Var { return c.f(vs) }, trainable, GradCheckOptions{Seed: seed})
 }

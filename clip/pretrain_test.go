@@ -84,42 +84,15 @@ func TestNewInit(t *testing.T) {
 	}
 }
 
-// fdCheck compares the gradient that loss() left in the Grad of every
-// element of params (sampled with stride) with centered differences of
-// loss, evaluated in float64 without a graph.
+// fdCheck checks the gradient of loss() for every parameter of params
+// against finite differences (autograd.GradCheck, at most maxPerParam
+// elements of each, evenly strided).
 func fdCheck(t *testing.T, params []nn.NamedParam, loss func() *autograd.Var, maxPerParam int) {
 	t.Helper()
 	for _, p := range params {
-		p.Var.ZeroGrad()
-	}
-	loss().Backward()
-	value := func() float64 {
-		var l *autograd.Var
-		autograd.NoGrad(func() { l = loss() })
-		return float64(l.Value.Item())
-	}
-	const eps, rtol, atol = 1e-2, 2e-2, 1e-3
-	for _, p := range params {
-		if p.Var.Grad == nil {
-			t.Errorf("%s: no gradient", p.Name)
-			continue
-		}
-		ana, data := p.Var.Grad.ToSlice(), p.Var.Value.Data()
-		stride := max(1, len(data)/maxPerParam)
-		bad := 0
-		for j := 0; j < len(data); j += stride {
-			orig := data[j]
-			data[j] = orig + eps
-			hi, lp := data[j], value()
-			data[j] = orig - eps
-			lo, lm := data[j], value()
-			data[j] = orig
-			num := (lp - lm) / (float64(hi) - float64(lo))
-			a := float64(ana[j])
-			if math.Abs(num-a) > atol+rtol*math.Max(math.Abs(num), math.Abs(a)) && bad < 3 {
-				bad++
-				t.Errorf("%s %v element %d: analytic %.6g, numeric %.6g", p.Name, p.Var.Shape(), j, a, num)
-			}
+		opt := autograd.GradCheckOptions{Rtol: 2e-2, MaxPerInput: maxPerParam}
+		if _, err := autograd.GradCheck(loss, []*autograd.Var{p.Var}, opt); err != nil {
+			t.Errorf("%s: %v", p.Name, err)
 		}
 	}
 }
