@@ -138,6 +138,10 @@ type Trace struct {
 // To trace a direct tower call (e.g. VisionTransformer.Forward on images
 // that require grad), pass &m.Trace.Image and set its RecordAttn. A trace
 // keeps its pass's graph alive until it is overwritten or dropped.
+//
+// Every *autograd.Var is a node of the pass's graph: RetainGrad it (or
+// RegisterHook) before Backward to see the gradient there, or ask
+// autograd.Grad for it.
 type TowerTrace struct {
 	RecordAttn bool // copied from Trace.RecordAttn at the start of a pass
 
@@ -147,11 +151,24 @@ type TowerTrace struct {
 	Final    *autograd.Var    // ln_post(CLS) / ln_final(EOT row), [N, D]
 	Features *autograd.Var    // projected features, [N, E]
 
+	// With RecordAttn, per block i (docs/clip.md §1.2): Probs[i] is Attn[i]
+	// as a graph node (for gradient × attention; the plain route only, nil
+	// on the packed path, whose probabilities are not nodes); Heads[i] the
+	// per-head outputs P·v before out_proj, [N, H, L, d]; AttnBranch[i] and
+	// MLPBranch[i] what the block's attention and MLP add to the residual
+	// stream, [N, L, D]: Blocks[i] = input + AttnBranch[i] + MLPBranch[i].
+	Probs                 []*autograd.Var
+	Heads                 []*autograd.Var
+	AttnBranch, MLPBranch []*autograd.Var
+
 	// Rows is set by the packed text path (EncodeTextShared) only, whose
-	// Input and Blocks are packed [R, W]: Rows[n][j] is the row holding
-	// position j of prompt n, for j up to its EOT. Shared prefix rows
-	// appear in the Rows of every prompt of their group. Attn is then
-	// [N, H, L', L'] per block, L' = max EOT + 1, zero after each EOT.
+	// Input, Blocks, Heads and branches are packed [R, ...]: Rows[n][j] is
+	// the row holding position j of prompt n, for j up to its EOT. Shared
+	// prefix rows appear in the Rows of every prompt of their group.
+	// PerPrompt maps packed tensors (values or gradients) to [N, L', ...];
+	// Attn is already [N, H, L', L'] per block, L' = max EOT + 1, zero
+	// after each EOT. Rows is set before the blocks run, so forward hooks
+	// (nn.ForwardHook) can read it.
 	Rows [][]int
 }
 

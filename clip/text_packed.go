@@ -91,9 +91,10 @@ func (m *CLIP) EncodeTextEmbeddingsShared(prompts *autograd.Var, ids [][]int32, 
 }
 
 // ForwardShared is EncodeTextShared on the tower; tr, if non-nil, receives
-// the intermediates: on the packed path Input and Blocks are packed [R, W]
-// (Rows maps prompts to rows), Attn[i] is [G·K, H, L', L'] with L' = max
-// EOT position + 1 (each prompt's attention map, rows after its EOT zero),
+// the intermediates: on the packed path Input, Blocks, Heads and the
+// branches are packed [R, ...] (Rows maps prompts to rows, PerPrompt to
+// [G·K, L', ...]), Attn[i] is [G·K, H, L', L'] with L' = max EOT position + 1
+// (each prompt's attention map, rows after its EOT zero), Probs is nil,
 // Final [G·K, W] and Features [G·K, E].
 func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]int32, tr *TowerTrace) *autograd.Var {
 	k, l := t.checkIDs("EncodeTextShared", ids)
@@ -128,16 +129,14 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 		tr.Rows = pk.promptRows
 	}
 	for _, b := range t.Transformer.Resblocks {
-		record := tr != nil && tr.RecordAttn
-		b.Attn.RecordAttn, b.Attn.LastPackedAttn = record, nil
-		x = b.ForwardPacked(x, pk.seqs) // [R, W] -> [R, W]
-		if tr != nil {
-			tr.Blocks = append(tr.Blocks, x)
-			if record {
-				tr.Attn = append(tr.Attn, pk.attentionMaps(b.Attn.LastPackedAttn, b.Attn.Heads))
-			}
+		if tr.record(b) {
+			tr.Attn = append(tr.Attn, nil) // filled below, once the block has run
 		}
-		b.Attn.RecordAttn, b.Attn.LastPackedAttn = false, nil
+		x = b.ForwardPacked(x, pk.seqs) // [R, W] -> [R, W]
+		if tr != nil && tr.RecordAttn {
+			tr.Attn[len(tr.Attn)-1] = pk.attentionMaps(b.Attn.LastPackedAttn, b.Attn.Heads)
+		}
+		tr.keep(b, x)
 	}
 	x = autograd.IndexSelect(x, 0, pk.eotRows) // [G·K, W]
 	x = t.LnFinal.Forward(x)
@@ -252,6 +251,36 @@ func (pk *textPacking) attentionMaps(probs []*tensor.Tensor, heads int) *tensor.
 			copyRows(n, probs[n/pk.k], 0)
 		}
 		copyRows(n, probs[prefixSeqs+n], pk.p)
+	}
+	return out
+}
+
+// PerPrompt maps t, laid out as the packed path's rows [R, ...], to the
+// per-prompt view [N, L', ...] of the plain path: position j of prompt n
+// from row Rows[n][j], L' the longest prompt (max EOT + 1), zeros after
+// each prompt's EOT. A shared prefix row is copied into every prompt of
+// its group; for a gradient that is the sum over the group's prompts,
+// since the shortcut computes the row once (docs/cocoop.md §7). Without
+// Rows (the plain path, already [N, L, ...]) it returns t.
+func (tr *TowerTrace) PerPrompt(t *tensor.Tensor) *tensor.Tensor {
+	if tr.Rows == nil {
+		return t
+	}
+	l := 0
+	for _, rows := range tr.Rows {
+		l = max(l, len(rows))
+	}
+	inner := t.Shape()[1:]
+	out := tensor.New(append([]int{len(tr.Rows), l}, inner...)...) // [N, L', ...]
+	src, dst := t.Contiguous().Data(), out.Data()
+	w := 1
+	for _, d := range inner {
+		w *= d
+	}
+	for n, rows := range tr.Rows {
+		for j, r := range rows {
+			copy(dst[(n*l+j)*w:][:w], src[r*w:][:w])
+		}
 	}
 	return out
 }

@@ -279,3 +279,74 @@ func TestEncodeTextSharedErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTracePerPrompt: the trace's per-prompt view is the same with the
+// shortcut on and off, values and gradients: block outputs, heads and
+// residual branches mapped back with PerPrompt, their retained gradients
+// too (a shared prefix row holding the sum over its group's prompts); the
+// plain route's attention probabilities are graph nodes.
+func TestTracePerPrompt(t *testing.T) {
+	m := hashTextModel(tinyConfig)
+	c := sharedCase{g: 2, k: 3, nCtx: 2, l: 77, prefix: true}
+	prefix, suffix, ids := sharedInputs(c, 64, 9)
+	eot := EOTPositions(ids)
+	w := tensor.NewRNG(10).Normal(0, 1, c.g, c.k, tinyConfig.EmbedDim)
+	run := func(full bool) TowerTrace {
+		m.Trace = &Trace{RecordAttn: true}
+		m.Text.FullPrompts = full
+		f := m.EncodeTextShared(prefix, suffix, ids)
+		tr := m.Trace.Text
+		m.Trace, m.Text.FullPrompts = nil, false
+		for i := range tr.Blocks {
+			tr.Blocks[i].RetainGrad()
+			tr.MLPBranch[i].RetainGrad()
+		}
+		f.BackwardWith(w)
+		return tr
+	}
+	plain, packed := run(true), run(false)
+	if len(plain.Probs) != len(plain.Blocks) || packed.Probs != nil {
+		t.Fatalf("Probs: plain %d, packed %d; want one per block and none", len(plain.Probs), len(packed.Probs))
+	}
+	p := 1 + c.nCtx
+	var worstV, worstG float64
+	compare := func(what string, pk, pl *tensor.Tensor, grad bool) {
+		v := packed.PerPrompt(pk) // [G·K, L', ...]
+		for n := range c.g * c.k {
+			e := eot[n%c.k]
+			want := pl.Index(0, n).Slice(0, 0, e+1)
+			if grad { // the shared rows: the sum over the group's prompts
+				g0 := n / c.k * c.k
+				sum := tensor.Zeros(want.Slice(0, 0, p).Shape()...)
+				for k := range c.k {
+					sum.AddInPlace(pl.Index(0, g0+k).Slice(0, 0, p))
+				}
+				want = tensor.Concat([]*tensor.Tensor{sum, want.Slice(0, p, e+1)}, 0)
+			}
+			got := v.Index(0, n).Slice(0, 0, e+1)
+			if rest := v.Index(0, n).Slice(0, e+1, v.Dim(1)); tensor.MaxAbsDiff(rest, tensor.Zeros(rest.Shape()...)) != 0 {
+				t.Errorf("%s: prompt %d not zero after its EOT", what, n)
+			}
+			r := tensor.RelErr(got, want)
+			if grad {
+				worstG = max(worstG, r)
+			} else {
+				worstV = max(worstV, r)
+			}
+		}
+	}
+	for i := range plain.Blocks {
+		compare("blocks", packed.Blocks[i].Value, plain.Blocks[i].Value, false)
+		compare("attn branch", packed.AttnBranch[i].Value, plain.AttnBranch[i].Value, false)
+		compare("heads", packed.Heads[i].Value, plain.Heads[i].Value.Permute(0, 2, 1, 3), false) // [N, H, L, d] -> [N, L, H, d]
+		compare("block grads", packed.Blocks[i].Grad, plain.Blocks[i].Grad, true)
+		compare("mlp branch grads", packed.MLPBranch[i].Grad, plain.MLPBranch[i].Grad, true)
+	}
+	t.Logf("per-prompt view: values %.2e, gradients %.2e relative error", worstV, worstG)
+	if worstV > 1e-5 || worstG > 1e-4 {
+		t.Errorf("per-prompt views differ: values %.2e, gradients %.2e", worstV, worstG)
+	}
+	if plain.PerPrompt(plain.Blocks[0].Value) != plain.Blocks[0].Value {
+		t.Error("PerPrompt of a plain trace is not the identity")
+	}
+}

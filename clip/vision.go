@@ -97,16 +97,38 @@ func runBlocks(t *nn.Transformer, x *autograd.Var, tr *TowerTrace) *autograd.Var
 		tr.reset(x)
 	}
 	for _, b := range t.Resblocks {
-		record := tr != nil && tr.RecordAttn
-		b.Attn.RecordAttn, b.Attn.LastAttn = record, nil
+		tr.record(b)
 		x = b.Forward(x) // [N, L, D] -> [N, L, D]
-		if tr != nil {
-			tr.Blocks = append(tr.Blocks, x)
-			if record {
-				tr.Attn = append(tr.Attn, b.Attn.LastAttn)
-			}
-		}
-		b.Attn.RecordAttn, b.Attn.LastAttn = false, nil
+		tr.keep(b, x)
 	}
 	return x
+}
+
+// record switches block b's recording (attention, heads, branches) on for
+// a pass traced with RecordAttn, off otherwise.
+func (tr *TowerTrace) record(b *nn.ResidualAttentionBlock) bool {
+	on := tr != nil && tr.RecordAttn
+	b.Attn.RecordAttn, b.RecordBranches = on, on
+	return on
+}
+
+// keep appends block b's output x and, when recording, its heads and
+// branches to the trace, then clears b's records so that the module does
+// not keep the graph alive.
+func (tr *TowerTrace) keep(b *nn.ResidualAttentionBlock, x *autograd.Var) {
+	if tr != nil {
+		tr.Blocks = append(tr.Blocks, x)
+		if tr.RecordAttn {
+			tr.Heads = append(tr.Heads, b.Attn.LastHeads)
+			tr.AttnBranch = append(tr.AttnBranch, b.LastAttnBranch)
+			tr.MLPBranch = append(tr.MLPBranch, b.LastMLPBranch)
+			if p := b.Attn.LastAttn; p != nil {
+				tr.Probs = append(tr.Probs, p)
+				tr.Attn = append(tr.Attn, p.Value)
+			}
+		}
+	}
+	b.Attn.RecordAttn, b.RecordBranches = false, false
+	b.Attn.LastAttn, b.Attn.LastHeads, b.Attn.LastPackedAttn = nil, nil, nil
+	b.LastAttnBranch, b.LastMLPBranch = nil, nil
 }

@@ -19,13 +19,33 @@ type MultiheadAttention struct {
 	OutProj      *Linear       // D -> D
 	Dim, Heads   int
 
-	// RecordAttn makes Forward keep the attention probabilities of its last
-	// call in LastAttn, [N, H, L, L] (row = query, column = key), and
-	// ForwardPacked in LastPackedAttn, per sequence [H, n−Own, n] (see
-	// autograd.PackedAttention).
+	// RecordAttn makes Forward keep, from its last call, the attention
+	// probabilities LastAttn [N, H, L, L] (row = query, column = key) and the
+	// per-head outputs LastHeads [N, H, L, d] (P·v of each head, before
+	// out_proj), both graph nodes (RetainGrad them before Backward for
+	// gradient × attention). ForwardPacked keeps LastHeads [R, H, d] and the
+	// probabilities' values per sequence in LastPackedAttn, [H, n−Own, n]
+	// (see autograd.PackedAttention, whose probabilities are not nodes).
 	RecordAttn     bool
-	LastAttn       *tensor.Tensor
+	LastAttn       *autograd.Var
+	LastHeads      *autograd.Var
 	LastPackedAttn []*tensor.Tensor
+
+	hooks, headHooks forwardHooks
+}
+
+// RegisterForwardHook adds a hook called with the attention's input x and
+// its output (after out_proj) at every forward; see ForwardHook.
+func (m *MultiheadAttention) RegisterForwardHook(h ForwardHook) *HookHandle {
+	return m.hooks.register(h)
+}
+
+// RegisterHeadHook adds a hook called with the attention's input x and the
+// per-head outputs before out_proj, [N, H, L, d] ([R, H, d] packed), at
+// every forward: returning them with head h zeroed ablates that head,
+// returning another run's patches it.
+func (m *MultiheadAttention) RegisterHeadHook(h ForwardHook) *HookHandle {
+	return m.headHooks.register(h)
 }
 
 // NewMultiheadAttention builds the module called name, its parameters from
@@ -57,14 +77,15 @@ func (m *MultiheadAttention) Forward(x *autograd.Var, causal bool) *autograd.Var
 	n, l, d := s[0], s[1], m.Dim
 	q, k, v := m.inProj(x)                                      // 3 × [N, L, D]
 	q, k, v = m.splitHeads(q), m.splitHeads(k), m.splitHeads(v) // [N, H, L, d]
-	var probs **tensor.Tensor
+	p := autograd.AttentionProbs(q, k, causal)                  // softmax(q·kᵀ/√d + mask): [N, H, L, L]
+	o := autograd.MatMul(p, v)                                  // [N, H, L, L] @ [N, H, L, d] -> [N, H, L, d]
+	o = m.headHooks.run("attention heads", x, o)
 	if m.RecordAttn {
-		probs = &m.LastAttn
+		m.LastAttn, m.LastHeads = p, o
 	}
-	o := autograd.ScaledDotProductAttention(q, k, v, causal, probs) // [N, H, L, d]
-	o = autograd.Permute(o, 0, 2, 1, 3)                             // [N, H, L, d] -> [N, L, H, d]
-	o = autograd.Reshape(o, n, l, d)                                // [N, L, H, d] -> [N, L, D]
-	return m.OutProj.Forward(o)
+	o = autograd.Permute(o, 0, 2, 1, 3) // [N, H, L, d] -> [N, L, H, d]
+	o = autograd.Reshape(o, n, l, d)    // [N, L, H, d] -> [N, L, D]
+	return m.hooks.run("attention", x, m.OutProj.Forward(o))
 }
 
 // ForwardPacked is causal self-attention on the rows x [R, D] of many
@@ -87,7 +108,11 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 		probs = &m.LastPackedAttn
 	}
 	o := autograd.PackedAttention(heads(q), heads(k), heads(v), seqs, probs) // [R, H, d]
-	return m.OutProj.Forward(autograd.Reshape(o, r, d))                      // [R, H, d] -> [R, D] -> [R, D]
+	o = m.headHooks.run("attention heads", x, o)
+	if m.RecordAttn {
+		m.LastHeads = o
+	}
+	return m.hooks.run("attention", x, m.OutProj.Forward(autograd.Reshape(o, r, d))) // [R, H, d] -> [R, D] -> [R, D]
 }
 
 // inProj returns q, k, v = x·in_proj_weightᵀ + in_proj_bias split along

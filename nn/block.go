@@ -39,6 +39,21 @@ type ResidualAttentionBlock struct {
 	MLP    *MLP
 	Ln2    *LayerNorm
 	Causal bool // CLIP's attn_mask: causal for the text tower
+
+	// RecordBranches makes Forward and ForwardPacked keep, from their last
+	// call, the two residual branches as graph nodes: LastAttnBranch =
+	// attn(ln_1(x)) and LastMLPBranch = mlp(ln_2(x + attn branch)), what
+	// each half of the block adds to the residual stream.
+	RecordBranches                bool
+	LastAttnBranch, LastMLPBranch *autograd.Var
+
+	hooks forwardHooks
+}
+
+// RegisterForwardHook adds a hook called with the block's input and output
+// at every forward; see ForwardHook.
+func (b *ResidualAttentionBlock) RegisterForwardHook(h ForwardHook) *HookHandle {
+	return b.hooks.register(h)
 }
 
 // NewResidualAttentionBlock builds the block called name of width d with
@@ -71,8 +86,13 @@ func (b *ResidualAttentionBlock) ForwardPacked(x *autograd.Var, seqs []autograd.
 // residual is the block around its attention: x + attn(ln_1(x)), then
 // + mlp(ln_2(x)).
 func (b *ResidualAttentionBlock) residual(x *autograd.Var, attn func(*autograd.Var) *autograd.Var) *autograd.Var {
-	x = autograd.Add(x, attn(b.Ln1.Forward(x)))
-	return autograd.Add(x, b.MLP.Forward(b.Ln2.Forward(x)))
+	a := attn(b.Ln1.Forward(x))
+	h := autograd.Add(x, a)
+	m := b.MLP.Forward(b.Ln2.Forward(h))
+	if b.RecordBranches {
+		b.LastAttnBranch, b.LastMLPBranch = a, m
+	}
+	return b.hooks.run("block", x, autograd.Add(h, m))
 }
 
 // NamedParameters implements Module.

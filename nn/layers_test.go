@@ -114,7 +114,7 @@ func TestMultiheadAttention(t *testing.T) {
 		if m.LastAttn == nil || !tensor.SameShape(m.LastAttn.Shape(), []int{c.n, c.heads, c.l, c.l}) {
 			t.Fatalf("LastAttn missing or wrong shape")
 		}
-		checkClose(t, "mha probs", m.LastAttn, probs, 1e-6, 1e-5)
+		checkClose(t, "mha probs", m.LastAttn.Value, probs, 1e-6, 1e-5)
 	}
 }
 
