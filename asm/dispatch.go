@@ -12,7 +12,8 @@ import (
 // operating system support it.
 type Tier int
 
-// The kernel tiers, from slowest to fastest.
+// The kernel tiers. On amd64 they run from slowest to fastest: Generic,
+// AVX2, AVX512; on arm64 Generic and NEON.
 const (
 	// Generic is the portable pure-Go tier, available everywhere.
 	Generic Tier = iota
@@ -20,6 +21,11 @@ const (
 	AVX2
 	// AVX512 needs AVX-512 F/DQ/BW/VL and OS support for ZMM and opmask state.
 	AVX512
+	// NEON is arm64's tier: ASIMD (Advanced SIMD), present on every
+	// arm64 CPU that runs Go; dispatch still checks the feature bit.
+	NEON
+
+	numTiers = iota
 )
 
 // String returns the tier's name as accepted by GOCOOP_SIMD.
@@ -31,13 +37,16 @@ func (t Tier) String() string {
 		return "avx2"
 	case AVX512:
 		return "avx512"
+	case NEON:
+		return "neon"
 	}
 	return fmt.Sprintf("Tier(%d)", int(t))
 }
 
 // EnvSIMD is the environment variable that caps the tier chosen at start-up:
-// "avx512", "avx2" or "generic". A tier above what the CPU supports is
-// clamped to the best supported one, with a warning on stderr.
+// "avx512", "avx2", "neon" or "generic". A tier this CPU does not support
+// (above what it supports, or of another architecture) gives the best
+// supported one, with a warning on stderr.
 const EnvSIMD = "GOCOOP_SIMD"
 
 // kernels is the set of function values of one tier.
@@ -59,15 +68,15 @@ func newKernels(t Tier, g gemmConfig, rows rowKernels) *kernels {
 
 var (
 	// tiers[t] is nil when tier t is not supported on this machine.
-	tiers   [3]*kernels
+	tiers   [numTiers]*kernels
 	current atomic.Pointer[kernels]
 )
 
 func init() {
 	tiers[Generic] = genericKernels()
-	registerArchTiers() // fills tiers[AVX2], tiers[AVX512] where supported
+	registerArchTiers() // fills tiers[AVX2], tiers[AVX512] or tiers[NEON] where supported
 	best := Generic
-	for t := AVX512; t > Generic; t-- {
+	for t := Tier(numTiers - 1); t > Generic; t-- {
 		if tiers[t] != nil {
 			best = t
 			break
@@ -77,7 +86,7 @@ func init() {
 		want, ok := parseTier(env)
 		switch {
 		case !ok:
-			fmt.Fprintf(os.Stderr, "gocoop/asm: %s=%q is not one of avx512, avx2, generic; using %v\n", EnvSIMD, env, best)
+			fmt.Fprintf(os.Stderr, "gocoop/asm: %s=%q is not one of avx512, avx2, neon, generic; using %v\n", EnvSIMD, env, best)
 		case tiers[want] == nil:
 			fmt.Fprintf(os.Stderr, "gocoop/asm: %s=%s is not supported by this CPU; using %v\n", EnvSIMD, want, best)
 		case want < best:
@@ -93,6 +102,8 @@ func parseTier(s string) (Tier, bool) {
 		return AVX512, true
 	case "avx2":
 		return AVX2, true
+	case "neon", "asimd":
+		return NEON, true
 	case "generic", "go", "purego":
 		return Generic, true
 	}
@@ -106,7 +117,7 @@ func CurrentTier() Tier { return current.Load().tier }
 // tests and benchmarks; it returns an error if t is not supported here.
 // Calls already running finish on the tier they started with.
 func SetTier(t Tier) error {
-	if t < Generic || t > AVX512 || tiers[t] == nil {
+	if t < Generic || t >= numTiers || tiers[t] == nil {
 		return fmt.Errorf("asm: tier %v is not supported on this machine (supported: %v)", t, SupportedTiers())
 	}
 	current.Store(tiers[t])
