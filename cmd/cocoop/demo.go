@@ -1,225 +1,300 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
-	"image"
-	"image/color"
-	"image/png"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"time"
 
-	"github.com/gocoop/gocoop/clip"
-	"github.com/gocoop/gocoop/clip/ckpt"
+	"github.com/gocoop/gocoop/cocoop"
+	"github.com/gocoop/gocoop/cocoop/data"
 )
 
 func init() {
 	register("demo", &command{
-		summary: "run the whole pipeline on built-in synthetic data (no downloads)",
-		usage:   "[--out DIR] [--size small|vitb16] [--epochs N] [--shots K]",
-		help: `Runs GoCoOp end to end on data it makes itself, so a fresh machine can see
-every stage without the real weights or datasets:
+		summary: "see CoCoOp work: pretrain a small CLIP, then zero-shot CLIP, CoOp and CoCoOp base-to-new",
+		usage:   "[--world embedded|fashion-mnist] [--out DIR] [--seeds 1,2,3] [--shots K] [flags]",
+		help: `Runs the paper's base-to-new experiment end to end on a world the binary
+brings with it, so a fresh machine sees what CoCoOp does without downloads:
 
-  1. writes a CLIP checkpoint with deterministic random ("hash") weights —
-     a small model by default, or the full ViT-B/16 shape with --size vitb16,
-  2. writes a synthetic 10-class dataset in CoOp's EuroSAT layout (flat
-     colour images with a texture, one colour per class),
-  3. runs "cocoop base2new" with CoCoOp (seed 1): few-shot sampling, training
-     on the 5 base classes with progress bars, evaluation on base and new,
-  4. runs "cocoop inspect" on one image with the learned prompt: gradient
-     norms through the frozen text encoder, π(x), EOT attention (CSV + PNG).
+  1. pretrains a small CLIP contrastively ("cocoop pretrain" with its
+     defaults) on the world, once: the model is cached in the user's cache
+     directory (--cache), checked against its recorded SHA-256 on every use
+     and made again when missing, unfinished or corrupt,
+  2. exports the world's downstream classification set in CoOp's layout
+     (images + split_zhou JSON), also cached,
+  3. runs "cocoop base2new" with zero-shot CLIP, CoOp and CoCoOp (few
+     shots, --seeds): train on the base classes, evaluate on base and new,
+  4. prints the paper-style table (Base, New, H per method) beside the
+     paper's averages over 11 datasets, and writes results.json and PNG
+     plots (Base/New/H bars, pretraining and prompt-training curves).
 
-The weights are random, so the accuracies mean nothing about CLIP; the demo
-shows the machinery, its outputs and its speed. For real runs, pass the real
-checkpoint and dataset root to "cocoop base2new" (see its --help).
+Worlds: embedded (the default; 16 colour–shape classes, base and new
+halves chosen so that every new class is a colour–shape combination the
+prompt never sees while it learns) or fashion-mnist (Debian's
+dataset-fashion-mnist, or --fashion-mnist DIR; base: the first 5 labels,
+new: the last 5). docs/cocoop.md §9 explains the worlds and what to expect.
 
-Example:
-  cocoop demo --out demo-run`,
+results.json: {"world", "chance" (percent, within a half), "seeds",
+"methods": {"zeroshot"|"coop"|"cocoop": {"base", "new", "h"}} (percent,
+seed means; H of the means), "pretrain": {"zeroshot_accuracy", "seconds",
+"cached", "model"}, "paper", "shots", "seconds", "plots"}.
+
+Examples:
+  cocoop demo
+  cocoop demo --world fashion-mnist --out fmnist-demo`,
 		run: runDemo,
 	})
 }
 
-// demoSmall is the default demo model: small towers with the real
-// vocabulary and context, so the real tokenizer works.
-var demoSmall = clip.Config{
-	EmbedDim: 64, ImageResolution: 64, VisionLayers: 2, VisionWidth: 128, VisionHeads: 2,
-	VisionPatchSize: 16, ContextLength: 77, VocabSize: 49408,
-	TransformerWidth: 128, TransformerHeads: 2, TransformerLayers: 2,
+// paperAverages are Table 1's averages over 11 datasets (Zhou et al., CVPR
+// 2022): Base, New, H.
+var paperAverages = map[string]demoScore{
+	cocoop.MethodZeroShot: {69.34, 74.22, 71.70},
+	cocoop.MethodCoOp:     {82.69, 63.22, 71.66},
+	cocoop.MethodCoCoOp:   {80.47, 71.69, 75.83},
 }
 
+// demoMethods are the rows of the demo's table, in order.
+var demoMethods = []string{cocoop.MethodZeroShot, cocoop.MethodCoOp, cocoop.MethodCoCoOp}
+
+// demoScore is one method's row.
+type demoScore struct {
+	Base float64 `json:"base"`
+	New  float64 `json:"new"`
+	H    float64 `json:"h"`
+}
+
+// demoPretrain is results.json's "pretrain".
+type demoPretrain struct {
+	ZeroShot float64 `json:"zeroshot_accuracy"` // percent, on held-out images of every class
+	Chance   float64 `json:"chance"`            // percent, over every class
+	Seconds  float64 `json:"seconds"`           // pretraining time (of the run that made the cached model)
+	Cached   bool    `json:"cached"`            // the model came from the cache
+	Model    string  `json:"model"`             // its path
+}
+
+// demoResults is results.json.
+type demoResults struct {
+	World    string               `json:"world"`
+	Dataset  string               `json:"dataset"`
+	Chance   float64              `json:"chance"`
+	Seeds    []uint64             `json:"seeds"`
+	Shots    int                  `json:"shots"`
+	Methods  map[string]demoScore `json:"methods"`
+	Paper    map[string]demoScore `json:"paper"`
+	Pretrain demoPretrain         `json:"pretrain"`
+	Seconds  float64              `json:"seconds"`
+	Plots    []string             `json:"plots"`
+}
+
+// demoDataset exports world's downstream set under root and returns its
+// registry name.
+func demoDataset(world, root, fashionDir string, seed uint64) (string, error) {
+	if world == "fashion-mnist" {
+		_, err := data.ExportFashionMNIST(root, data.FashionMNISTConfig{Dir: fashionDir, Train: 32, Val: 8})
+		return data.FashionMNISTName, err
+	}
+	cfg := demoWorld
+	cfg.Seed = seed
+	_, err := data.ExportWorld(root, cfg)
+	return data.WorldName, err
+}
+
+// demoWorld is the export of the embedded world's downstream set (the
+// defaults: 32 train, 8 val and 100 test images per class); tests shrink it.
+var demoWorld = data.WorldConfig{}
+
 func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	world := fs.String("world", "embedded", "embedded or fashion-mnist")
 	out := fs.String("out", "", "output `directory` (default: a new temporary directory)")
-	size := fs.String("size", "small", "model: small (2 blocks per tower) or vitb16 (the full ViT-B/16 shape)")
-	epochs := fs.Int("epochs", 3, "CoCoOp training epochs (the paper uses 10)")
-	shots := fs.Int("shots", 4, "training images per class (the paper uses 16)")
-	if err := parseFlags(fs, args); err != nil {
+	cacheDir := fs.String("cache", "", "cache `directory` for the pretrained model and the exported data (default: the user cache directory's gocoop)")
+	fashionDir := fs.String("fashion-mnist", "", "`directory` of Fashion-MNIST's IDX files (default "+data.FashionMNISTDir+")")
+	seedsFlag := fs.String("seeds", "1,2,3", "comma-separated seeds of the few-shot draws and the prompt inits")
+	shots := fs.Int("shots", 16, "training images per class")
+	epochs := fs.Int("epochs", 0, "prompt-learning epochs of CoOp and CoCoOp (default: their base2new defaults)")
+	pretrainEpochs := fs.Int("pretrain-epochs", 0, "pretraining epochs (default: cocoop pretrain's)")
+	pairs := fs.Int("pairs", 0, "embedded world: pretraining pairs per epoch (default: cocoop pretrain's)")
+	overwrite := fs.Bool("overwrite", false, "replace the results in --out")
+	rf := addRunFlags(fs)
+	restore, err := rf.parse(fs, args)
+	if err != nil {
 		return err
 	}
-	cfg := demoSmall
-	switch *size {
-	case "small":
-	case "vitb16":
-		cfg = clip.ViTB16
-	default:
-		return usagef("--size must be small or vitb16, got %q", *size)
+	defer restore()
+	s, err := defaultPretrainSettings(*world)
+	if err != nil {
+		return err
 	}
-	if *epochs < 1 || *shots < 1 {
-		return usagef("--epochs and --shots must be at least 1")
+	if *pretrainEpochs > 0 {
+		s.Epochs = *pretrainEpochs
 	}
+	if *pairs > 0 && *world == "embedded" {
+		s.Pairs = *pairs
+	}
+	if err := s.check(); err != nil {
+		return err
+	}
+	seeds, err := parseSeeds(*seedsFlag)
+	if err != nil {
+		return err
+	}
+	if *shots < 1 || *epochs < 0 {
+		return usagef("--shots must be >= 1 and --epochs >= 0")
+	}
+	begin := time.Now()
 	dir := *out
 	if dir == "" {
-		var err error
 		if dir, err = os.MkdirTemp("", "cocoop-demo-"); err != nil {
 			return err
 		}
-	}
-	stderr := stderrOf(fs)
-	weights := filepath.Join(dir, "clip-"+*size+"-hash.safetensors")
-	fmt.Fprintf(stdout, "demo: writing %s (random hash weights, %s)\n", weights, *size)
-	if err := writeHashCheckpoint(weights, cfg); err != nil {
-		return err
-	}
-	root := filepath.Join(dir, "data")
-	fmt.Fprintf(stdout, "demo: writing a synthetic 10-class EuroSAT-layout dataset under %s\n", root)
-	if err := writeDemoEuroSAT(root, len(demoClasses), *shots+2, 2, 4, cfg.ImageResolution+cfg.ImageResolution/4); err != nil {
-		return err
-	}
-	runs := filepath.Join(dir, "runs")
-	steps := []struct {
-		what string
-		args []string
-	}{
-		{"base-to-new with CoCoOp", []string{"base2new", "--weights", weights, "--dataset", "EuroSAT", "--root", root,
-			"--out", runs, "--seeds", "1", "--shots", strconv.Itoa(*shots), "--epochs", strconv.Itoa(*epochs)}},
-		{"gradient inspection of the learned prompt", []string{"inspect", "--weights", weights,
-			"--image", filepath.Join(root, "eurosat", "2750", demoClasses[0].folder, demoClasses[0].folder+"_test_0.png"),
-			"--dataset", "EuroSAT", "--root", root, "--subsample", "base",
-			"--checkpoint", filepath.Join(runs, "EuroSAT", "seed1", checkpointName), "--out", filepath.Join(dir, "inspect")}},
-	}
-	for _, s := range steps {
-		fmt.Fprintf(stdout, "\ndemo: %s\n$ cocoop %s\n\n", s.what, shellJoin(s.args))
-		if code := run(s.args, stdout, stderr); code != 0 {
-			return fmt.Errorf("demo step %q failed (exit %d)", s.what, code)
+	} else if _, err := os.Stat(filepath.Join(dir, "results.json")); err == nil {
+		if !*overwrite {
+			return fmt.Errorf("%s already holds a demo's results; --overwrite replaces them", dir)
+		}
+		if err := os.RemoveAll(filepath.Join(dir, "runs")); err != nil {
+			return err
 		}
 	}
-	fmt.Fprintf(stdout, "\ndemo: everything is in %s\n", dir)
+	cache := *cacheDir
+	if cache == "" {
+		user, err := os.UserCacheDir()
+		if err != nil {
+			return fmt.Errorf("no user cache directory (%v); pass --cache DIR", err)
+		}
+		cache = filepath.Join(user, "gocoop")
+	}
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	rep := newReporter(stderrOf(fs), rf.quiet)
+
+	// 1. The pretrained model, from the cache or made now.
+	modelDir := filepath.Join(cache, pretrainDirName(s))
+	pre := demoPretrain{Cached: true, Model: filepath.Join(modelDir, pretrainModelFile)}
+	r, verr := verifyPretrained(modelDir, s)
+	if verr != nil {
+		pre.Cached = false
+		if !errors.Is(verr, os.ErrNotExist) {
+			rep.logf("demo: the cached model cannot be used (%v): making it again", verr)
+		}
+		fmt.Fprintf(stdout, "demo: pretraining a small CLIP on the %s world (once; cached in %s)\n", s.World, modelDir)
+		if r, err = pretrain(ctx, pretrainJob{dir: modelDir, settings: s, fashionDir: *fashionDir, overwrite: true, rep: rep}); err != nil {
+			return err
+		}
+		if _, err := verifyPretrained(modelDir, s); err != nil {
+			return fmt.Errorf("the model just made does not check: %w", err)
+		}
+	} else {
+		fmt.Fprintf(stdout, "demo: using the pretrained CLIP cached in %s\n", modelDir)
+	}
+	pre.ZeroShot, pre.Chance, pre.Seconds = r.ZeroShot, r.Chance, r.Seconds
+	fmt.Fprintf(stdout, "demo: pretrained CLIP: zero-shot accuracy %.1f%% over all %d classes (chance %.1f%%)\n",
+		r.ZeroShot, int(100/r.Chance+0.5), r.Chance)
+
+	// 2. The downstream set.
+	root := filepath.Join(cache, "data")
+	dataset, err := demoDataset(s.World, root, *fashionDir, s.Seed)
+	if err != nil {
+		return err
+	}
+
+	// 3. Base-to-new, one method after the other.
+	res := demoResults{World: s.World, Dataset: dataset, Seeds: seeds, Shots: *shots, Methods: map[string]demoScore{},
+		Paper: paperAverages, Pretrain: pre}
+	reports := map[string]*base2newReport{}
+	for _, m := range demoMethods {
+		runDir := filepath.Join(dir, "runs", m)
+		b2n := []string{"base2new", "--weights", pre.Model, "--dataset", dataset, "--root", root, "--out", runDir,
+			"--method", m, "--seeds", *seedsFlag, "--shots", strconv.Itoa(*shots), "--threads", strconv.Itoa(rf.threads)}
+		if m != cocoop.MethodZeroShot && *epochs > 0 {
+			b2n = append(b2n, "--epochs", strconv.Itoa(*epochs))
+		}
+		if rf.quiet {
+			b2n = append(b2n, "--quiet")
+		}
+		fmt.Fprintf(stdout, "\ndemo: %s\n$ cocoop %s\n", methodLabel(m), shellJoin(b2n))
+		var sink strings.Builder // base2new's own table: the demo prints one for all methods
+		if code := run(b2n, &sink, stderrOf(fs)); code != 0 {
+			if code == 130 {
+				return interrupted("the demo's finished methods are in %s", dir)
+			}
+			return fmt.Errorf("demo: %s failed (exit %d); its log: %s", methodLabel(m), code, filepath.Join(runDir, "log.txt"))
+		}
+		var rep base2newReport
+		if err := readJSONFile(filepath.Join(runDir, "base2new.json"), &rep); err != nil {
+			return err
+		}
+		if len(rep.Results) != 1 {
+			return fmt.Errorf("demo: %s: %d results in base2new.json, want 1", runDir, len(rep.Results))
+		}
+		x := rep.Results[0]
+		res.Methods[m] = demoScore{x.Base, x.New, x.H}
+		reports[m] = &rep
+		if len(rep.PerSeed) > 0 {
+			res.Chance = 100 / float64(len(rep.PerSeed[0].BaseClasses))
+		}
+		fmt.Fprintf(stdout, "%s: Base %.2f, New %.2f, H %.2f\n", methodLabel(m), x.Base, x.New, x.H)
+	}
+
+	// 4. Table, plots, results.json.
+	fmt.Fprintln(stdout)
+	writeDemoTable(stdout, res)
+	plots, err := demoPlots(dir, res, reports, r)
+	if err != nil {
+		return err
+	}
+	res.Plots = plots
+	res.Seconds = time.Since(begin).Seconds()
+	path := filepath.Join(dir, "results.json")
+	if err := writeJSON(path, res); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\ndemo: wrote %s and %d plots in %s (%s)\n", path, len(plots), dir, fmtDuration(time.Since(begin)))
 	return nil
 }
 
-// writeHashCheckpoint saves cfg's deterministic hash weights as
-// OpenAI-named safetensors.
-func writeHashCheckpoint(path string, cfg clip.Config) error {
-	sd, err := clip.HashStateDict(cfg)
+// writeDemoTable prints the Markdown table of res beside the paper's
+// averages.
+func writeDemoTable(w io.Writer, res demoResults) {
+	fmt.Fprintf(w, "Base-to-new on the %s world (%s): %d shots, seeds %v; chance %.1f%% within each half\n\n",
+		res.World, res.Dataset, res.Shots, res.Seeds, res.Chance)
+	fmt.Fprintf(w, "| Method | Base | New | H | | paper: Base | New | H |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---|---:|---:|---:|\n")
+	for _, m := range demoMethods {
+		g, p := res.Methods[m], res.Paper[m]
+		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | | %.2f | %.2f | %.2f |\n", methodLabel(m), g.Base, g.New, g.H, p.Base, p.New, p.H)
+	}
+	fmt.Fprintf(w, "\nThe paper's columns average 11 datasets with ViT-B/16 (Zhou et al., CVPR 2022, Table 1).\n")
+}
+
+// readJSONFile decodes the JSON file at path into v.
+func readJSONFile(path string, v any) error {
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
-	out := make(map[string]*ckpt.Tensor, len(sd))
-	for k, v := range sd {
-		out[k] = &ckpt.Tensor{Shape: v.Shape(), Data: v.Data()}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	return ckpt.SaveSafetensors(path, nil, out, map[string]string{"producer": "gocoop demo", "weights": "hash"})
-}
-
-// demoClasses are EuroSAT's folders and prompt names, each with a colour.
-var demoClasses = []struct {
-	folder, name string
-	rgb          [3]uint8
-}{
-	{"AnnualCrop", "Annual Crop Land", [3]uint8{230, 200, 40}},
-	{"Forest", "Forest", [3]uint8{20, 120, 30}},
-	{"HerbaceousVegetation", "Herbaceous Vegetation Land", [3]uint8{140, 200, 90}},
-	{"Highway", "Highway or Road", [3]uint8{120, 120, 120}},
-	{"River", "River", [3]uint8{30, 60, 200}},
-	{"SeaLake", "Sea or Lake", [3]uint8{10, 20, 90}},
-	{"Industrial", "Industrial Buildings", [3]uint8{200, 80, 80}},
-	{"Pasture", "Pasture Land", [3]uint8{170, 230, 120}},
-	{"PermanentCrop", "Permanent Crop Land", [3]uint8{200, 150, 60}},
-	{"Residential", "Residential Buildings", [3]uint8{220, 220, 210}},
-}
-
-// writeClassImage writes a size×(size·9/10) image of rgb with a small
-// item-dependent texture.
-func writeClassImage(path string, size int, rgb [3]uint8, item int) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	w, h := size, size*9/10
-	img := image.NewRGBA(image.Rect(0, 0, w, h))
-	for y := range h {
-		for x := range w {
-			d := uint8((x*3 + y*5 + item*7) % 16)
-			img.Set(x, y, color.RGBA{rgb[0] ^ d, rgb[1] ^ d, rgb[2] ^ d, 255})
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-// writeDemoEuroSAT writes root/eurosat in CoOp's EuroSAT layout (images
-// under 2750/<Class>/, split_zhou_EuroSAT.json) with the first nClasses of
-// demoClasses and nTrain, nVal, nTest images of the given size per class.
-func writeDemoEuroSAT(root string, nClasses, nTrain, nVal, nTest, size int) error {
-	dir := filepath.Join(root, "eurosat")
-	split := map[string][][]any{}
-	for _, s := range []struct {
-		name string
-		n    int
-	}{{"train", nTrain}, {"val", nVal}, {"test", nTest}} {
-		entries := [][]any{}
-		for c := range nClasses {
-			cl := demoClasses[c]
-			for i := range s.n {
-				rel := fmt.Sprintf("%s/%s_%s_%d.png", cl.folder, cl.folder, s.name, i)
-				if err := writeClassImage(filepath.Join(dir, "2750", filepath.FromSlash(rel)), size, cl.rgb, i+len(s.name)); err != nil {
-					return err
-				}
-				entries = append(entries, []any{rel, c, cl.name})
-			}
-		}
-		split[s.name] = entries
-	}
-	b, err := json.Marshal(split)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "split_zhou_EuroSAT.json"), b, 0o644)
+	return nil
 }
 
 // shellJoin quotes args for display.
 func shellJoin(args []string) string {
-	s := ""
+	out := make([]string, len(args))
 	for i, a := range args {
-		if i > 0 {
-			s += " "
-		}
-		if a == "" || containsAny(a, " \t\"'$") {
+		if a == "" || strings.ContainsAny(a, " \t\"'$") {
 			a = strconv.Quote(a)
 		}
-		s += a
+		out[i] = a
 	}
-	return s
-}
-
-func containsAny(s, chars string) bool {
-	for _, c := range chars {
-		for _, d := range s {
-			if c == d {
-				return true
-			}
-		}
-	}
-	return false
+	return strings.Join(out, " ")
 }

@@ -2,6 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/clip/ckpt"
 )
 
 // Fixtures of the train/eval/base2new/inspect tests: a very small CLIP
@@ -54,10 +59,7 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// euroClasses are the demo's EuroSAT classes (folder, prompt name, colour).
-var euroClasses = demoClasses
-
-// writeClassPNG writes a size-wide image of rgb (see the demo's writer).
+// writeClassPNG writes a size-wide image of rgb (writeClassImage).
 func writeClassPNG(t *testing.T, path string, size int, rgb [3]uint8, item int) {
 	t.Helper()
 	if err := writeClassImage(path, size, rgb, item); err != nil {
@@ -107,4 +109,93 @@ func mustRun(t *testing.T, args ...string) string {
 		t.Fatalf("%s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, stdout, stderr)
 	}
 	return stdout
+}
+
+// writeHashCheckpoint saves cfg's deterministic hash weights as
+// OpenAI-named safetensors.
+func writeHashCheckpoint(path string, cfg clip.Config) error {
+	sd, err := clip.HashStateDict(cfg)
+	if err != nil {
+		return err
+	}
+	out := make(map[string]*ckpt.Tensor, len(sd))
+	for k, v := range sd {
+		out[k] = &ckpt.Tensor{Shape: v.Shape(), Data: v.Data()}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return ckpt.SaveSafetensors(path, nil, out, map[string]string{"producer": "gocoop demo", "weights": "hash"})
+}
+
+// euroClasses are EuroSAT's folders and prompt names, each with a colour.
+var euroClasses = []struct {
+	folder, name string
+	rgb          [3]uint8
+}{
+	{"AnnualCrop", "Annual Crop Land", [3]uint8{230, 200, 40}},
+	{"Forest", "Forest", [3]uint8{20, 120, 30}},
+	{"HerbaceousVegetation", "Herbaceous Vegetation Land", [3]uint8{140, 200, 90}},
+	{"Highway", "Highway or Road", [3]uint8{120, 120, 120}},
+	{"River", "River", [3]uint8{30, 60, 200}},
+	{"SeaLake", "Sea or Lake", [3]uint8{10, 20, 90}},
+	{"Industrial", "Industrial Buildings", [3]uint8{200, 80, 80}},
+	{"Pasture", "Pasture Land", [3]uint8{170, 230, 120}},
+	{"PermanentCrop", "Permanent Crop Land", [3]uint8{200, 150, 60}},
+	{"Residential", "Residential Buildings", [3]uint8{220, 220, 210}},
+}
+
+// writeClassImage writes a size×(size·9/10) image of rgb with a small
+// item-dependent texture.
+func writeClassImage(path string, size int, rgb [3]uint8, item int) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	w, h := size, size*9/10
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			d := uint8((x*3 + y*5 + item*7) % 16)
+			img.Set(x, y, color.RGBA{rgb[0] ^ d, rgb[1] ^ d, rgb[2] ^ d, 255})
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := png.Encode(f, img); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// writeDemoEuroSAT writes root/eurosat in CoOp's EuroSAT layout (images
+// under 2750/<Class>/, split_zhou_EuroSAT.json) with the first nClasses of
+// euroClasses and nTrain, nVal, nTest images of the given size per class.
+func writeDemoEuroSAT(root string, nClasses, nTrain, nVal, nTest, size int) error {
+	dir := filepath.Join(root, "eurosat")
+	split := map[string][][]any{}
+	for _, s := range []struct {
+		name string
+		n    int
+	}{{"train", nTrain}, {"val", nVal}, {"test", nTest}} {
+		entries := [][]any{}
+		for c := range nClasses {
+			cl := euroClasses[c]
+			for i := range s.n {
+				rel := fmt.Sprintf("%s/%s_%s_%d.png", cl.folder, cl.folder, s.name, i)
+				if err := writeClassImage(filepath.Join(dir, "2750", filepath.FromSlash(rel)), size, cl.rgb, i+len(s.name)); err != nil {
+					return err
+				}
+				entries = append(entries, []any{rel, c, cl.name})
+			}
+		}
+		split[s.name] = entries
+	}
+	b, err := json.Marshal(split)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "split_zhou_EuroSAT.json"), b, 0o644)
 }
