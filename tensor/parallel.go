@@ -11,13 +11,14 @@ import (
 const parallelGrain = 1 << 15
 
 // vecAlign is the alignment of ParallelForVec's chunk boundaries: 16
-// float32, the widest vector of asm's kernels (AVX-512; AVX2's 8 divides
-// it). asm's kernels run the first len&^(lanes-1) elements of a slice
-// through the vector body and the rest through a scalar Go tail, and the two
-// can round differently (the exponential's vector body uses FMA). With every
-// boundary a multiple of 16, each chunk but the last is whole vectors and
-// the last ends where the array does, so every element goes through the
-// body or the tail exactly as it would without a split.
+// float32, the widest vector of asm's kernels (AVX-512; AVX2's 8 and
+// NEON's 4 divide it). asm's kernels run the first len&^(lanes-1)
+// elements of a slice through the vector body and the rest through a
+// scalar Go tail, and the two can round differently (the exponential's
+// vector body uses FMA). With every boundary a multiple of 16, each chunk
+// but the last is whole vectors and the last ends where the array does, so
+// every element goes through the body or the tail exactly as it would
+// without a split.
 const vecAlign = 16
 
 // Workers is how many chunks ParallelFor splits n indices of the given cost
