@@ -1,9 +1,7 @@
 package cocoop
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
 	"errors"
 	"math"
 	"path/filepath"
@@ -550,83 +548,6 @@ func TestFrozenCLIP(t *testing.T) {
 	// TINY: 4·64 + 2·32 + 2 + 64·2 + 64.
 	if total != 4*64+2*32+2+64*2+64 {
 		t.Errorf("%d trainables", total)
-	}
-}
-
-func TestInspectGradients(t *testing.T) {
-	m := tinyCLIP(t)
-	c, err := NewCoCoOp(m, DefaultCoCoOpConfig(), testNames)
-	if err != nil {
-		t.Fatal(err)
-	}
-	imgs, _ := testImages(1, 1, "cocoop.test.inspect")
-	// The same step through ForwardBackward gives the reference ctx grad.
-	if _, err := c.ForwardBackward(imgs, []int{2}); err != nil {
-		t.Fatal(err)
-	}
-	wantCtx := norm(c.Prompt.Ctx.Grad)
-	wantW2 := norm(c.Prompt.Linear2.Weight.Grad)
-	other := []string{"dog", "sea_lake", "Boeing 737-200"}
-	ins, err := InspectGradients(c, imgs.Index(0, 0), 2, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Prompt.Ctx.Grad != nil || m.Trace != nil {
-		t.Errorf("inspection left gradients or a trace behind")
-	}
-	if math.Abs(ins.CtxGradNorm-wantCtx) > 1e-5*wantCtx || math.Abs(ins.MetaNet[1].WeightGradNorm-wantW2) > 1e-5*wantW2 {
-		t.Errorf("ctx grad norm %v vs %v, linear2 %v vs %v", ins.CtxGradNorm, wantCtx, ins.MetaNet[1].WeightGradNorm, wantW2)
-	}
-	if len(ins.Classes) != len(testNames) || ins.Layers != tinyConfig.TransformerLayers || ins.Heads != 1 || len(ins.Pi) != 64 {
-		t.Fatalf("inspection shape: %d classes, %d layers, %d heads, π %d", len(ins.Classes), ins.Layers, ins.Heads, len(ins.Pi))
-	}
-	var ps float64
-	for _, cl := range ins.Classes {
-		ps += cl.Prob
-		if len(cl.BlockGradNorms) != 2 || len(cl.EOTAttention) != 2 || len(cl.PromptGradNormPos) != cl.EOT+1 {
-			t.Fatalf("class %s: %+v", cl.Name, cl)
-		}
-		for l, row := range cl.EOTAttention {
-			s := 0.0
-			for _, v := range row {
-				s += v
-			}
-			if math.Abs(s-1) > 1e-5 {
-				t.Errorf("class %s layer %d: EOT attention sums to %v", cl.Name, l, s)
-			}
-		}
-		if cl.BlockGradNorms[0] <= 0 || cl.PromptGradNorm <= 0 {
-			t.Errorf("class %s: no gradient", cl.Name)
-		}
-	}
-	if math.Abs(ps-1) > 1e-5 {
-		t.Errorf("probabilities sum to %v", ps)
-	}
-	// Another class list, leaving c's own untouched.
-	ins2, err := InspectGradients(c, imgs, 0, other)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(ins2.Classes) != 3 || !slices.Equal(c.ClassNames(), testNames) {
-		t.Errorf("class list handling")
-	}
-	var buf bytes.Buffer
-	if err := ins.WriteCSV(&buf); err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(&buf).ReadAll()
-	if err != nil {
-		t.Fatal(err)
-	}
-	kinds := map[string]int{}
-	for _, r := range rows[1:] {
-		kinds[r[0]]++
-	}
-	if kinds["block_grad_norm"] != 2*len(testNames) || kinds["pi"] != 64 || kinds["meta_weight_grad_norm"] != 2 || kinds["eot_attn"] == 0 {
-		t.Errorf("CSV kinds %v", kinds)
-	}
-	if _, err := InspectGradients(c, imgs, 9, nil); err == nil {
-		t.Errorf("label out of range accepted")
 	}
 }
 

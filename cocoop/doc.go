@@ -45,6 +45,12 @@
 //
 // Trainer runs SGD with Dassl's per-epoch schedule over a BatchSource,
 // deterministically for a seed, checks every loss and gradient for
-// finiteness, and resumes from checkpoints bit-identically. InspectGradients
-// collects the gradient flow of one CoCoOp step for analysis.
+// finiteness, and resumes from checkpoints bit-identically.
+//
+// For analysis, CoCoOp.ForwardTrace returns the prompt internals (π(x),
+// ctx + π(x), the prompts, ids and EOT positions, the text tower's trace)
+// as nodes of one graph, so RetainGrad or autograd.Grad give ∂loss/∂π and
+// the rest; InspectGradients summarizes one step per context vector,
+// image, class and block; GradHistory, set as Trainer.OnBackward, records
+// the gradients over training.
 package cocoop

@@ -8,7 +8,7 @@ import (
 	"strconv"
 
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -19,7 +19,8 @@ type LayerGrad struct {
 	BiasGradNorm   float64
 }
 
-// ClassInspection is the gradient flow and attention of one class prompt.
+// ClassInspection is the gradient flow and attention of one class prompt
+// of one image.
 type ClassInspection struct {
 	Name   string
 	Prompt string // prompt text before the context is learned ("a photo of a {name}.")
@@ -27,12 +28,12 @@ type ClassInspection struct {
 	Logit  float64
 	Prob   float64
 
-	// PromptGradNorm is ‖d loss/d prompt embeddings‖ of this class's
+	// PromptGradNorm is ‖∂loss/∂prompt embeddings‖ of this class's
 	// prompt; PromptGradNormPos the norm at each position 0..EOT (0 = SOS,
 	// 1..n_ctx = context, then name tokens, ".", EOS).
 	PromptGradNorm    float64
 	PromptGradNormPos []float64
-	// BlockGradNorms[l] is ‖d loss/d output of text block l‖ over this
+	// BlockGradNorms[l] is ‖∂loss/∂output of text block l‖ over this
 	// class's positions.
 	BlockGradNorms []float64
 	// EOTAttention[l][j] is the attention of the EOT query to key position
@@ -40,61 +41,84 @@ type ClassInspection struct {
 	// per head.
 	EOTAttention      [][]float64
 	EOTAttentionHeads [][][]float64
+	// EOTGradAttention[l][j] is gradient × attention at the EOT query,
+	// the head mean of max(0, ∂loss/∂P ⊙ P) (Chefer et al., 2021): how much
+	// the loss is moved by what the class feature reads from position j.
+	EOTGradAttention [][]float64
 }
 
-// GradInspection is one CoCoOp forward/backward on a single image, seen
-// from inside (docs/cocoop.md §1.4): what reaches ctx and the meta-net, and through
-// which layers.
-type GradInspection struct {
-	Label  int
-	Loss   float64
-	NCtx   int
-	Layers int
-	Heads  int
+// ImageInspection is what one image of the batch contributes.
+type ImageInspection struct {
+	Label int
+	Loss  float64 // this image's cross-entropy
 
-	Pi     []float64 // π(x̂) [W], added to every context vector
-	PiNorm float64
-
-	CtxGradNorm    float64 // ‖d loss/d ctx‖
-	PromptGradNorm float64 // ‖d loss/d prompt embeddings‖, all classes
-	MetaNet        []LayerGrad
+	Pi         []float64 // π(x̂) [W], added to every context vector
+	PiNorm     float64
+	PiGradNorm float64 // ‖∂loss/∂π(x̂)‖ = ‖Σ_m ∂loss/∂(ctx_m + π(x̂))‖
+	// CtxGradNorms[m] is ‖∂loss/∂(ctx_m + π(x̂))‖, the gradient reaching
+	// context vector m through this image's prompts.
+	CtxGradNorms []float64
 
 	Classes []ClassInspection
 }
 
-// InspectGradients runs CoCoOp's forward and backward for one image
-// ([3, R, R] or [1, 3, R, R]) with label, over classNames (nil: c's
-// current classes; c's own list is left unchanged), with one graph over all
-// classes and the model's Trace recording every text block's output and
-// attention. It leaves c's parameter gradients cleared.
+// GradInspection is one CoCoOp forward/backward on a batch, seen from
+// inside (docs/cocoop.md §1.4): what reaches ctx and the meta-net, through
+// which layers, per context vector, image and class.
+type GradInspection struct {
+	Loss   float64 // batch mean cross-entropy, as training minimizes
+	NCtx   int
+	Layers int
+	Heads  int
+
+	CtxGradNorm float64 // ‖∂loss/∂ctx‖
+	// CtxVecGradNorms[m] is ‖∂loss/∂ctx_m‖, summed over the images.
+	CtxVecGradNorms []float64
+	PromptGradNorm  float64 // ‖∂loss/∂prompt embeddings‖, all images and classes
+	// BlockGradNorms[l] is ‖∂loss/∂output of text block l‖ over all
+	// images, classes and positions.
+	BlockGradNorms []float64
+	MetaNet        []LayerGrad
+
+	Images []ImageInspection
+}
+
+// InspectGradients runs CoCoOp's forward and backward for images
+// ([B, 3, R, R], or one [3, R, R]) with labels (one per image), over
+// classNames (nil: c's current classes; c's own list is left unchanged),
+// with one graph over all images and classes (ForwardTrace) recording every
+// text block's output and attention. It leaves c's parameter gradients
+// cleared.
 //
-// Inspection always takes the plain text path (the prompts assembled in
-// full, clip.EncodeTextEmbeddings), whatever the model's FullPrompts says: its
-// per-class, per-position block outputs and attention maps are then the
-// trace's own [n_cls, L, W] tensors, and for one image the shortcut would
-// save little.
-func InspectGradients(c *CoCoOp, image *tensor.Tensor, label int, classNames []string) (ins *GradInspection, err error) {
+// Inspection takes the full text route (clip.TextTransformer.FullPrompts)
+// whatever the model says: only there does every class prompt have its own
+// context positions, so that per-class gradients at SOS and the context
+// exist (the shortcut computes them once per image, docs/cocoop.md §7).
+func InspectGradients(c *CoCoOp, images *tensor.Tensor, labels []int, classNames []string) (ins *GradInspection, err error) {
 	cp := c.classes
 	if classNames != nil {
 		if cp, err = newClassPrompts(c.Model, c.Prompt.PromptPrefix, c.Prompt.NCtx, classNames); err != nil {
 			return nil, err
 		}
 	}
-	if label < 0 || label >= cp.n() {
-		return nil, fmt.Errorf("cocoop: inspect: label %d outside [0, %d)", label, cp.n())
+	if images.NDim() == 3 {
+		images = images.Unsqueeze(0)
 	}
-	if image.NDim() == 3 {
-		image = image.Unsqueeze(0)
+	if images.NDim() != 4 || images.Dim(0) != len(labels) {
+		return nil, fmt.Errorf("cocoop: inspect: %d labels for images of shape %v", len(labels), images.Shape())
 	}
-	if image.Dim(0) != 1 {
-		return nil, fmt.Errorf("cocoop: inspect: one image expected, got shape %v", image.Shape())
+	for i, l := range labels {
+		if l < 0 || l >= cp.n() {
+			return nil, fmt.Errorf("cocoop: inspect: label %d of image %d outside [0, %d)", l, i, cp.n())
+		}
 	}
-	m := c.Model
-	saved := m.Trace
-	defer func() { m.Trace = saved }()
+	text := c.Model.Text
+	savedClasses, savedFull := c.classes, text.FullPrompts
+	defer func() { c.classes, text.FullPrompts = savedClasses, savedFull }()
+	c.classes, text.FullPrompts = cp, true
 	clearGrads(c)
 	defer clearGrads(c)
-	err = catch(func() { ins = c.inspect(cp, image, label) })
+	err = catch(func() { ins = c.inspect(c.ImageFeatures(images), labels) })
 	return ins, err
 }
 
@@ -104,75 +128,94 @@ func clearGrads(c *CoCoOp) {
 	}
 }
 
-func (c *CoCoOp) inspect(cp *classPrompts, image *tensor.Tensor, label int) *GradInspection {
-	m := c.Model
-	feats := c.ImageFeatures(image)                   // [1, E]
-	pi := c.Prompt.Pi(autograd.Constant(feats), true) // [1, W]
-	sh := autograd.Add(autograd.Unsqueeze(c.Prompt.Ctx, 0), autograd.Unsqueeze(pi, 1))
-	s := autograd.Squeeze(sh, 0) // [n_ctx, W]
-	all := cp.chunks(0)[0]
-	prompts := c.builder(cp, s)(all, true).RetainGrad() // [n_cls, L, W]
-	m.Trace = &clip.Trace{RecordAttn: true}
-	t := m.EncodeTextEmbeddings(prompts, cp.chunkIDs(all))
-	tr := m.Trace.Text
-	for _, b := range tr.Blocks {
-		b.RetainGrad()
+func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
+	cp := c.classes
+	tr := c.ForwardTrace(feats, true)
+	tr.Pi.RetainGrad()
+	tr.Ctx.RetainGrad()
+	tr.Prompts.RetainGrad()
+	text := tr.Text
+	for l := range text.Blocks {
+		text.Blocks[l].RetainGrad()
+		text.Probs[l].RetainGrad()
 	}
-	logits := logitsOf(autograd.Constant(feats), t, logitScale(m)) // [1, n_cls]
-	loss := autograd.CrossEntropy(logits, []int{label})
+	loss := autograd.CrossEntropy(tr.Logits, labels)
 	loss.Backward()
 
 	ins := &GradInspection{
-		Label: label, Loss: float64(loss.Value.Item()), NCtx: c.Prompt.NCtx, Layers: len(tr.Blocks),
-		CtxGradNorm:    norm(c.Prompt.Ctx.Grad),
-		PromptGradNorm: norm(prompts.Grad),
+		Loss: float64(loss.Value.Item()), NCtx: c.Prompt.NCtx, Layers: len(text.Blocks),
+		CtxGradNorm:     norm(c.Prompt.Ctx.Grad),
+		CtxVecGradNorms: rowNorms(c.Prompt.Ctx.Grad),
+		PromptGradNorm:  norm(tr.Prompts.Grad),
 	}
-	if len(tr.Attn) > 0 {
-		ins.Heads = tr.Attn[0].Dim(1)
+	if len(text.Attn) > 0 {
+		ins.Heads = text.Attn[0].Dim(1)
 	}
-	for _, v := range pi.Value.ToSlice() {
-		ins.Pi = append(ins.Pi, float64(v))
+	for _, b := range text.Blocks {
+		ins.BlockGradNorms = append(ins.BlockGradNorms, norm(b.Grad))
 	}
-	ins.PiNorm = norm(pi.Value)
 	for _, l := range []struct {
 		name string
 		w, b *autograd.Var
 	}{{"linear1", c.Prompt.Linear1.Weight, c.Prompt.Linear1.Bias}, {"linear2", c.Prompt.Linear2.Weight, c.Prompt.Linear2.Bias}} {
 		ins.MetaNet = append(ins.MetaNet, LayerGrad{Layer: l.name, WeightGradNorm: norm(l.w.Grad), BiasGradNorm: norm(l.b.Grad)})
 	}
-	probs := tensor.Softmax(logits.Value, 1).ToSlice()
-	lv := logits.Value.ToSlice()
-	for ci, name := range cp.names {
-		e := cp.eot[ci]
-		cl := ClassInspection{
-			Name: name, Prompt: cp.texts[ci], EOT: e, Logit: float64(lv[ci]), Prob: float64(probs[ci]),
-			PromptGradNorm: norm(prompts.Grad.Index(0, ci)),
+	logits := tr.Logits.Value
+	probs := tensor.Softmax(logits, 1)
+	k := cp.n()
+	for i, label := range labels {
+		im := ImageInspection{
+			Label:        label,
+			Loss:         -math.Log(float64(probs.At(i, label))),
+			PiNorm:       norm(tr.Pi.Value.Index(0, i)),
+			PiGradNorm:   norm(tr.Pi.Grad.Index(0, i)),
+			CtxGradNorms: rowNorms(tr.Ctx.Grad.Index(0, i)),
 		}
-		for j := 0; j <= e; j++ {
-			cl.PromptGradNormPos = append(cl.PromptGradNormPos, norm(prompts.Grad.Index(0, ci).Index(0, j)))
+		for _, v := range tr.Pi.Value.Index(0, i).ToSlice() {
+			im.Pi = append(im.Pi, float64(v))
 		}
-		for l, b := range tr.Blocks {
-			cl.BlockGradNorms = append(cl.BlockGradNorms, norm(b.Grad.Index(0, ci)))
-			if l >= len(tr.Attn) {
-				continue
+		for ci, name := range cp.names {
+			n := i*k + ci // the prompt's row in the text trace
+			e := cp.eot[ci]
+			pg := tr.Prompts.Grad.Index(0, i).Index(0, ci) // [L, W]
+			cl := ClassInspection{
+				Name: name, Prompt: cp.texts[ci], EOT: e,
+				Logit: float64(logits.At(i, ci)), Prob: float64(probs.At(i, ci)),
+				PromptGradNorm:    norm(pg),
+				PromptGradNormPos: rowNorms(pg.Slice(0, 0, e+1)),
 			}
-			a := tr.Attn[l].Index(0, ci) // [H, L, L]
-			heads := make([][]float64, a.Dim(0))
-			mean := make([]float64, e+1)
-			for h := range heads {
-				row := a.Index(0, h).Index(0, e).ToSlice() // query = EOT
-				heads[h] = make([]float64, e+1)
-				for j := 0; j <= e; j++ {
-					heads[h][j] = float64(row[j])
-					mean[j] += float64(row[j]) / float64(len(heads))
+			for l, b := range text.Blocks {
+				cl.BlockGradNorms = append(cl.BlockGradNorms, norm(b.Grad.Index(0, n)))
+				p, g := text.Probs[l].Value.Index(0, n), text.Probs[l].Grad.Index(0, n) // [H, L, L]
+				heads := make([][]float64, p.Dim(0))
+				mean, gradMean := make([]float64, e+1), make([]float64, e+1)
+				for h := range heads {
+					row, grow := p.Index(0, h).Index(0, e).ToSlice(), g.Index(0, h).Index(0, e).ToSlice() // query = EOT
+					heads[h] = make([]float64, e+1)
+					for j := 0; j <= e; j++ {
+						heads[h][j] = float64(row[j])
+						mean[j] += float64(row[j]) / float64(len(heads))
+						gradMean[j] += max(0, float64(grow[j])*float64(row[j])) / float64(len(heads))
+					}
 				}
+				cl.EOTAttention = append(cl.EOTAttention, mean)
+				cl.EOTAttentionHeads = append(cl.EOTAttentionHeads, heads)
+				cl.EOTGradAttention = append(cl.EOTGradAttention, gradMean)
 			}
-			cl.EOTAttention = append(cl.EOTAttention, mean)
-			cl.EOTAttentionHeads = append(cl.EOTAttentionHeads, heads)
+			im.Classes = append(im.Classes, cl)
 		}
-		ins.Classes = append(ins.Classes, cl)
+		ins.Images = append(ins.Images, im)
 	}
 	return ins
+}
+
+// rowNorms returns the norm of each row t[i] of t [n, ...].
+func rowNorms(t *tensor.Tensor) []float64 {
+	out := make([]float64, t.Dim(0))
+	for i := range out {
+		out[i] = norm(t.Index(0, i))
+	}
+	return out
 }
 
 // norm is the Euclidean norm of t (0 for nil), accumulated in float64.
@@ -187,62 +230,157 @@ func norm(t *tensor.Tensor) float64 {
 	return math.Sqrt(s)
 }
 
-// WriteCSV writes the inspection as tidy rows "kind,class,layer,head,
-// position,value" (empty fields where they do not apply):
+// WriteCSV writes the inspection as tidy rows "kind,image,class,layer,
+// head,position,value" (empty fields where they do not apply; image is the
+// 0-based image of the batch):
 //
-//	loss, ctx_grad_norm, prompt_grad_norm, pi_norm      one row each
-//	pi                                                   position = dim
-//	meta_weight_grad_norm, meta_bias_grad_norm           layer = linear1/linear2
-//	logit, prob, eot, class_prompt_grad_norm             per class
-//	prompt_pos_grad_norm                                 per class and position
-//	block_grad_norm                                      per class and layer
-//	eot_attn                                             per class, layer, position (head mean)
-//	eot_attn_head                                        per class, layer, head, position
+//	loss, ctx_grad_norm, prompt_grad_norm               one row each
+//	ctx_vec_grad_norm                                   per context vector (position = m)
+//	total_block_grad_norm                               per layer
+//	meta_weight_grad_norm, meta_bias_grad_norm          layer = linear1/linear2
+//	label, image_loss, pi_norm, pi_grad_norm            per image
+//	pi                                                  per image, position = dim
+//	image_ctx_grad_norm                                 per image and context vector
+//	logit, prob, eot, class_prompt_grad_norm            per image and class
+//	prompt_pos_grad_norm                                per image, class and position
+//	block_grad_norm                                     per image, class and layer
+//	eot_attn, eot_grad_attn                             per image, class, layer, position (head mean)
+//	eot_attn_head                                       per image, class, layer, head, position
 func (g *GradInspection) WriteCSV(w io.Writer) error {
 	cw := csv.NewWriter(w)
 	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
 	it := strconv.Itoa
-	rows := [][]string{{"kind", "class", "layer", "head", "position", "value"}}
-	add := func(kind, class, layer, head, pos string, v float64) {
-		rows = append(rows, []string{kind, class, layer, head, pos, f(v)})
+	rows := [][]string{{"kind", "image", "class", "layer", "head", "position", "value"}}
+	add := func(kind, image, class, layer, head, pos string, v float64) {
+		rows = append(rows, []string{kind, image, class, layer, head, pos, f(v)})
 	}
-	add("loss", "", "", "", "", g.Loss)
-	add("ctx_grad_norm", "", "", "", "", g.CtxGradNorm)
-	add("prompt_grad_norm", "", "", "", "", g.PromptGradNorm)
-	add("pi_norm", "", "", "", "", g.PiNorm)
-	for i, v := range g.Pi {
-		add("pi", "", "", "", it(i), v)
+	add("loss", "", "", "", "", "", g.Loss)
+	add("ctx_grad_norm", "", "", "", "", "", g.CtxGradNorm)
+	add("prompt_grad_norm", "", "", "", "", "", g.PromptGradNorm)
+	for m, v := range g.CtxVecGradNorms {
+		add("ctx_vec_grad_norm", "", "", "", "", it(m), v)
+	}
+	for l, v := range g.BlockGradNorms {
+		add("total_block_grad_norm", "", "", it(l), "", "", v)
 	}
 	for _, l := range g.MetaNet {
-		add("meta_weight_grad_norm", "", l.Layer, "", "", l.WeightGradNorm)
-		add("meta_bias_grad_norm", "", l.Layer, "", "", l.BiasGradNorm)
+		add("meta_weight_grad_norm", "", "", l.Layer, "", "", l.WeightGradNorm)
+		add("meta_bias_grad_norm", "", "", l.Layer, "", "", l.BiasGradNorm)
 	}
-	for _, c := range g.Classes {
-		add("logit", c.Name, "", "", "", c.Logit)
-		add("prob", c.Name, "", "", "", c.Prob)
-		add("eot", c.Name, "", "", "", float64(c.EOT))
-		add("class_prompt_grad_norm", c.Name, "", "", "", c.PromptGradNorm)
-		for j, v := range c.PromptGradNormPos {
-			add("prompt_pos_grad_norm", c.Name, "", "", it(j), v)
+	for i, im := range g.Images {
+		img := it(i)
+		add("label", img, "", "", "", "", float64(im.Label))
+		add("image_loss", img, "", "", "", "", im.Loss)
+		add("pi_norm", img, "", "", "", "", im.PiNorm)
+		add("pi_grad_norm", img, "", "", "", "", im.PiGradNorm)
+		for d, v := range im.Pi {
+			add("pi", img, "", "", "", it(d), v)
 		}
-		for l, v := range c.BlockGradNorms {
-			add("block_grad_norm", c.Name, it(l), "", "", v)
+		for m, v := range im.CtxGradNorms {
+			add("image_ctx_grad_norm", img, "", "", "", it(m), v)
 		}
-		for l, row := range c.EOTAttention {
-			for j, v := range row {
-				add("eot_attn", c.Name, it(l), "", it(j), v)
+		for _, c := range im.Classes {
+			add("logit", img, c.Name, "", "", "", c.Logit)
+			add("prob", img, c.Name, "", "", "", c.Prob)
+			add("eot", img, c.Name, "", "", "", float64(c.EOT))
+			add("class_prompt_grad_norm", img, c.Name, "", "", "", c.PromptGradNorm)
+			for j, v := range c.PromptGradNormPos {
+				add("prompt_pos_grad_norm", img, c.Name, "", "", it(j), v)
 			}
-		}
-		for l, heads := range c.EOTAttentionHeads {
-			for h, row := range heads {
+			for l, v := range c.BlockGradNorms {
+				add("block_grad_norm", img, c.Name, it(l), "", "", v)
+			}
+			for l, row := range c.EOTAttention {
 				for j, v := range row {
-					add("eot_attn_head", c.Name, it(l), it(h), it(j), v)
+					add("eot_attn", img, c.Name, it(l), "", it(j), v)
+				}
+			}
+			for l, row := range c.EOTGradAttention {
+				for j, v := range row {
+					add("eot_grad_attn", img, c.Name, it(l), "", it(j), v)
+				}
+			}
+			for l, heads := range c.EOTAttentionHeads {
+				for h, row := range heads {
+					for j, v := range row {
+						add("eot_attn_head", img, c.Name, it(l), it(h), it(j), v)
+					}
 				}
 			}
 		}
 	}
 	if err := cw.WriteAll(rows); err != nil {
 		return fmt.Errorf("cocoop: write inspection CSV: %w", err)
+	}
+	return nil
+}
+
+// ParamGrad is one trainable's value and gradient norms at a step.
+type ParamGrad struct {
+	Name     string // official name: ctx, meta_net.linear1.weight, ...
+	Norm     float64
+	GradNorm float64
+}
+
+// GradStep is the gradient of the trainables at one training step, before
+// the optimizer applies it.
+type GradStep struct {
+	Progress // where in training, the batch loss and accuracy
+	Params   []ParamGrad
+	// CtxVecGradNorms[m] is ‖∂loss/∂ctx_m‖ (over the classes with a
+	// class-specific context).
+	CtxVecGradNorms []float64
+}
+
+// GradHistory records the gradients over training (docs/cocoop.md §2):
+// set Trainer.OnBackward to h.Recorder(learner).
+type GradHistory struct {
+	Steps []GradStep
+}
+
+// Recorder returns a Trainer.OnBackward callback that appends l's
+// gradients at every step to h.
+func (h *GradHistory) Recorder(l Learner) func(Progress) {
+	return func(p Progress) {
+		st := GradStep{Progress: p}
+		for _, np := range nn.Trainable(l, "") {
+			st.Params = append(st.Params, ParamGrad{Name: np.Name, Norm: norm(np.Var.Value), GradNorm: norm(np.Var.Grad)})
+			if np.Name == "ctx" && np.Var.Grad != nil {
+				g := np.Var.Grad                                  // [n_ctx, W], or [n_cls, n_ctx, W] (CSC)
+				n := g.Dim(g.NDim() - 2)                          // n_ctx
+				g = g.Reshape(-1, n, g.Dim(-1))                   // [classes, n_ctx, W]
+				st.CtxVecGradNorms = rowNorms(g.Permute(1, 0, 2)) // [n_ctx, classes, W]
+			}
+		}
+		h.Steps = append(h.Steps, st)
+	}
+}
+
+// WriteCSV writes the history as tidy rows "step,epoch,batch,param,
+// position,kind,value": loss per step (param empty), grad_norm and norm
+// per parameter, ctx_vec_grad_norm per context vector (position = m).
+// step is the 1-based optimizer step, epoch and batch are 0-based.
+func (h *GradHistory) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	f := func(v float64) string { return strconv.FormatFloat(v, 'g', -1, 64) }
+	it := strconv.Itoa
+	rows := [][]string{{"step", "epoch", "batch", "param", "position", "kind", "value"}}
+	for _, s := range h.Steps {
+		at := []string{it(s.GlobalStep), it(s.Epoch), it(s.Step)}
+		row := func(param, pos, kind string, v float64) {
+			rows = append(rows, append(append([]string{}, at...), param, pos, kind, f(v)))
+		}
+		row("", "", "loss", s.Loss)
+		for _, p := range s.Params {
+			row(p.Name, "", "grad_norm", p.GradNorm)
+			row(p.Name, "", "norm", p.Norm)
+		}
+		for m, v := range s.CtxVecGradNorms {
+			row("ctx", it(m), "ctx_vec_grad_norm", v)
+		}
+	}
+	if err := cw.WriteAll(rows); err != nil {
+		return fmt.Errorf("cocoop: write gradient history CSV: %w", err)
 	}
 	return nil
 }

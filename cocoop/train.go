@@ -125,6 +125,11 @@ type Trainer struct {
 	Losses []float64
 	// OnStep, if set, is called after every optimizer step.
 	OnStep func(Progress)
+	// OnBackward, if set, is called at every step after the backward pass
+	// and its finiteness check, before the optimizer step: the trainables'
+	// Grad then hold the batch's gradient (GradHistory.Recorder records
+	// them). Progress.GlobalStep counts this step.
+	OnBackward func(Progress)
 	// OnEpoch, if set, is called after every epoch (e.g. to save a
 	// checkpoint); an error stops training.
 	OnEpoch func(EpochStats) error
@@ -211,6 +216,13 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 			t.Opt.ZeroGrad()
 			return st, fmt.Errorf("cocoop: %s (global step %d, seed %d): %w", t.where(e, st.Steps, steps), t.Opt.Steps()+1, t.Config.Seed, err)
 		}
+		acc := 100 * float64(res.Correct) / float64(len(b.Labels))
+		if t.OnBackward != nil {
+			t.OnBackward(Progress{
+				Epoch: e, Epochs: t.Config.Epochs, Step: st.Steps, Steps: steps, GlobalStep: t.Opt.Steps() + 1,
+				Loss: res.Loss, Acc: acc, LR: lr,
+			})
+		}
 		t.Opt.Step()
 		t.Opt.ZeroGrad()
 		t.Losses = append(t.Losses, res.Loss)
@@ -220,7 +232,7 @@ func (t *Trainer) TrainEpoch(ctx context.Context, src BatchSource) (EpochStats, 
 		if t.OnStep != nil {
 			t.OnStep(Progress{
 				Epoch: e, Epochs: t.Config.Epochs, Step: st.Steps, Steps: steps, GlobalStep: t.Opt.Steps(),
-				Loss: res.Loss, Acc: 100 * float64(res.Correct) / float64(len(b.Labels)), LR: lr,
+				Loss: res.Loss, Acc: acc, LR: lr,
 			})
 		}
 		st.Steps++

@@ -22,15 +22,17 @@ import (
 func init() {
 	register("inspect", &command{
 		summary: "show how gradients and attention flow through CoCoOp for one image",
-		usage:   "--weights PATH --image PATH (--classes a,b,c | --dataset NAME --root DIR) --out DIR [--label CLASS] [--checkpoint PATH | --seed N]",
-		help: `Runs one CoCoOp forward and backward pass for one image and its true class
-(--label, a class name or index; default the first class) over all classes,
+		usage:   "--weights PATH --image PATH[,PATH...] (--classes a,b,c | --dataset NAME --root DIR) --out DIR [--label CLASS[,CLASS...]] [--checkpoint PATH | --seed N]",
+		help: `Runs one CoCoOp forward and backward pass for one image, or a batch of
+images (--image a.png,b.png), and their true classes (--label, a class name or
+index per image, or one for all; default the first class) over all classes,
 with the whole graph kept, and records what reaches the trainables: the
-meta-net output π(x) (added to every context vector), the gradient norms of
-the context and of the meta-net layers, the gradient norm at the output of
-every text-encoder block and at every prompt position, and the attention of
-each class's EOT token (whose output becomes the class feature) to the
-prompt positions in every layer (docs/cocoop.md §1.4).
+meta-net output π(x) per image (added to every context vector) and its
+gradient, the gradient norms of the context (per context vector, in total and
+per image) and of the meta-net layers, the gradient norm at the output of
+every text-encoder block and at every prompt position, the attention of each
+class's EOT token (whose output becomes the class feature) to the prompt
+positions in every layer, and gradient × attention there (docs/cocoop.md §1.4).
 
 The prompt is a learned one (--checkpoint, from cocoop train --method cocoop,
 applied to these classes) or a fresh initialisation (--seed, --ctx-init,
@@ -38,14 +40,17 @@ applied to these classes) or a fresh initialisation (--seed, --ctx-init,
 or from a dataset (--dataset, --root, --subsample).
 
 Writes into --out:
-  inspect.csv           every value, tidy rows kind,class,layer,head,position,value
-  block_grad_norm.png   gradient norm per text-encoder block, one line per class
-  eot_attention.png     EOT attention over prompt positions per layer (true class)
-  pi.png                π(x) per dimension
+  inspect.csv           every value, tidy rows kind,image,class,layer,head,position,value
+  block_grad_norm.png   gradient norm per text-encoder block, one line per class (first image)
+  eot_attention.png     EOT attention over prompt positions per layer (first image, true class)
+  pi.png                π(x) per dimension (first image)
   grad_norms.png        ‖π(x)‖ and the gradient norms of ctx and the meta-net
 and prints a short summary. The same data is available from Go:
-cocoop.InspectGradients(learner, image, label, classNames) returns a
-*cocoop.GradInspection (its WriteCSV writes inspect.csv).
+cocoop.InspectGradients(learner, images, labels, classNames) returns a
+*cocoop.GradInspection (its WriteCSV writes inspect.csv); the graph itself
+(π(x), ctx + π(x), the prompts, every block) comes from
+learner.ForwardTrace, and gradients over training from a
+cocoop.GradHistory set as the Trainer's OnBackward.
 
 Example:
   cocoop inspect --weights ViT-B-16.pt --image cat.jpg --classes cat,dog,car \
@@ -56,12 +61,12 @@ Example:
 
 func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	weights := fs.String("weights", "", "CLIP checkpoint `path` (required)")
-	imagePath := fs.String("image", "", "image `path` (required)")
+	imagePath := fs.String("image", "", "image `paths`, comma-separated (required)")
 	classes := fs.String("classes", "", "comma-separated class `names`")
 	dataset := fs.String("dataset", "", "take the class names from this dataset `name`")
 	root := fs.String("root", "", "`directory` holding the dataset folders (with --dataset)")
 	subsample := fs.String("subsample", "all", "with --dataset: all, base or new classes")
-	label := fs.String("label", "", "true class: a `name` or 0-based index (default: the first class)")
+	label := fs.String("label", "", "true class per image, comma-separated, or one for all: a `name` or 0-based index (default: the first class)")
 	checkpoint := fs.String("checkpoint", "", "learned CoCoOp prompt `path`: a GoCoOp checkpoint, an official model.pth.tar-N or output folder (default: a fresh init)")
 	seed := fs.Uint64("seed", 1, "seed of the fresh init (without --checkpoint)")
 	ctxInit := fs.String("ctx-init", cocoop.DefaultCtxInit, "fresh init: context words (\"\" or \"random\": N(0, 0.02²))")
@@ -107,18 +112,28 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 		}
 		names = ds.ClassNames
 	}
-	lbl := 0
+	paths := strings.Split(*imagePath, ",")
+	labels := make([]int, len(paths))
 	if *label != "" {
-		if lbl = classIndex(names, *label); lbl < 0 {
-			i, err := strconv.Atoi(*label)
-			if err != nil || i < 0 || i >= len(names) {
-				return usagef("--label %q is neither one of the %d class names nor an index in [0, %d)", *label, len(names), len(names))
+		given := strings.Split(*label, ",")
+		if len(given) != 1 && len(given) != len(paths) {
+			return usagef("--label gives %d classes for %d images: give one per image, or one for all", len(given), len(paths))
+		}
+		for i := range labels {
+			l := given[min(i, len(given)-1)]
+			if labels[i] = classIndex(names, l); labels[i] < 0 {
+				j, err := strconv.Atoi(l)
+				if err != nil || j < 0 || j >= len(names) {
+					return usagef("--label %q is neither one of the %d class names nor an index in [0, %d)", l, len(names), len(names))
+				}
+				labels[i] = j
 			}
-			lbl = i
 		}
 	}
-	if err := checkFile("image", *imagePath); err != nil {
-		return err
+	for _, p := range paths {
+		if err := checkFile("image", p); err != nil {
+			return err
+		}
 	}
 	var ck *cocoop.Checkpoint
 	if *checkpoint != "" {
@@ -138,7 +153,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	}
 	defer sess.close(&err)
 	model := sess.model
-	img, err := loadImages([]string{*imagePath}, model.ImageResolution)
+	img, err := loadImages(paths, model.ImageResolution)
 	if err != nil {
 		return err
 	}
@@ -162,7 +177,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 			return err
 		}
 	}
-	ins, err := cocoop.InspectGradients(c, img, lbl, nil)
+	ins, err := cocoop.InspectGradients(c, img, labels, nil)
 	if err != nil {
 		return err
 	}
@@ -185,7 +200,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	if err != nil {
 		return err
 	}
-	writeInspectSummary(stdout, ins, *imagePath, ck != nil)
+	writeInspectSummary(stdout, ins, paths, ck != nil)
 	fmt.Fprintf(stdout, "wrote %s, %s\n", csvPath, strings.Join(pngs, ", "))
 	return nil
 }
@@ -224,58 +239,75 @@ func positionGroups(nCtx, eot int) []string {
 	return out
 }
 
-func writeInspectSummary(w io.Writer, g *cocoop.GradInspection, image string, learned bool) {
-	truth := g.Classes[g.Label]
-	pred := 0
-	for i, c := range g.Classes {
-		if c.Prob > g.Classes[pred].Prob {
-			pred = i
-		}
-	}
+func writeInspectSummary(w io.Writer, g *cocoop.GradInspection, images []string, learned bool) {
 	state := "fresh initialisation"
 	if learned {
 		state = "learned prompt"
 	}
-	fmt.Fprintf(w, "CoCoOp gradient inspection (%s): %s, true class %q (label %d) among %d classes\n", state, image, truth.Name, g.Label, len(g.Classes))
-	fmt.Fprintf(w, "  loss %.4f, p(true) %.2f%%, predicted %q (%.2f%%)\n", g.Loss, 100*truth.Prob, g.Classes[pred].Name, 100*g.Classes[pred].Prob)
-	fmt.Fprintf(w, "  π(x): norm %.4g, added to each of the %d context vectors\n", g.PiNorm, g.NCtx)
-	fmt.Fprintf(w, "  gradient norms: ctx %.4g, prompt embeddings %.4g", g.CtxGradNorm, g.PromptGradNorm)
+	fmt.Fprintf(w, "CoCoOp gradient inspection (%s): %d image(s) among %d classes, batch loss %.4f\n", state, len(images), len(g.Images[0].Classes), g.Loss)
+	fmt.Fprintf(w, "  gradient norms: ctx %.4g (per context vector:", g.CtxGradNorm)
+	for _, v := range g.CtxVecGradNorms {
+		fmt.Fprintf(w, " %.3g", v)
+	}
+	fmt.Fprintf(w, "), prompt embeddings %.4g", g.PromptGradNorm)
 	for _, l := range g.MetaNet {
 		fmt.Fprintf(w, ", %s weight %.4g bias %.4g", l.Layer, l.WeightGradNorm, l.BiasGradNorm)
 	}
 	fmt.Fprintln(w)
-	fmt.Fprintf(w, "  true class, gradient norm per text block (0..%d):", g.Layers-1)
-	for _, v := range truth.BlockGradNorms {
+	fmt.Fprintf(w, "  gradient norm per text block (0..%d), all prompts:", g.Layers-1)
+	for _, v := range g.BlockGradNorms {
 		fmt.Fprintf(w, " %.3g", v)
 	}
 	fmt.Fprintln(w)
-	if n := len(truth.EOTAttention); n > 0 {
-		last := truth.EOTAttention[n-1]
-		groups := positionGroups(g.NCtx, truth.EOT)
-		sums := map[string]float64{}
-		var order []string
-		for j, a := range last {
-			k := groups[j]
-			if strings.HasPrefix(k, "ctx") {
-				k = "context"
-			} else if strings.HasPrefix(k, "name") {
-				k = "name"
+	for i, im := range g.Images {
+		truth := im.Classes[im.Label]
+		pred := 0
+		for j, c := range im.Classes {
+			if c.Prob > im.Classes[pred].Prob {
+				pred = j
 			}
-			if _, ok := sums[k]; !ok {
-				order = append(order, k)
-			}
-			sums[k] += a
 		}
-		fmt.Fprintf(w, "  true class, EOT attention in the last layer (head mean):")
-		for _, k := range order {
-			fmt.Fprintf(w, " %s %.3f", k, sums[k])
+		fmt.Fprintf(w, "image %d: %s, true class %q (label %d) among %d classes\n", i, images[i], truth.Name, im.Label, len(im.Classes))
+		fmt.Fprintf(w, "  loss %.4f, p(true) %.2f%%, predicted %q (%.2f%%)\n", im.Loss, 100*truth.Prob, im.Classes[pred].Name, 100*im.Classes[pred].Prob)
+		fmt.Fprintf(w, "  π(x): norm %.4g, added to each of the %d context vectors; ‖∂loss/∂π(x)‖ %.4g\n", im.PiNorm, g.NCtx, im.PiGradNorm)
+		fmt.Fprintf(w, "  true class, gradient norm per text block (0..%d):", g.Layers-1)
+		for _, v := range truth.BlockGradNorms {
+			fmt.Fprintf(w, " %.3g", v)
 		}
 		fmt.Fprintln(w)
+		if n := len(truth.EOTAttention); n > 0 {
+			groups := positionGroups(g.NCtx, truth.EOT)
+			for _, m := range []struct {
+				what string
+				row  []float64
+			}{{"EOT attention", truth.EOTAttention[n-1]}, {"gradient × EOT attention", truth.EOTGradAttention[n-1]}} {
+				sums := map[string]float64{}
+				var order []string
+				for j, a := range m.row {
+					k := groups[j]
+					if strings.HasPrefix(k, "ctx") {
+						k = "context"
+					} else if strings.HasPrefix(k, "name") {
+						k = "name"
+					}
+					if _, ok := sums[k]; !ok {
+						order = append(order, k)
+					}
+					sums[k] += a
+				}
+				fmt.Fprintf(w, "  true class, %s in the last layer (head mean):", m.what)
+				for _, k := range order {
+					fmt.Fprintf(w, " %s %.3g", k, sums[k])
+				}
+				fmt.Fprintln(w)
+			}
+		}
 	}
 }
 
 // inspectPlots writes the PNG plots and returns their paths.
 func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err error) {
+	im := &g.Images[0]
 	err = catch(func() {
 		save := func(p *plot.Plot, name string, w, h vg.Length) {
 			path := filepath.Join(dir, name)
@@ -291,14 +323,14 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 		p.X.Label.Text = "block"
 		p.Y.Label.Text = "gradient norm"
 		var lines []any
-		for _, i := range plottedClasses(g, 20) {
-			c := g.Classes[i]
+		for _, i := range plottedClasses(im, 20) {
+			c := im.Classes[i]
 			xy := make(plotter.XYs, len(c.BlockGradNorms))
 			for l, v := range c.BlockGradNorms {
 				xy[l] = plotter.XY{X: float64(l), Y: v}
 			}
 			name := c.Name
-			if i == g.Label {
+			if i == im.Label {
 				name += " (true)"
 			}
 			lines = append(lines, name, xy)
@@ -307,7 +339,7 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 			panic(err)
 		}
 		var bt []plot.Tick // one tick per block
-		for l := range g.Classes[g.Label].BlockGradNorms {
+		for l := range im.Classes[im.Label].BlockGradNorms {
 			bt = append(bt, plot.Tick{Value: float64(l), Label: strconv.Itoa(l)})
 		}
 		p.X.Tick.Marker = plot.ConstantTicks(bt)
@@ -315,7 +347,7 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 		save(p, "block_grad_norm.png", 8*vg.Inch, 5*vg.Inch)
 
 		// (2) EOT attention heatmap of the true class: layers × positions.
-		c := g.Classes[g.Label]
+		c := im.Classes[im.Label]
 		p = plot.New()
 		p.Title.Text = fmt.Sprintf("EOT attention, class %q\n(head mean; red low, white high)", c.Name)
 		p.X.Label.Text = "prompt position"
@@ -338,10 +370,10 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 
 		// (3a) π(x) per dimension.
 		p = plot.New()
-		p.Title.Text = fmt.Sprintf("π(x) (norm %.4g)", g.PiNorm)
+		p.Title.Text = fmt.Sprintf("π(x) (norm %.4g)", im.PiNorm)
 		p.X.Label.Text = "dimension"
-		xy := make(plotter.XYs, len(g.Pi))
-		for i, v := range g.Pi {
+		xy := make(plotter.XYs, len(im.Pi))
+		for i, v := range im.Pi {
 			xy[i] = plotter.XY{X: float64(i), Y: v}
 		}
 		ln, err := plotter.NewLine(xy)
@@ -354,7 +386,7 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 		// (3b) norms bar chart.
 		p = plot.New()
 		p.Title.Text = "‖π(x)‖ and gradient norms of the trainables"
-		vals := plotter.Values{g.PiNorm, g.CtxGradNorm}
+		vals := plotter.Values{im.PiNorm, g.CtxGradNorm}
 		names := []string{"‖π(x)‖", "ctx"}
 		for _, l := range g.MetaNet {
 			vals = append(vals, l.WeightGradNorm, l.BiasGradNorm)
@@ -371,19 +403,19 @@ func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err err
 	return paths, err
 }
 
-// plottedClasses returns the true class and the most probable others, at
-// most n, in class order.
-func plottedClasses(g *cocoop.GradInspection, n int) []int {
-	idx := make([]int, len(g.Classes))
+// plottedClasses returns the true class of image im and its most probable
+// others, at most n, in class order.
+func plottedClasses(im *cocoop.ImageInspection, n int) []int {
+	idx := make([]int, len(im.Classes))
 	for i := range idx {
 		idx[i] = i
 	}
 	sort.SliceStable(idx, func(a, b int) bool {
 		ia, ib := idx[a], idx[b]
-		if (ia == g.Label) != (ib == g.Label) {
-			return ia == g.Label
+		if (ia == im.Label) != (ib == im.Label) {
+			return ia == im.Label
 		}
-		return g.Classes[ia].Prob > g.Classes[ib].Prob
+		return im.Classes[ia].Prob > im.Classes[ib].Prob
 	})
 	idx = idx[:min(n, len(idx))]
 	sort.Ints(idx)

@@ -39,7 +39,7 @@ func TestInspect(t *testing.T) {
 	for _, r := range rows[1:] {
 		kinds[r[0]]++
 	}
-	for _, k := range []string{"loss", "ctx_grad_norm", "pi_norm", "pi", "meta_weight_grad_norm", "block_grad_norm", "eot_attn", "prompt_pos_grad_norm"} {
+	for _, k := range []string{"loss", "ctx_grad_norm", "ctx_vec_grad_norm", "pi_norm", "pi_grad_norm", "pi", "meta_weight_grad_norm", "block_grad_norm", "total_block_grad_norm", "eot_attn", "eot_grad_attn", "prompt_pos_grad_norm"} {
 		if kinds[k] == 0 {
 			t.Errorf("CSV has no %q rows (kinds %v)", k, kinds)
 		}
@@ -60,11 +60,19 @@ func TestInspect(t *testing.T) {
 		}
 	}
 
-	// A fresh init with explicit classes; the label by index.
+	// A fresh init with explicit classes, two images, labels by index and
+	// by name.
 	out2 := t.TempDir()
-	stdout = mustRun(t, "inspect", "--weights", weights, "--image", img, "--classes", "forest,river,sea_or_lake",
-		"--label", "2", "--seed", "3", "--out", out2)
-	if !strings.Contains(stdout, "fresh initialisation") || !strings.Contains(stdout, `true class "sea_or_lake" (label 2) among 3 classes`) {
-		t.Errorf("stdout:\n%s", stdout)
+	img2 := filepath.Join(root, "eurosat", "2750", "AnnualCrop", "AnnualCrop_test_0.png")
+	stdout = mustRun(t, "inspect", "--weights", weights, "--image", img+","+img2, "--classes", "forest,river,sea_or_lake",
+		"--label", "2,river", "--seed", "3", "--out", out2)
+	for _, want := range []string{"fresh initialisation", "2 image(s) among 3 classes", `image 0: ` + img + `, true class "sea_or_lake" (label 2) among 3 classes`,
+		`image 1: ` + img2 + `, true class "river" (label 1)`, "per context vector:", "gradient × EOT attention"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, _ := runCmd("inspect", "--weights", weights, "--image", img+","+img2, "--classes", "a,b", "--label", "a,b,a", "--out", t.TempDir()); code != 2 {
+		t.Errorf("three labels for two images: exit %d, want 2", code)
 	}
 }
