@@ -3,7 +3,9 @@ package nn_test
 import (
 	"fmt"
 
+	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
+	"github.com/gocoop/gocoop/tensor"
 )
 
 // State-dict names of a one-layer CLIP-style transformer of width 8.
@@ -28,4 +30,25 @@ func ExampleTransformer_NamedParameters() {
 	// visual.transformer.resblocks.0.ln_2.weight [8]
 	// visual.transformer.resblocks.0.ln_2.bias [8]
 	// 872 parameters
+}
+
+// Ablating one attention head with a head hook, and reading the block's
+// residual branches as graph nodes.
+func ExampleMultiheadAttention_RegisterHeadHook() {
+	b := nn.NewResidualAttentionBlock(nn.Random(tensor.NewRNG(1)), "", 8, 2, true)
+	x := autograd.Constant(tensor.NewRNG(2).Normal(0, 1, 1, 3, 8)) // [N, L, D]
+	full := b.Forward(x)
+	h := b.Attn.RegisterHeadHook(func(_, heads *autograd.Var) *autograd.Var { // heads [N, H, L, d]
+		keep := tensor.Ones(heads.Shape()...)
+		keep.Slice(1, 0, 1).Fill(0) // head 0 off
+		return autograd.Mul(heads, autograd.Constant(keep))
+	})
+	b.RecordBranches = true
+	ablated := b.Forward(x)
+	h.Remove()
+	fmt.Println("output changed:", tensor.MaxAbsDiff(full.Value, ablated.Value) > 0)
+	fmt.Println("branches:", b.LastAttnBranch.Shape(), b.LastMLPBranch.Shape())
+	// Output:
+	// output changed: true
+	// branches: [1 3 8] [1 3 8]
 }
