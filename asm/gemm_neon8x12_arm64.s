@@ -13,7 +13,12 @@
 //
 // Packed Ã (rsA = 1): each k-step loads the 8 A values of column p as
 // two vectors and the 12 B̃ values as 3, then issues 24 FMLA by element
-// (acc[i][v] += B̃[v] · A.S[i]): 5 loads per 24 FMAs.
+// (acc[i][v] += B̃[v] · A.S[i]): 5 vectors loaded per 24 FMAs.
+// Cost (docs/kernels.md §3.1): with 4 k-steps per loop iteration a
+// k-step is 24 FMLA + 2 loads + 0.75 loop instructions, 90% FMAs; the
+// loads fit the load pipes, and 24 independent accumulators keep up to
+// 6 FMA pipes busy at FMA latency 4, so the loop is FMA-bound on cores
+// with at most 6 pipes: estimated 90–95% of peak (Neoverse N1/V1, Apple M1).
 // In-place A (rsA ≠ 1, the direct path of small products): each row
 // has its own pointer and each k-step LD1R-broadcasts 8 A values, then
 // issues 24 vector FMLAs.

@@ -13,7 +13,12 @@
 //
 // Packed Ã (rsA = 1): each k-step loads the 8 A values of column p as
 // two vectors and the 4 B̃ values as 1, then issues 8 FMLA by element
-// (acc[i][v] += B̃[v] · A.S[i]): 3 loads per 8 FMAs.
+// (acc[i][v] += B̃[v] · A.S[i]): 3 vectors loaded per 8 FMAs.
+// Cost (docs/kernels.md §3.1): with 4 k-steps per loop iteration a
+// k-step is 8 FMLA + 2 loads + 0.75 loop instructions, 74% FMAs; the
+// loads fit the load pipes, and 8 independent accumulators keep up to
+// 2 FMA pipes busy at FMA latency 4, so the loop is FMA-bound on cores
+// with at most 2 pipes (a 4-pipe core reaches at most 50%).
 // In-place A (rsA ≠ 1, the direct path of small products): each row
 // has its own pointer and each k-step LD1R-broadcasts 8 A values, then
 // issues 8 vector FMLAs.

@@ -13,7 +13,12 @@
 //
 // Packed Ã (rsA = 1): each k-step loads the 8 A values of column p as
 // two vectors and the 8 B̃ values as 2, then issues 16 FMLA by element
-// (acc[i][v] += B̃[v] · A.S[i]): 4 loads per 16 FMAs.
+// (acc[i][v] += B̃[v] · A.S[i]): 4 vectors loaded per 16 FMAs.
+// Cost (docs/kernels.md §3.1): with 4 k-steps per loop iteration a
+// k-step is 16 FMLA + 2 loads + 0.75 loop instructions, 85% FMAs; the
+// loads fit the load pipes, and 16 independent accumulators keep up to
+// 4 FMA pipes busy at FMA latency 4, so the loop is FMA-bound on cores
+// with at most 4 pipes.
 // In-place A (rsA ≠ 1, the direct path of small products): each row
 // has its own pointer and each k-step LD1R-broadcasts 8 A values, then
 // issues 16 vector FMLAs.
