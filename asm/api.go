@@ -1,6 +1,7 @@
 // Package asm holds GoCoOp's compute kernels: a packed, cache-blocked sgemm
-// with AVX-512 and AVX2+FMA micro-kernels in Go assembly, vectorized row
-// helpers, run-time tier dispatch and a pure-Go fallback for every kernel.
+// with AVX-512 and AVX2+FMA (amd64) and NEON (arm64) micro-kernels in Go
+// assembly, vectorized row helpers, run-time tier dispatch and a pure-Go
+// fallback for every kernel (docs/kernels.md §1–3).
 //
 // Kernels know nothing of tensors: they take slices, sizes and leading
 // dimensions (row strides), all row-major.

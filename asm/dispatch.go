@@ -8,8 +8,8 @@ import (
 )
 
 // Tier is a family of kernels tied to an instruction-set level.
-// Higher tiers are faster; a tier can only be selected when the CPU and the
-// operating system support it.
+// Within an architecture, higher tiers are faster; a tier can only be
+// selected when the CPU and the operating system support it.
 type Tier int
 
 // The kernel tiers. On amd64 they run from slowest to fastest: Generic,
