@@ -107,6 +107,12 @@ func (o *AdamW) update(p, g, m, v []float32, wd float32, t int) {
 		p, g, m, v := p[lo:hi], g[lo:hi:hi], m[lo:hi:hi], v[lo:hi:hi]
 		for i := range p {
 			gi := g[i]
+			if gi == 0 && m[i] == 0 && v[i] == 0 && wd == 0 {
+				// The update below would leave m, v and p as they are
+				// (p −= stepSize·0/ε): the rows of a token embedding that
+				// no batch has used yet, most of CLIP's 49408.
+				continue
+			}
 			if wd != 0 {
 				p[i] *= decay
 			}

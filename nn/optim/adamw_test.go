@@ -143,3 +143,39 @@ func TestWarmupCosine(t *testing.T) {
 		}
 	}
 }
+
+// Elements that have had no gradient yet keep their value (the update is
+// p −= lr·0/ε), while an element whose gradient is 0 now but whose moments
+// are not keeps moving, as in torch.
+func TestAdamWUntouchedRows(t *testing.T) {
+	w := autograd.Param(tensor.NewRNG(1).Normal(0, 1, 5, 3))
+	init := w.Value.Clone()
+	opt := NewAdamW([]Group{{Params: []nn.NamedParam{{Name: "emb", Var: w}}}}, 0.1)
+	grad := func(row int) {
+		g := tensor.Zeros(5, 3)
+		for j := range 3 {
+			g.Set(float32(j+1), row, j)
+		}
+		w.Grad = g
+	}
+	grad(1)
+	opt.Step()
+	afterOne := w.Value.Clone()
+	grad(2)
+	opt.Step()
+	for r := range 5 {
+		for j := range 3 {
+			was, now, first := init.At(r, j), w.Value.At(r, j), afterOne.At(r, j)
+			switch r {
+			case 1, 2:
+				if now == was || (r == 1 && now == first) {
+					t.Errorf("row %d col %d did not move: %g → %g → %g", r, j, was, first, now)
+				}
+			default:
+				if now != was {
+					t.Errorf("untouched row %d col %d moved: %g → %g", r, j, was, now)
+				}
+			}
+		}
+	}
+}
