@@ -214,8 +214,15 @@ func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		runDir := filepath.Join(dir, "runs", m)
 		b2n := []string{"base2new", "--weights", pre.Model, "--dataset", dataset, "--root", root, "--out", runDir,
 			"--method", m, "--seeds", *seedsFlag, "--shots", strconv.Itoa(*shots), "--threads", strconv.Itoa(rf.threads)}
-		if m != cocoop.MethodZeroShot && *epochs > 0 {
-			b2n = append(b2n, "--epochs", strconv.Itoa(*epochs))
+		if m != cocoop.MethodZeroShot {
+			// Centre crops, not the paper's random resized crops: at 28–32
+			// pixels a crop of 8% of the area (9 pixels a side) often cuts
+			// the object out (docs/cocoop.md §9); the frozen image tower's
+			// features are then computed once per image.
+			b2n = append(b2n, "--no-augment", "--cache-features")
+			if *epochs > 0 {
+				b2n = append(b2n, "--epochs", strconv.Itoa(*epochs))
+			}
 		}
 		if rf.quiet {
 			b2n = append(b2n, "--quiet")

@@ -28,7 +28,9 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 			p := plot.New()
 			p.Title.Text = title
 			p.Y.Label.Text = "accuracy (%)"
-			p.Y.Min, p.Y.Max = 0, 100
+			p.Y.Min, p.Y.Max = 0, 125 // room above 100 for the legend
+			p.Y.Tick.Marker = plot.ConstantTicks([]plot.Tick{{Value: 0, Label: "0"}, {Value: 25, Label: "25"}, {Value: 50, Label: "50"},
+				{Value: 75, Label: "75"}, {Value: 100, Label: "100"}})
 			p.NominalX("Base", "New", "H")
 			w := vg.Points(14)
 			for i, m := range demoMethods {
@@ -67,9 +69,13 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 				panic(err)
 			}
 			l.Color, pts.Color = plotutil.Color(i), plotutil.Color(i)
-			p.Add(l, pts)
+			if len(ys) > 30 { // markers would hide the line
+				p.Add(l)
+			} else {
+				p.Add(l, pts)
+			}
 			if name != "" {
-				p.Legend.Add(name, l, pts)
+				p.Legend.Add(name, l)
 			}
 		}
 		curve := func(title, ylabel string) *plot.Plot {

@@ -138,6 +138,10 @@ func TestDemo(t *testing.T) {
 	if code != 1 || !strings.Contains(stderr, "already holds a demo's results; --overwrite replaces them") {
 		t.Errorf("rerun into a finished --out: exit %d, %q", code, stderr)
 	}
+	code, _, stderr = runCmd("demo", "--world", "fashion-mnist", "--fashion-mnist", t.TempDir(), "--cache", cache, "--out", t.TempDir(), "--quiet")
+	if code != 1 || !strings.Contains(stderr, "apt-get install dataset-fashion-mnist") {
+		t.Errorf("fashion-mnist without its files: exit %d, %q", code, stderr)
+	}
 	if code, _, stderr := runCmd("demo", "--world", "mars"); code != 2 || !strings.Contains(stderr, "--world must be embedded or fashion-mnist") {
 		t.Errorf("--world mars: exit %d, %q", code, stderr)
 	}
