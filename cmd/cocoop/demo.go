@@ -56,15 +56,18 @@ Examples:
 }
 
 // paperAverages are Table 1's averages over 11 datasets (Zhou et al., CVPR
-// 2022): Base, New, H.
+// 2022): Base, New, H, keyed as results.json's methods.
 var paperAverages = map[string]demoScore{
-	cocoop.MethodZeroShot: {69.34, 74.22, 71.70},
-	cocoop.MethodCoOp:     {82.69, 63.22, 71.66},
-	cocoop.MethodCoCoOp:   {80.47, 71.69, 75.83},
+	"zeroshot": {69.34, 74.22, 71.70},
+	"coop":     {82.69, 63.22, 71.66},
+	"cocoop":   {80.47, 71.69, 75.83},
 }
 
-// demoMethods are the rows of the demo's table, in order.
-var demoMethods = []string{cocoop.MethodZeroShot, cocoop.MethodCoOp, cocoop.MethodCoCoOp}
+// demoMethods are the rows of the demo's table, in order: the method
+// (--method) and its key in results.json.
+var demoMethods = []struct{ method, key string }{
+	{cocoop.MethodZeroShot, "zeroshot"}, {cocoop.MethodCoOp, "coop"}, {cocoop.MethodCoCoOp, "cocoop"},
+}
 
 // demoScore is one method's row.
 type demoScore struct {
@@ -210,8 +213,9 @@ func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	res := demoResults{World: s.World, Dataset: dataset, Seeds: seeds, Shots: *shots, Methods: map[string]demoScore{},
 		Paper: paperAverages, Pretrain: pre}
 	reports := map[string]*base2newReport{}
-	for _, m := range demoMethods {
-		runDir := filepath.Join(dir, "runs", m)
+	for _, dm := range demoMethods {
+		m := dm.method
+		runDir := filepath.Join(dir, "runs", dm.key)
 		b2n := []string{"base2new", "--weights", pre.Model, "--dataset", dataset, "--root", root, "--out", runDir,
 			"--method", m, "--seeds", *seedsFlag, "--shots", strconv.Itoa(*shots), "--threads", strconv.Itoa(rf.threads)}
 		if m != cocoop.MethodZeroShot {
@@ -243,8 +247,8 @@ func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return fmt.Errorf("demo: %s: %d results in base2new.json, want 1", runDir, len(rep.Results))
 		}
 		x := rep.Results[0]
-		res.Methods[m] = demoScore{x.Base, x.New, x.H}
-		reports[m] = &rep
+		res.Methods[dm.key] = demoScore{x.Base, x.New, x.H}
+		reports[dm.key] = &rep
 		if len(rep.PerSeed) > 0 {
 			res.Chance = 100 / float64(len(rep.PerSeed[0].BaseClasses))
 		}
@@ -275,9 +279,9 @@ func writeDemoTable(w io.Writer, res demoResults) {
 		res.World, res.Dataset, res.Shots, res.Seeds, res.Chance)
 	fmt.Fprintf(w, "| Method | Base | New | H | | paper: Base | New | H |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---|---:|---:|---:|\n")
-	for _, m := range demoMethods {
-		g, p := res.Methods[m], res.Paper[m]
-		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | | %.2f | %.2f | %.2f |\n", methodLabel(m), g.Base, g.New, g.H, p.Base, p.New, p.H)
+	for _, dm := range demoMethods {
+		g, p := res.Methods[dm.key], res.Paper[dm.key]
+		fmt.Fprintf(w, "| %s | %.2f | %.2f | %.2f | | %.2f | %.2f | %.2f |\n", methodLabel(dm.method), g.Base, g.New, g.H, p.Base, p.New, p.H)
 	}
 	fmt.Fprintf(w, "\nThe paper's columns average 11 datasets with ViT-B/16 (Zhou et al., CVPR 2022, Table 1).\n")
 }

@@ -33,8 +33,8 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 				{Value: 75, Label: "75"}, {Value: 100, Label: "100"}})
 			p.NominalX("Base", "New", "H")
 			w := vg.Points(14)
-			for i, m := range demoMethods {
-				s := scores[m]
+			for i, dm := range demoMethods {
+				s := scores[dm.key]
 				b, err := plotter.NewBarChart(plotter.Values{s.Base, s.New, s.H}, w)
 				if err != nil {
 					panic(err)
@@ -43,7 +43,7 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 				b.LineStyle.Width = 0
 				b.Offset = vg.Length(i-1) * w
 				p.Add(b)
-				p.Legend.Add(methodLabel(m), b)
+				p.Legend.Add(methodLabel(dm.method), b)
 			}
 			p.Legend.Top = true
 			p.Add(plotter.NewGrid())
@@ -96,9 +96,9 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 		pa := curve("pretraining: zero-shot accuracy, all classes", "accuracy (%)")
 		pa.Y.Min, pa.Y.Max = 0, 100
 		line(pa, "", 1, acc)
-		prompt := func(m string) *plot.Plot {
-			p := curve(methodLabel(m)+": training loss on the base classes", "mean cross-entropy")
-			r := reports[m]
+		prompt := func(key, label string) *plot.Plot {
+			p := curve(label+": training loss on the base classes", "mean cross-entropy")
+			r := reports[key]
 			if r == nil {
 				return p
 			}
@@ -122,7 +122,7 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 			return p
 		}
 		paths = append(paths, saveTiles(filepath.Join(dir, "training_curves.png"),
-			[][]*plot.Plot{{pl, pa}, {prompt("coop"), prompt("cocoop")}}, 10*vg.Inch, 8*vg.Inch))
+			[][]*plot.Plot{{pl, pa}, {prompt("coop", "CoOp"), prompt("cocoop", "CoCoOp")}}, 10*vg.Inch, 8*vg.Inch))
 	})
 	return paths, err
 }

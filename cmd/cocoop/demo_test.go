@@ -50,6 +50,16 @@ func readResults(t *testing.T, dir string) demoResults {
 			t.Errorf("results.json lacks %q", k)
 		}
 	}
+	for _, k := range []string{"zeroshot", "coop", "cocoop"} {
+		if _, ok := raw["methods"].(map[string]any)[k]; !ok {
+			t.Errorf("results.json's methods lack %q", k)
+		}
+	}
+	for _, k := range []string{"zeroshot_accuracy", "seconds"} {
+		if _, ok := raw["pretrain"].(map[string]any)[k]; !ok {
+			t.Errorf("results.json's pretrain lacks %q", k)
+		}
+	}
 	return r
 }
 
@@ -71,7 +81,8 @@ func TestDemo(t *testing.T) {
 	if r1.World != "embedded" || r1.Chance != 12.5 || !reflect.DeepEqual(r1.Seeds, []uint64{1}) || r1.Pretrain.Cached || r1.Pretrain.Seconds <= 0 {
 		t.Errorf("results: %+v", r1)
 	}
-	for _, m := range demoMethods {
+	for _, dm := range demoMethods {
+		m := dm.key
 		s, ok := r1.Methods[m]
 		if !ok {
 			t.Fatalf("results lack %s", m)
