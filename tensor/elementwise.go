@@ -74,6 +74,9 @@ func Map2(a, b *Tensor, f func(x, y float32) float32) *Tensor {
 }
 
 func binary(name string, op binOp, a, b *Tensor) *Tensor {
+	if !a.onHost() || !b.onHost() {
+		return deviceBinary(name, op, a, b)
+	}
 	a.host(name)
 	b.host(name)
 	if SameShape(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous() {
@@ -94,7 +97,9 @@ func binary(name string, op binOp, a, b *Tensor) *Tensor {
 }
 
 func binaryScalar(name string, op binOp, a *Tensor, s float32) *Tensor {
-	a.host(name)
+	if !a.onHost() {
+		return deviceMap(name, op.deviceName(), a, s)
+	}
 	out := New(a.shape...)
 	if a.IsContiguous() {
 		od, ad := out.data, a.data[a.offset:]
@@ -112,7 +117,9 @@ func binaryScalar(name string, op binOp, a *Tensor, s float32) *Tensor {
 }
 
 func unary(name string, op unOp, a *Tensor) *Tensor {
-	a.host(name)
+	if !a.onHost() {
+		return deviceMap(name, op.deviceName(), a, 0)
+	}
 	out := New(a.shape...)
 	src := out.data
 	if a.IsContiguous() {

@@ -174,7 +174,7 @@ func matmulDevice(name string, a, b *Tensor, transA, transB bool, bs []int, m, n
 	ta, tb = ta != transA, tb != transB
 	shape := append(cloneInts(bs), m, n)
 	cnt := numel(shape)
-	buf, err := be.Upload(make([]float32, cnt))
+	buf, err := deviceAlloc(be, cnt)
 	if err != nil {
 		panic(&DeviceError{Op: name, Device: dev, Msg: "allocating output: " + err.Error()})
 	}
@@ -183,6 +183,14 @@ func matmulDevice(name string, a, b *Tensor, transA, transB bool, bs []int, m, n
 		return out
 	}
 	r := len(bs)
+	if bb, ok := be.(BatchedSgemm); ok && numel(bs) > 1 {
+		if sa, sb, ok := uniformBatch(a, b, bs); ok {
+			if err := bb.SgemmStridedBatched(ta, tb, m, n, k, 1, a.buf, a.offset, lda, sa, b.buf, b.offset, ldb, sb, 0, buf, 0, n, m*n, numel(bs)); err != nil {
+				panic(&DeviceError{Op: name, Device: dev, Msg: "sgemm: " + err.Error()})
+			}
+			return out
+		}
+	}
 	idx := make([]int, r)
 	for item := 0; item < numel(bs); item++ {
 		ao, bo, co := a.offset, b.offset, item*m*n

@@ -27,6 +27,9 @@ func Mean(t *Tensor, axes []int, keepDim bool) *Tensor {
 	if cnt == 0 {
 		scale = float32(math.NaN())
 	}
+	if !out.onHost() {
+		return MulScalar(out, scale)
+	}
 	binVS(opMul, 0, out.data, out.data, scale)
 	return out
 }
@@ -39,7 +42,9 @@ func Max(t *Tensor, axes []int, keepDim bool) *Tensor {
 // reduce runs an accumulating op from init over the reduced axes. The only
 // heap allocation (for rank <= maxLoopRank) is the output.
 func reduce(name string, op binOp, init float32, t *Tensor, axes []int, keepDim bool) *Tensor {
-	t.host(name)
+	if !t.onHost() {
+		return deviceReduce(name, op, t, axes, keepDim)
+	}
 	var redBuf [maxLoopRank]bool
 	var kBuf [maxLoopRank]int
 	red := reducedMask(name, redBuf[:0], t.shape, axes)

@@ -48,7 +48,9 @@ func LogSoftmax(t *Tensor, axis int) *Tensor {
 // row along axis; scratch is a row-sized buffer private to the goroutine.
 // Rows of the last axis are spread across cores for large tensors.
 func rowOp(name string, t *Tensor, axis int, f func(row, scratch []float32)) *Tensor {
-	t.host(name)
+	if !t.onHost() {
+		return deviceRows(name, t, axis)
+	}
 	a := t.axis(name, axis)
 	out := New(t.shape...)
 	if out.Numel() == 0 {
@@ -102,7 +104,9 @@ func rowOp(name string, t *Tensor, axis int, f func(row, scratch []float32)) *Te
 // either may be nil (1 and 0). mean and rstd have shape t.shape[:-1] (what
 // the backward pass needs).
 func LayerNorm(t, weight, bias *Tensor, eps float32) (y, mean, rstd *Tensor) {
-	t.host("LayerNorm")
+	if !t.onHost() {
+		return deviceLayerNorm(t, weight, bias, eps)
+	}
 	if len(t.shape) == 0 {
 		panic(&ShapeError{Op: "LayerNorm", Shapes: [][]int{t.Shape()}, Msg: "has no last axis"})
 	}

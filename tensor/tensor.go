@@ -191,7 +191,9 @@ func (t *Tensor) Contiguous() *Tensor {
 
 // Clone returns a contiguous copy of t.
 func (t *Tensor) Clone() *Tensor {
-	t.host("Clone")
+	if !t.onHost() {
+		return deviceMap("Clone", "copy", t, 0)
+	}
 	out := New(t.shape...)
 	if t.IsContiguous() {
 		copy(out.data, t.data[t.offset:])
