@@ -6,8 +6,10 @@ import (
 	"io"
 	"math"
 	"strconv"
+	"strings"
 
 	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
@@ -25,6 +27,10 @@ type ClassInspection struct {
 	Name   string
 	Prompt string // prompt text before the context is learned ("a photo of a {name}.")
 	EOT    int    // EOT position
+	// Tokens names the positions 0..EOT: "SOS", "ctx1".."ctxN" (learned
+	// vectors), then the name's BPE tokens as text ("red", "circle", "."),
+	// and "EOT".
+	Tokens []string
 	Logit  float64
 	Prob   float64
 
@@ -36,6 +42,10 @@ type ClassInspection struct {
 	// BlockGradNorms[l] is ‖∂loss/∂output of text block l‖ over this
 	// class's positions.
 	BlockGradNorms []float64
+	// BlockGradNormsPos[l][j] is ‖∂loss/∂output of text block l‖ at
+	// position j ≤ EOT. At the last block only EOT is nonzero: the class
+	// feature reads that row alone.
+	BlockGradNormsPos [][]float64
 	// EOTAttention[l][j] is the attention of the EOT query to key position
 	// j ≤ EOT in layer l, averaged over heads; EOTAttentionHeads[l][h][j]
 	// per head.
@@ -163,6 +173,10 @@ func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
 	logits := tr.Logits.Value
 	probs := tensor.Softmax(logits, 1)
 	k := cp.n()
+	tok, err := clip.DefaultTokenizer()
+	if err != nil {
+		panic(err)
+	}
 	for i, label := range labels {
 		im := ImageInspection{
 			Label:        label,
@@ -183,9 +197,11 @@ func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
 				Logit: float64(logits.At(i, ci)), Prob: float64(probs.At(i, ci)),
 				PromptGradNorm:    norm(pg),
 				PromptGradNormPos: rowNorms(pg.Slice(0, 0, e+1)),
+				Tokens:            positionTokens(tok, cp.ids[ci], c.Prompt.NCtx, e),
 			}
 			for l, b := range text.Blocks {
 				cl.BlockGradNorms = append(cl.BlockGradNorms, norm(b.Grad.Index(0, n)))
+				cl.BlockGradNormsPos = append(cl.BlockGradNormsPos, rowNorms(b.Grad.Index(0, n).Slice(0, 0, e+1)))
 				p, g := text.Probs[l].Value.Index(0, n), text.Probs[l].Grad.Index(0, n) // [H, L, L]
 				heads := make([][]float64, p.Dim(0))
 				mean, gradMean := make([]float64, e+1), make([]float64, e+1)
@@ -207,6 +223,25 @@ func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
 		ins.Images = append(ins.Images, im)
 	}
 	return ins
+}
+
+// positionTokens names the positions 0..eot of a prompt of ids with nCtx
+// context vectors after SOS (ClassInspection.Tokens).
+func positionTokens(tok *clip.Tokenizer, ids []int32, nCtx, eot int) []string {
+	out := make([]string, eot+1)
+	for j := range out {
+		switch {
+		case j == 0:
+			out[j] = "SOS"
+		case j <= nCtx:
+			out[j] = "ctx" + strconv.Itoa(j)
+		case j == eot:
+			out[j] = "EOT"
+		default:
+			out[j] = strings.TrimSpace(tok.Decode([]int{int(ids[j])}))
+		}
+	}
+	return out
 }
 
 // rowNorms returns the norm of each row t[i] of t [n, ...].
@@ -244,6 +279,7 @@ func norm(t *tensor.Tensor) float64 {
 //	logit, prob, eot, class_prompt_grad_norm            per image and class
 //	prompt_pos_grad_norm                                per image, class and position
 //	block_grad_norm                                     per image, class and layer
+//	block_pos_grad_norm                                 per image, class, layer and position
 //	eot_attn, eot_grad_attn                             per image, class, layer, position (head mean)
 //	eot_attn_head                                       per image, class, layer, head, position
 func (g *GradInspection) WriteCSV(w io.Writer) error {
@@ -289,6 +325,11 @@ func (g *GradInspection) WriteCSV(w io.Writer) error {
 			}
 			for l, v := range c.BlockGradNorms {
 				add("block_grad_norm", img, c.Name, it(l), "", "", v)
+			}
+			for l, row := range c.BlockGradNormsPos {
+				for j, v := range row {
+					add("block_pos_grad_norm", img, c.Name, it(l), "", it(j), v)
+				}
 			}
 			for l, row := range c.EOTAttention {
 				for j, v := range row {

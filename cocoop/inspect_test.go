@@ -74,6 +74,24 @@ func TestInspectGradients(t *testing.T) {
 			if cl.BlockGradNorms[0] <= 0 || cl.PromptGradNorm <= 0 || slices.Max(cl.EOTGradAttention[1]) <= 0 {
 				t.Errorf("class %s: no gradient", cl.Name)
 			}
+			// Per position: the squares add up to the block's norm (positions
+			// after EOT get no gradient), and the last block passes the
+			// gradient to EOT alone.
+			for l, row := range cl.BlockGradNormsPos {
+				s := 0.0
+				for _, v := range row {
+					s += v * v
+				}
+				if len(row) != cl.EOT+1 || !close(math.Sqrt(s), cl.BlockGradNorms[l]) {
+					t.Errorf("class %s block %d: position norms %v, block norm %v", cl.Name, l, row, cl.BlockGradNorms[l])
+				}
+			}
+			if last := cl.BlockGradNormsPos[len(cl.BlockGradNormsPos)-1]; slices.Max(last[:cl.EOT]) != 0 || last[cl.EOT] <= 0 {
+				t.Errorf("class %s: last block gradient per position %v, want only EOT", cl.Name, last)
+			}
+			if n := len(cl.Tokens); n != cl.EOT+1 || cl.Tokens[0] != "SOS" || cl.Tokens[1] != "ctx1" || cl.Tokens[n-1] != "EOT" || cl.Tokens[n-2] != "." {
+				t.Errorf("class %s: tokens %q", cl.Name, cl.Tokens)
+			}
 		}
 		if math.Abs(ps-1) > 1e-5 {
 			t.Errorf("image %d: probabilities sum to %v", i, ps)
