@@ -20,7 +20,7 @@ func TestGeneratedFiles(t *testing.T) {
 	if err != nil {
 		t.Skip("no go command:", err)
 	}
-	for _, gen := range []string{"gen_gemm.go", "gen_rows.go", "gen_neon.go"} {
+	for _, gen := range []string{"gen_gemm.go", "gen_rows.go", "gen_neon.go", "gen_peak.go"} {
 		t.Run(gen, func(t *testing.T) {
 			dir := t.TempDir()
 			cmd := exec.Command(goCmd, "run", gen, "-o", dir)
