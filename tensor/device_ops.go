@@ -226,3 +226,17 @@ func uniformBatch(a, b *Tensor, bs []int) (sa, sb int, ok bool) {
 	sb, okB := stride(b)
 	return sa, sb, okA && okB
 }
+
+// DeviceBuffer returns t's device storage and the offset of its first
+// element, or nil on the CPU: for backends' own ops on tensors.
+func (t *Tensor) DeviceBuffer() (Buffer, int) { return t.buf, t.offset }
+
+// OnDevice wraps a backend's buffer (contiguous, at least numel(shape)
+// elements) as a tensor on dev.
+func OnDevice(dev Device, buf Buffer, shape ...int) *Tensor {
+	n := checkShape("OnDevice", shape)
+	if dev == nil || dev == CPU || buf == nil || buf.Len() < n {
+		panic(&DeviceError{Op: "OnDevice", Device: dev, Msg: fmt.Sprintf("needs a device buffer of at least %d elements", n)})
+	}
+	return &Tensor{shape: cloneInts(shape), strides: contiguousStrides(shape), dev: dev, buf: buf}
+}
