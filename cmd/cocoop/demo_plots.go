@@ -3,17 +3,14 @@ package main
 import (
 	"fmt"
 	"image/color"
-	"io"
 	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
 
-	"github.com/gocoop/gocoop/clip/ckpt"
+	cplot "github.com/gocoop/gocoop/cocoop/plot"
 )
 
 // demoPlots writes the demo's figures into dir and returns their paths:
@@ -127,23 +124,10 @@ func demoPlots(dir string, res demoResults, reports map[string]*base2newReport, 
 	return paths, err
 }
 
-// saveTiles draws plots in a grid of rows and writes the PNG atomically;
-// it panics on error (demoPlots catches it).
+// saveTiles draws plots in a grid of rows and writes the PNG atomically
+// (cocoop/plot.SaveTiles); it panics on error (demoPlots catches it).
 func saveTiles(path string, rows [][]*plot.Plot, w, h vg.Length) string {
-	img := vgimg.New(w, h)
-	dc := draw.New(img)
-	t := draw.Tiles{Rows: len(rows), Cols: len(rows[0]), PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
-		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	canvases := plot.Align(rows, t, dc)
-	for i, row := range rows {
-		for j, p := range row {
-			p.Draw(canvases[i][j])
-		}
-	}
-	if err := ckpt.WriteFileAtomic(path, func(f io.Writer) error {
-		_, err := vgimg.PngCanvas{Canvas: img}.WriteTo(f)
-		return err
-	}); err != nil {
+	if err := cplot.SaveTiles(path, rows, w, h); err != nil {
 		panic(err)
 	}
 	return path

@@ -1,28 +1,25 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/palette"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-
+	"github.com/gocoop/gocoop/clip/ckpt"
 	"github.com/gocoop/gocoop/cocoop"
+	"github.com/gocoop/gocoop/cocoop/plot"
+	"github.com/gocoop/gocoop/tensor"
 )
 
 func init() {
 	register("inspect", &command{
 		summary: "show how gradients and attention flow through CoCoOp for one image",
-		usage:   "--weights PATH --image PATH[,PATH...] (--classes a,b,c | --dataset NAME --root DIR) --out DIR [--label CLASS[,CLASS...]] [--checkpoint PATH | --seed N]",
+		usage:   "--weights PATH --image PATH[,PATH...] (--classes a,b,c | --dataset NAME --root DIR) --out DIR [--label CLASS[,CLASS...]] [--checkpoint PATH | --seed N] [--train-steps N]",
 		help: `Runs one CoCoOp forward and backward pass for one image, or a batch of
 images (--image a.png,b.png), and their true classes (--label, a class name or
 index per image, or one for all; default the first class) over all classes,
@@ -39,13 +36,24 @@ applied to these classes) or a fresh initialisation (--seed, --ctx-init,
 --n-ctx: the state at the start of training). Class names come from --classes
 or from a dataset (--dataset, --root, --subsample).
 
-Writes into --out:
-  inspect.csv           every value, tidy rows kind,image,class,layer,head,position,value
-  block_grad_norm.png   gradient norm per text-encoder block, one line per class (first image)
-  eot_attention.png     EOT attention over prompt positions per layer (first image, true class)
-  pi.png                π(x) per dimension (first image)
-  grad_norms.png        ‖π(x)‖ and the gradient norms of ctx and the meta-net
-and prints a short summary. The same data is available from Go:
+With --train-steps N, it then trains the prompt for N optimizer steps on
+these images and labels (one batch of all of them per step, CoCoOp's
+optimizer and schedule with N epochs of one step) and records the
+trainables' gradients at every step.
+
+Writes into --out (figures for the first image and its true class; token
+strings label the positions):
+  inspect.csv              every value, tidy rows kind,image,class,layer,head,position,value
+  eot_attention.png        EOT attention and gradient × attention, layers × positions,
+                           each layer on its own colour scale, values in the cells
+  eot_attention_heads.png  the same attention per head (small multiples, log scale)
+  grad_position_layer.png  gradient norm per position: input and every block's output (log scale)
+  block_grad_norm.png      gradient norm per text-encoder block, one line per class (log axis)
+  grad_norms.png           gradient norms of each context vector, π(x) and the meta-net (log axis)
+  pi.png                   π(x) (an activation): histogram of its components and its norm
+  grad_history.csv/.png    with --train-steps: loss, gradient norms per trainable and
+                           per context vector, and the trainables' norms, per step
+and prints a short summary. The figures come from package cocoop/plot. The same data is available from Go:
 cocoop.InspectGradients(learner, images, labels, classNames) returns a
 *cocoop.GradInspection (its WriteCSV writes inspect.csv); the graph itself
 (π(x), ctx + π(x), the prompts, every block) comes from
@@ -72,6 +80,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	ctxInit := fs.String("ctx-init", cocoop.DefaultCtxInit, "fresh init: context words (\"\" or \"random\": N(0, 0.02²))")
 	nCtx := fs.Int("n-ctx", 4, "fresh init: context length with random init")
 	outDir := fs.String("out", "", "output `directory` (required)")
+	trainSteps := fs.Int("train-steps", 0, "then train `N` steps on the images and plot the gradients over training")
 	threads := addThreadsFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -88,6 +97,8 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	switch {
 	case *outDir == "":
 		return usagef("--out is required")
+	case *trainSteps < 0:
+		return usagef("--train-steps %d: give 0 or more steps", *trainSteps)
 	case *imagePath == "":
 		return usagef("--image is required")
 	case len(names) == 0 && *dataset == "":
@@ -196,13 +207,53 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	if err := f.Close(); err != nil {
 		return err
 	}
-	pngs, err := inspectPlots(ins, *outDir)
+	pngs, err := plot.InspectionFigures(ins, *outDir)
 	if err != nil {
 		return err
 	}
 	writeInspectSummary(stdout, ins, paths, ck != nil)
+	if *trainSteps > 0 {
+		h, err := inspectTraining(c, img, labels, *trainSteps)
+		if err != nil {
+			return err
+		}
+		hp := filepath.Join(*outDir, "grad_history.csv")
+		if err := ckpt.WriteFileAtomic(hp, h.WriteCSV); err != nil {
+			return err
+		}
+		fp := filepath.Join(*outDir, "grad_history.png")
+		if err := plot.GradFlow(h).Save(fp); err != nil {
+			return err
+		}
+		pngs = append(pngs, hp, fp)
+		first, last := h.Steps[0], h.Steps[len(h.Steps)-1]
+		fmt.Fprintf(stdout, "trained %d steps: loss %.4f → %.4f; gradient norm, first → last step:", len(h.Steps), first.Loss, last.Loss)
+		for k, p := range first.Params {
+			fmt.Fprintf(stdout, " %s %.3g → %.3g", p.Name, p.GradNorm, last.Params[k].GradNorm)
+		}
+		fmt.Fprintln(stdout)
+	}
 	fmt.Fprintf(stdout, "wrote %s, %s\n", csvPath, strings.Join(pngs, ", "))
 	return nil
+}
+
+// inspectTraining trains c for steps optimizer steps on one batch of
+// images and labels (steps epochs of one step, so that CoCoOp's warm-up and
+// cosine schedule run over them) and returns the gradients at every step.
+func inspectTraining(c *cocoop.CoCoOp, images *tensor.Tensor, labels []int, steps int) (*cocoop.GradHistory, error) {
+	cfg := c.Config()
+	cfg.Epochs = steps
+	tr, err := cocoop.NewTrainer(c, cfg)
+	if err != nil {
+		return nil, err
+	}
+	h := &cocoop.GradHistory{}
+	tr.OnBackward = h.Recorder(c)
+	src := &cocoop.SliceSource{Images: images, Labels: labels, BatchSize: len(labels)}
+	if err := tr.Train(context.Background(), src); err != nil {
+		return nil, err
+	}
+	return h, nil
 }
 
 func classIndex(names []string, s string) int {
@@ -270,6 +321,22 @@ func writeInspectSummary(w io.Writer, g *cocoop.GradInspection, images []string,
 		fmt.Fprintf(w, "image %d: %s, true class %q (label %d) among %d classes\n", i, images[i], truth.Name, im.Label, len(im.Classes))
 		fmt.Fprintf(w, "  loss %.4f, p(true) %.2f%%, predicted %q (%.2f%%)\n", im.Loss, 100*truth.Prob, im.Classes[pred].Name, 100*im.Classes[pred].Prob)
 		fmt.Fprintf(w, "  π(x): norm %.4g, added to each of the %d context vectors; ‖∂loss/∂π(x)‖ %.4g\n", im.PiNorm, g.NCtx, im.PiGradNorm)
+		// Each class prompt sends ctx its own gradient; ctx receives their
+		// sum, in which they largely cancel (docs/gradient_flow.md §3).
+		fmt.Fprintf(w, "  context gradient over the classes, ‖Σ_c g_c‖ / Σ_c ‖g_c‖ per context vector:")
+		for m, v := range im.CtxGradNorms {
+			s := 0.0
+			for _, c := range im.Classes {
+				s += c.PromptGradNormPos[1+m]
+			}
+			fmt.Fprintf(w, " %.3g", v/s)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "  true class, ‖∂loss/∂input embedding‖ per position:")
+		for j, v := range truth.PromptGradNormPos {
+			fmt.Fprintf(w, " %s %.3g", truth.Tokens[j], v)
+		}
+		fmt.Fprintln(w)
 		fmt.Fprintf(w, "  true class, gradient norm per text block (0..%d):", g.Layers-1)
 		for _, v := range truth.BlockGradNorms {
 			fmt.Fprintf(w, " %.3g", v)
@@ -304,129 +371,3 @@ func writeInspectSummary(w io.Writer, g *cocoop.GradInspection, images []string,
 		}
 	}
 }
-
-// inspectPlots writes the PNG plots and returns their paths.
-func inspectPlots(g *cocoop.GradInspection, dir string) (paths []string, err error) {
-	im := &g.Images[0]
-	err = catch(func() {
-		save := func(p *plot.Plot, name string, w, h vg.Length) {
-			path := filepath.Join(dir, name)
-			if err := p.Save(w, h, path); err != nil {
-				panic(err)
-			}
-			paths = append(paths, path)
-		}
-		// (1) block gradient norms, one line per class (at most 20, the
-		// true class and the most probable others).
-		p := plot.New()
-		p.Title.Text = "‖∂loss/∂ block output‖ per text-encoder block"
-		p.X.Label.Text = "block"
-		p.Y.Label.Text = "gradient norm"
-		var lines []any
-		for _, i := range plottedClasses(im, 20) {
-			c := im.Classes[i]
-			xy := make(plotter.XYs, len(c.BlockGradNorms))
-			for l, v := range c.BlockGradNorms {
-				xy[l] = plotter.XY{X: float64(l), Y: v}
-			}
-			name := c.Name
-			if i == im.Label {
-				name += " (true)"
-			}
-			lines = append(lines, name, xy)
-		}
-		if err := plotutil.AddLinePoints(p, lines...); err != nil {
-			panic(err)
-		}
-		var bt []plot.Tick // one tick per block
-		for l := range im.Classes[im.Label].BlockGradNorms {
-			bt = append(bt, plot.Tick{Value: float64(l), Label: strconv.Itoa(l)})
-		}
-		p.X.Tick.Marker = plot.ConstantTicks(bt)
-		p.Legend.Top = true
-		save(p, "block_grad_norm.png", 8*vg.Inch, 5*vg.Inch)
-
-		// (2) EOT attention heatmap of the true class: layers × positions.
-		c := im.Classes[im.Label]
-		p = plot.New()
-		p.Title.Text = fmt.Sprintf("EOT attention, class %q\n(head mean; red low, white high)", c.Name)
-		p.X.Label.Text = "prompt position"
-		p.Y.Label.Text = "layer"
-		grid := attnGrid(c.EOTAttention)
-		hm := plotter.NewHeatMap(grid, palette.Heat(64, 1))
-		p.Add(hm)
-		labels := positionGroups(g.NCtx, c.EOT)
-		ticks := make([]plot.Tick, len(labels))
-		for j, l := range labels {
-			ticks[j] = plot.Tick{Value: float64(j), Label: l}
-		}
-		p.X.Tick.Marker = plot.ConstantTicks(ticks)
-		var yt []plot.Tick
-		for l := range c.EOTAttention {
-			yt = append(yt, plot.Tick{Value: float64(l), Label: strconv.Itoa(l)})
-		}
-		p.Y.Tick.Marker = plot.ConstantTicks(yt)
-		save(p, "eot_attention.png", vg.Length(max(6, len(labels)/2))*vg.Inch, 5*vg.Inch)
-
-		// (3a) π(x) per dimension.
-		p = plot.New()
-		p.Title.Text = fmt.Sprintf("π(x) (norm %.4g)", im.PiNorm)
-		p.X.Label.Text = "dimension"
-		xy := make(plotter.XYs, len(im.Pi))
-		for i, v := range im.Pi {
-			xy[i] = plotter.XY{X: float64(i), Y: v}
-		}
-		ln, err := plotter.NewLine(xy)
-		if err != nil {
-			panic(err)
-		}
-		p.Add(ln)
-		save(p, "pi.png", 8*vg.Inch, 4*vg.Inch)
-
-		// (3b) norms bar chart.
-		p = plot.New()
-		p.Title.Text = "‖π(x)‖ and gradient norms of the trainables"
-		vals := plotter.Values{im.PiNorm, g.CtxGradNorm}
-		names := []string{"‖π(x)‖", "ctx"}
-		for _, l := range g.MetaNet {
-			vals = append(vals, l.WeightGradNorm, l.BiasGradNorm)
-			names = append(names, l.Layer+".weight", l.Layer+".bias")
-		}
-		bc, err := plotter.NewBarChart(vals, vg.Points(30))
-		if err != nil {
-			panic(err)
-		}
-		p.Add(bc)
-		p.NominalX(names...)
-		save(p, "grad_norms.png", 8*vg.Inch, 4*vg.Inch)
-	})
-	return paths, err
-}
-
-// plottedClasses returns the true class of image im and its most probable
-// others, at most n, in class order.
-func plottedClasses(im *cocoop.ImageInspection, n int) []int {
-	idx := make([]int, len(im.Classes))
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.SliceStable(idx, func(a, b int) bool {
-		ia, ib := idx[a], idx[b]
-		if (ia == im.Label) != (ib == im.Label) {
-			return ia == im.Label
-		}
-		return im.Classes[ia].Prob > im.Classes[ib].Prob
-	})
-	idx = idx[:min(n, len(idx))]
-	sort.Ints(idx)
-	return idx
-}
-
-// attnGrid is a plotter.GridXYZ of EOT attention: columns are prompt
-// positions, rows layers.
-type attnGrid [][]float64
-
-func (a attnGrid) Dims() (c, r int)   { return len(a[0]), len(a) }
-func (a attnGrid) Z(c, r int) float64 { return a[r][c] }
-func (a attnGrid) X(c int) float64    { return float64(c) }
-func (a attnGrid) Y(r int) float64    { return float64(r) }

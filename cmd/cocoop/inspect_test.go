@@ -47,7 +47,7 @@ func TestInspect(t *testing.T) {
 	if kinds["pi"] != microConfig.TransformerWidth || kinds["block_grad_norm"] != 4*microConfig.TransformerLayers {
 		t.Errorf("CSV kinds %v", kinds)
 	}
-	for _, name := range []string{"block_grad_norm.png", "eot_attention.png", "pi.png", "grad_norms.png"} {
+	for _, name := range []string{"block_grad_norm.png", "eot_attention.png", "eot_attention_heads.png", "grad_position_layer.png", "pi.png", "grad_norms.png"} {
 		f, err := os.Open(filepath.Join(out, name))
 		if err != nil {
 			t.Error(err)
@@ -65,12 +65,32 @@ func TestInspect(t *testing.T) {
 	out2 := t.TempDir()
 	img2 := filepath.Join(root, "eurosat", "2750", "AnnualCrop", "AnnualCrop_test_0.png")
 	stdout = mustRun(t, "inspect", "--weights", weights, "--image", img+","+img2, "--classes", "forest,river,sea_or_lake",
-		"--label", "2,river", "--seed", "3", "--out", out2)
+		"--label", "2,river", "--seed", "3", "--out", out2, "--train-steps", "3")
 	for _, want := range []string{"fresh initialisation", "2 image(s) among 3 classes", `image 0: ` + img + `, true class "sea_or_lake" (label 2) among 3 classes`,
-		`image 1: ` + img2 + `, true class "river" (label 1)`, "per context vector:", "gradient × EOT attention"} {
+		`image 1: ` + img2 + `, true class "river" (label 1)`, "per context vector:", "gradient × EOT attention",
+		"trained 3 steps: loss", "meta_net.linear2.bias", "grad_history.png"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
+	}
+	// Gradients over training: one loss row per step, a figure.
+	b, err := os.ReadFile(filepath.Join(out2, "grad_history.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(b), ",loss,"); n != 3 {
+		t.Errorf("grad_history.csv has %d loss rows, want 3:\n%s", n, b)
+	}
+	if f, err := os.Open(filepath.Join(out2, "grad_history.png")); err != nil {
+		t.Error(err)
+	} else {
+		if _, err := png.DecodeConfig(f); err != nil {
+			t.Errorf("grad_history.png: %v", err)
+		}
+		f.Close()
+	}
+	if code, _, _ := runCmd("inspect", "--weights", weights, "--image", img, "--classes", "a,b", "--train-steps", "-1", "--out", t.TempDir()); code != 2 {
+		t.Errorf("--train-steps -1: exit %d, want 2", code)
 	}
 	if code, _, _ := runCmd("inspect", "--weights", weights, "--image", img+","+img2, "--classes", "a,b", "--label", "a,b,a", "--out", t.TempDir()); code != 2 {
 		t.Errorf("three labels for two images: exit %d, want 2", code)
