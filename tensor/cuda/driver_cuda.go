@@ -175,7 +175,7 @@ static CUresult cu_zero(CUdeviceptr d, size_t n32) { p_cuCtxSetCurrent(gctx); re
 static CUresult cu_sync(void) { p_cuCtxSetCurrent(gctx); return p_cuCtxSynchronize(); }
 static CUresult cu_meminfo(size_t* free, size_t* total) { p_cuCtxSetCurrent(gctx); return p_cuMemGetInfo(free, total); }
 static CUresult cu_load_module(CUmodule* m, const void* image) { p_cuCtxSetCurrent(gctx); return p_cuModuleLoadData(m, image); }
-static CUresult cu_get_function(CUfunction* f, CUmodule m, const char* name) { return p_cuModuleGetFunction(f, m, name); }
+static CUresult cu_get_function(CUfunction* f, CUmodule m, const char* name) { p_cuCtxSetCurrent(gctx); return p_cuModuleGetFunction(f, m, name); }
 
 // cu_launch builds the kernel's argument-pointer array on the C side from
 // one packed argument block (Go memory may not hold the pointers).
