@@ -144,11 +144,7 @@ func CoCoOpStepFLOPs(cfg clip.Config, b, nCtx int, eot []int, shortcut, train bo
 // causality): the middle ground between the official 77 tokens and the
 // packed shortcut, and what a careful PyTorch user would run.
 func TrimmedCoCoOpStepFLOPs(cfg clip.Config, b int, eot []int, train bool) StepCost {
-	l := 0
-	for _, e := range eot {
-		l = max(l, e+1)
-	}
-	text := TextForwardFLOPs(cfg, l).scale(float64(len(eot)))
+	text := TextForwardFLOPs(cfg, cutLen(eot)).scale(float64(len(eot)))
 	if train {
 		text = text.add(backwardOf(text))
 	}

@@ -70,8 +70,11 @@ func TestWorkloads(t *testing.T) {
 		if w.FLOPs(eot) <= 0 {
 			t.Errorf("%s: no FLOPs", w.ID)
 		}
+		if w.PyCut && !(w.CutFLOPs != nil && w.CutFLOPs(eot) > 0) {
+			t.Errorf("%s: a cut PyTorch run without its FLOPs", w.ID)
+		}
 	}
-	for _, id := range []string{"image-b1", "image-b8", "text-50/plain", "text-50/shortcut", "train-b1/shortcut", "train-b1/off", "eval-b1/shortcut", "eval-b1/off", "train-b8/shortcut", "train-b8/off"} {
+	for _, id := range []string{"image-b1", "image-b8", "text-50/plain", "text-50/shortcut", "train-b1/shortcut", "train-b1/off", "eval-b1/shortcut", "eval-b1/off", "eval1000-b1/shortcut", "train-b8/shortcut", "train-b8/off"} {
 		if !seen[id] {
 			t.Errorf("workload %s missing", id)
 		}
@@ -110,5 +113,33 @@ func TestSmokeWorker(t *testing.T) {
 	}
 	if len(res.Times) != 1 || !(res.Times[0] > 0) {
 		t.Fatalf("times %v", res.Times)
+	}
+}
+
+// TestNames1000 pins the synthetic 1,000 class names: distinct, and their
+// prompts' EOT positions in the documented range.
+func TestNames1000(t *testing.T) {
+	names := Names1000()
+	if len(names) != 1000 {
+		t.Fatalf("%d names", len(names))
+	}
+	seen := map[string]bool{}
+	for _, n := range names {
+		if seen[n] {
+			t.Fatalf("duplicate %q", n)
+		}
+		seen[n] = true
+	}
+	eot, err := EOTs(names)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lo, hi, sum := 99, 0, 0
+	for _, e := range eot {
+		lo, hi, sum = min(lo, e), max(hi, e), sum+e
+	}
+	t.Logf("EOT positions %d–%d, mean %.2f; prompts %d–%d tokens", lo, hi, float64(sum)/1000, lo+1, hi+1)
+	if lo+1 != 8 || hi+1 != 17 {
+		t.Errorf("prompts %d–%d tokens up to the EOT, documented 8–17", lo+1, hi+1)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"runtime"
@@ -25,13 +26,18 @@ type WorkerResult struct {
 	Shapes map[string]float64 `json:"shapes,omitempty"` // sgemm: best seconds per shape
 	Setup  float64            `json:"setup_s"`          // model construction etc.
 	Info   string             `json:"info,omitempty"`
-	Loss   float64            `json:"loss,omitempty"` // last training loss (sanity)
+	// Loss is the first training step's loss (before any update), or for
+	// evaluation the cross-entropy of the logits against the labels: the
+	// same number on both sides when they compute the same step.
+	Loss   float64 `json:"loss,omitempty"`
+	Tokens int     `json:"tokens,omitempty"` // PyTorch --cut: the prompts' length
 }
 
 // workerArgs are the hidden flags of a Go worker process.
 type workerArgs struct {
 	Task, Variant string
 	Batch         int
+	Classes       int
 	Warmup, Reps  int
 	Cores         int
 	SgemmTime     float64
@@ -47,6 +53,8 @@ func runWorker(a workerArgs) error {
 	var res WorkerResult
 	var err error
 	switch a.Task {
+	case "baseline":
+		// Nothing: this process's peak RSS is the Go side's baseline.
 	case "sgemm":
 		res, err = goSgemm(a)
 	default:
@@ -146,12 +154,13 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	if err != nil {
 		return res, err
 	}
+	names := classList(a.Classes)
 	images := clip.HashTensor("bench.images", 1, 0, a.Batch, 3, clip.ImageSize, clip.ImageSize)
 	labels := make([]int, a.Batch)
 	for i := range labels {
-		labels[i] = (7 * i) % len(ClassNames)
+		labels[i] = (7 * i) % len(names)
 	}
-	_, ids, err := Prompts(ClassNames)
+	_, ids, err := Prompts(names)
 	if err != nil {
 		return res, err
 	}
@@ -181,8 +190,11 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 		default:
 			return res, fmt.Errorf("%s: unknown variant %q", a.Task, a.Variant)
 		}
-		c, err := cocoop.NewCoCoOp(m, cfg, ClassNames)
+		c, err := cocoop.NewCoCoOp(m, cfg, names)
 		if err != nil {
+			return res, err
+		}
+		if err := hashMetaNet(c); err != nil {
 			return res, err
 		}
 		opt := optim.NewSGD(c.NamedParameters(""), float32(cfg.LR), float32(cfg.Momentum), float32(cfg.WeightDecay))
@@ -193,10 +205,20 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 			}
 			return r.Loss
 		}
-		logits := func() { c.Logits(images) }
+		var last *tensor.Tensor
+		logits := func() { last = c.Logits(images) }
+		defer func() {
+			if last != nil {
+				res.Loss = crossEntropy(last, labels)
+			}
+		}()
 		if a.Task == "train" {
+			first := true
 			one := func(imgs *tensor.Tensor, labels []int) {
-				res.Loss = step(imgs, labels)
+				l := step(imgs, labels)
+				if first {
+					res.Loss, first = l, false
+				}
 				opt.Step()
 				opt.ZeroGrad()
 			}
@@ -216,4 +238,43 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	res.Info = fmt.Sprintf("GoCoOp %s/%s, GOMAXPROCS %d, sgemm tier %v", a.Task, a.Variant, runtime.GOMAXPROCS(0), asm.CurrentTier())
 	res.Times, err = timeReps(a, warm, run)
 	return res, err
+}
+
+// hashMetaNet sets CoCoOp's meta-net to the hash init that
+// bench_torch.py's meta_net_spec gives PyTorch's (names "bench.meta_net.*",
+// scale 1/√fan_in, the first bias offset by 0.1), keeping the word-init ctx.
+func hashMetaNet(c *cocoop.CoCoOp) error {
+	vis := c.Model.EmbedDim
+	hidden := vis / 16
+	width := c.Model.TransformerWidth
+	inv := func(n int) float32 { return float32(1 / math.Sqrt(float64(n))) }
+	sd := map[string]*tensor.Tensor{
+		"ctx":                     c.Prompt.Ctx.Value.Clone(),
+		"meta_net.linear1.weight": clip.HashTensor("bench.meta_net.linear1.weight", inv(vis), 0, hidden, vis),
+		"meta_net.linear1.bias":   clip.HashTensor("bench.meta_net.linear1.bias", inv(vis), 0.1, hidden),
+		"meta_net.linear2.weight": clip.HashTensor("bench.meta_net.linear2.weight", inv(hidden), 0, width, hidden),
+		"meta_net.linear2.bias":   clip.HashTensor("bench.meta_net.linear2.bias", inv(hidden), 0, width),
+	}
+	return cocoop.LoadParams(c, sd)
+}
+
+// crossEntropy is the mean cross-entropy of logits [B, n] against labels,
+// in float64.
+func crossEntropy(logits *tensor.Tensor, labels []int) float64 {
+	x := logits.Contiguous().Data()
+	n := logits.Dim(1)
+	var sum float64
+	for i, l := range labels {
+		row := x[i*n : (i+1)*n]
+		m := math.Inf(-1)
+		for _, v := range row {
+			m = math.Max(m, float64(v))
+		}
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v) - m)
+		}
+		sum += m + math.Log(z) - float64(row[l])
+	}
+	return sum / float64(len(labels))
 }

@@ -54,7 +54,8 @@ func EOTs(names []string) ([]int, error) {
 	return clip.EOTPositions(ids), nil
 }
 
-// Workload is one benchmarked computation, timed on both sides.
+// Workload is one benchmarked computation: GoCoOp's side, and the
+// PyTorch runs it is compared with.
 type Workload struct {
 	ID    string // row key, e.g. "train-b1/shortcut"
 	Label string // table label
@@ -62,18 +63,27 @@ type Workload struct {
 
 	GoTask    string // Go worker task ("" = no Go side)
 	GoVariant string // Go worker variant
-	PyTask    string // bench_torch.py task ("" = no PyTorch side); rows sharing it share the run
-	PyNote    string // what the PyTorch side computes, when it differs from the Go side
+	PyTask    string // bench_torch.py task ("" = no PyTorch side); rows sharing it share the runs
+	PyCut     bool   // also run PyTorch with the prompts cut after the longest EOT (--cut)
+	NoPyFull  bool   // no official 77-token PyTorch run (too slow to be useful: eval1000)
 
-	Batch   int
-	FLOPs   func(eot []int) float64 // of the Go side's computation
-	PyFLOPs func(eot []int) float64 // of the PyTorch side's (nil: FLOPs)
+	Batch    int
+	Classes  int                     // class list: 50 (ClassNames) or 1000 (Names1000); 0 for image
+	FLOPs    func(eot []int) float64 // of the Go side's computation
+	PyFLOPs  func(eot []int) float64 // of PyTorch's official run (nil: FLOPs)
+	CutFLOPs func(eot []int) float64 // of PyTorch's cut run
 }
 
 // Groups are the -tasks names, in run order.
-var Groups = []string{"sgemm", "image", "text", "train", "eval", "train8"}
+var Groups = []string{"sgemm", "image", "text", "train", "eval", "eval1000", "train8", "base2new"}
 
-// Workloads lists every row except sgemm's (see sgemmShapes).
+// searched are the groups whose thread settings are searched by default
+// (-search); the others run at the setting found best for the same task at
+// batch 1, or at -cores.
+var searched = []string{"image", "text", "train", "eval", "eval1000"}
+
+// Workloads lists every row except sgemm's (see sgemmShapes) and base2new's
+// (b2n.go).
 func Workloads() []Workload {
 	cfg := clip.ViTB16
 	img := func(n int) func([]int) float64 {
@@ -82,33 +92,63 @@ func Workloads() []Workload {
 	text77 := func(eot []int) float64 {
 		return TextForwardFLOPs(cfg, cfg.ContextLength).scale(float64(len(eot))).Total()
 	}
+	textCut := func(eot []int) float64 {
+		return TextForwardFLOPs(cfg, cutLen(eot)).scale(float64(len(eot))).Total()
+	}
 	textShared := func(eot []int) float64 { return SharedTextForwardFLOPs(cfg, 1+NCtx, eot).Total() }
 	step := func(b int, shortcut, train bool) func([]int) float64 {
 		return func(eot []int) float64 { return CoCoOpStepFLOPs(cfg, b, NCtx, eot, shortcut, train).Total() }
 	}
-	official := "official 77-token prompts"
+	cut := func(b int, train bool) func([]int) float64 {
+		return func(eot []int) float64 { return TrimmedCoCoOpStepFLOPs(cfg, b, eot, train).Total() }
+	}
 	w := []Workload{
 		{ID: "image-b1", Label: "ViT-B/16 image forward, batch 1", Group: "image", GoTask: "image", PyTask: "image", Batch: 1, FLOPs: img(1)},
 		{ID: "image-b8", Label: "ViT-B/16 image forward, batch 8", Group: "image", GoTask: "image", PyTask: "image", Batch: 8, FLOPs: img(8)},
-		{ID: "text-50/plain", Label: "text tower, 50 prompts × 77 tokens", Group: "text", GoTask: "text", GoVariant: "plain", PyTask: "text", Batch: 50, FLOPs: text77},
-		{ID: "text-50/shortcut", Label: "text tower, 50 prompts, shortcut (shared prefix, stop at EOT)", Group: "text", GoTask: "text", GoVariant: "shortcut", PyTask: "text", PyNote: official, Batch: 50, FLOPs: textShared, PyFLOPs: text77},
+		{ID: "text-50/plain", Label: "text tower, 50 prompts × 77 tokens", Group: "text", GoTask: "text", GoVariant: "plain", PyTask: "text", PyCut: true, Classes: 50, Batch: 1, FLOPs: text77, CutFLOPs: textCut},
+		{ID: "text-50/shortcut", Label: "text tower, 50 prompts, shortcut (shared prefix, stop at EOT)", Group: "text", GoTask: "text", GoVariant: "shortcut", PyTask: "text", PyCut: true, Classes: 50, Batch: 1, FLOPs: textShared, PyFLOPs: text77, CutFLOPs: textCut},
 	}
 	for _, s := range []struct {
 		group, task, what string
-		b                 int
-		train             bool
+		b, classes        int
+		train, off        bool
 	}{
-		{"train", "train", "CoCoOp training step, batch 1 × 50 classes", 1, true},
-		{"eval", "eval", "CoCoOp evaluation step, batch 1 × 50 classes", 1, false},
-		{"train8", "train", "CoCoOp training step, batch 8 × 50 classes", 8, true},
+		{"train", "train", "CoCoOp training step, batch 1 × 50 classes", 1, 50, true, true},
+		{"eval", "eval", "CoCoOp evaluation step, batch 1 × 50 classes", 1, 50, false, true},
+		{"eval1000", "eval", "CoCoOp evaluation step, batch 1 × 1000 classes", 1, 1000, false, false},
+		{"train8", "train", "CoCoOp training step, batch 8 × 50 classes", 8, 50, true, true},
 	} {
 		id := fmt.Sprintf("%s-b%d", s.task, s.b)
-		w = append(w,
-			Workload{ID: id + "/shortcut", Label: s.what + ", shortcut on", Group: s.group, GoTask: s.task, GoVariant: "shortcut", PyTask: s.task, PyNote: official, Batch: s.b, FLOPs: step(s.b, true, s.train), PyFLOPs: step(s.b, false, s.train)},
-			Workload{ID: id + "/off", Label: s.what + ", shortcut off (FullPrompts: 77 tokens, as PyTorch)", Group: s.group, GoTask: s.task, GoVariant: "off", PyTask: s.task, Batch: s.b, FLOPs: step(s.b, false, s.train)},
-		)
+		if s.classes != 50 {
+			id = fmt.Sprintf("%s%d-b%d", s.task, s.classes, s.b)
+		}
+		w = append(w, Workload{ID: id + "/shortcut", Label: s.what + ", shortcut on", Group: s.group, GoTask: s.task, GoVariant: "shortcut",
+			PyTask: s.task, PyCut: true, NoPyFull: !s.off, Batch: s.b, Classes: s.classes,
+			FLOPs: step(s.b, true, s.train), PyFLOPs: step(s.b, false, s.train), CutFLOPs: cut(s.b, s.train)})
+		if s.off {
+			w = append(w, Workload{ID: id + "/off", Label: s.what + ", shortcut off (FullPrompts: 77 tokens)", Group: s.group, GoTask: s.task, GoVariant: "off",
+				PyTask: s.task, PyCut: true, Batch: s.b, Classes: s.classes,
+				FLOPs: step(s.b, false, s.train), CutFLOPs: cut(s.b, s.train)})
+		}
 	}
 	return w
+}
+
+// cutLen is the length of prompts cut after the longest EOT: max(eot) + 1.
+func cutLen(eot []int) int {
+	l := 0
+	for _, e := range eot {
+		l = max(l, e+1)
+	}
+	return l
+}
+
+// classList returns the class names of a workload's class count.
+func classList(n int) []string {
+	if n == 1000 {
+		return Names1000()
+	}
+	return ClassNames
 }
 
 // sgemmShapes are the matrix products of CLIP ViT-B/16 (M×K×N): the image

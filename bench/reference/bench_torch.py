@@ -15,9 +15,13 @@ Tasks (the repository's reference models: clip_ref.CLIP, cocoop_ref.CustomCLIP):
     sgemm   torch.mm at the 7 CLIP shapes (OpenBLAS through torch), best of a
             time budget per shape (--sgemm-time)
     image   encode_image on B random 224×224 images, no_grad
-    text    encode_text on the 50 class prompts × 77 tokens, no_grad
+    text    encode_text on the class prompts × 77 tokens (--cut: cut after
+            the longest EOT), no_grad
+    baseline  import torch, set the threads, nothing else (the interpreter's
+            RSS baseline)
     train   CoCoOp training step at batch B: zero_grad, CustomCLIP forward
-            (official: every prompt at 77 tokens), cross-entropy, backward,
+            (official: every prompt at 77 tokens; --cut: cut after the
+            longest EOT), cross-entropy, backward,
             SGD(lr 0.002, momentum 0.9, weight decay 5e-4) step. For B > 1
             the images are encoded together, then each image's loss/B is
             backpropagated right after its forward (the same FLOPs as
@@ -27,9 +31,24 @@ Tasks (the repository's reference models: clip_ref.CLIP, cocoop_ref.CustomCLIP):
 
 The class prompts come from the Go side (--tokens: JSON {"ids": [[77 ids]
 per class], ...}, tokenized by GoCoOp's CLIP tokenizer), as no tokenizer
-lives here. Weights are random (torch's normal init, scaled per layer:
-timing does not depend on the values) unless --hash asks for the hash
-weights GoCoOp uses (clip_ref.build_hash_model, ~6 s of NumPy).
+lives here.
+
+--cut runs every prompt cut after the longest EOT of the class list,
+L = max(EOT) + 1 tokens instead of 77: the token rows are sliced to L, so
+CoCoOp's token_suffix buffer is too, and clip_ref's text tower slices the
+positional embedding to the sequence length and builds its causal mask at
+L × L. Exact: under the causal mask no position up to an EOT attends to a
+later one, so every EOT row (the only one read) is unchanged.
+
+Weights are random (torch's normal init, scaled per layer: timing does not
+depend on the values) unless --hash asks for GoCoOp's hash weights
+(clip_ref.hash_tensor, written into the model's parameters in place, one
+chunk at a time, so that no second copy of the weights inflates the peak
+RSS; ~6 s of NumPy), the hash images "bench.images" (clip.HashTensor on the
+Go side) and the hash meta-net of meta_net_spec, as the Go workers use: then
+both sides compute the same step and the reported loss (the first step's
+cross-entropy; for eval the cross-entropy of the logits) must agree to
+float32 rounding, which the Go side checks.
 
 Warm-up: --warmup calls first (a batch-1 step for train at B > 1), then
 --reps timed calls. The last stdout line is "RESULT {json}" with the times.
@@ -84,6 +103,42 @@ def random_model(torch, R):
     return model
 
 
+def hash_fill_(p, name, scale, offset, chunk=1 << 18):
+    """Fills tensor p in place with clip_ref.hash_tensor(name, ...), chunk by
+    chunk (no full-size temporary)."""
+    flat = p.detach().view(-1).numpy()
+    for lo in range(0, flat.size, chunk):
+        hi = min(flat.size, lo + chunk)
+        flat[lo:hi] = R.hash_uniform(name, lo, hi) * np.float32(scale) + np.float32(offset)
+
+
+def hash_model(torch):
+    """clip_ref.CLIP of ViT-B/16 shape with GoCoOp's hash weights, filled in
+    place (clip_ref.build_hash_model builds a second, full state dict)."""
+    with torch.no_grad():
+        model = R.CLIP(**VITB16)
+        for name, v in model.state_dict().items():
+            scale, offset = R.hash_init(name, tuple(v.shape))
+            hash_fill_(v, name, scale, offset)
+    model.float().eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def meta_net_spec(vis, width):
+    """Hash init of CoCoOp's meta-net (name, scale, offset), the same in
+    bench/clipbench/worker.go: 1/sqrt(fan_in) uniform, the first bias
+    offset by 0.1 so that the hidden units are not dead on the hash images."""
+    hidden = vis // 16
+    return {
+        "meta_net.linear1.weight": ("bench.meta_net.linear1.weight", 1 / math.sqrt(vis), 0.0),
+        "meta_net.linear1.bias": ("bench.meta_net.linear1.bias", 1 / math.sqrt(vis), 0.1),
+        "meta_net.linear2.weight": ("bench.meta_net.linear2.weight", 1 / math.sqrt(hidden), 0.0),
+        "meta_net.linear2.bias": ("bench.meta_net.linear2.bias", 1 / math.sqrt(hidden), 0.0),
+    }
+
+
 def best_time(fn, budget):
     fn()
     best = float("inf")
@@ -99,7 +154,7 @@ def best_time(fn, budget):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--version", action="store_true")
-    ap.add_argument("--task", choices=["sgemm", "image", "text", "train", "eval"])
+    ap.add_argument("--task", choices=["baseline", "sgemm", "image", "text", "train", "eval"])
     ap.add_argument("--batch", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--reps", type=int, default=3)
@@ -108,6 +163,7 @@ def main():
     ap.add_argument("--sgemm-time", type=float, default=0.3)
     ap.add_argument("--hash", action="store_true", help="GoCoOp's hash weights instead of random ones")
     ap.add_argument("--full-graph", action="store_true", help="train at B > 1 as one CustomCLIP graph")
+    ap.add_argument("--cut", action="store_true", help="cut every prompt after the longest EOT of the class list")
     args = ap.parse_args()
 
     t0 = time.perf_counter()
@@ -121,11 +177,17 @@ def main():
         return
     if args.task is None:
         ap.error("--task is required")
+    res = {"times": [], "info": f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads, "
+           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', '?')}"}
+    if args.task == "baseline":
+        res["setup_s"] = time.perf_counter() - t0
+        print("RESULT " + json.dumps(res), flush=True)
+        return
 
+    global R, np
+    import numpy as np
     import clip_ref as R
     import cocoop_ref as C
-
-    res = {"times": [], "info": f"PyTorch {torch.__version__}, {torch.get_num_threads()} threads"}
 
     if args.task == "sgemm":
         shapes = {}
@@ -139,10 +201,11 @@ def main():
         return
 
     if args.hash:
-        model = R.build_hash_model(**VITB16)
+        model = hash_model(torch)
+        images = torch.from_numpy(R.hash_tensor("bench.images", (args.batch, 3, 224, 224), np.float32(1), np.float32(0)))
     else:
         model = random_model(torch, R)
-    images = torch.randn(args.batch, 3, 224, 224)
+        images = torch.randn(args.batch, 3, 224, 224)
     tok = {}
     if args.tokens:
         with open(args.tokens) as f:
@@ -150,6 +213,10 @@ def main():
     if args.task != "image" and "ids" not in tok:
         ap.error(f"--task {args.task} needs --tokens (the class prompts' token rows)")
     ids = torch.tensor(tok.get("ids", [[0]]), dtype=torch.long)  # [n_cls, 77]
+    if args.cut:
+        cut = int(ids.argmax(dim=-1).max()) + 1  # the longest EOT (the largest id), inclusive
+        ids = ids[:, :cut].contiguous()  # [n_cls, cut]
+        res["tokens"] = cut
     labels = torch.tensor([(7 * i) % ids.shape[0] for i in range(args.batch)], dtype=torch.long)
 
     warm = None
@@ -166,6 +233,12 @@ def main():
         init_ids = ids[0, 1:1 + n_ctx].tolist()  # "a photo of a" (rows share the context words)
         cc = C.CustomCLIP(model, ids, C.word_init_ctx(model, init_ids))
         pl = cc.prompt_learner
+        if args.hash:
+            spec = meta_net_spec(VITB16["embed_dim"], VITB16["transformer_width"])
+            with torch.no_grad():
+                for k, p in pl.named_parameters():
+                    if k in spec:
+                        hash_fill_(p, *spec[k])
         opt = torch.optim.SGD(pl.parameters(), lr=0.002, momentum=0.9, weight_decay=5e-4)
 
         def step(imgs, lbls):
@@ -189,7 +262,7 @@ def main():
                     li.backward()
                     loss += li.item()
             opt.step()
-            res["loss"] = float(loss)
+            res.setdefault("losses", []).append(float(loss))
 
         if args.task == "train":
             cc.train()
@@ -204,7 +277,7 @@ def main():
 
             def run():
                 with torch.no_grad():
-                    cc(images)
+                    res["logits"] = cc(images)
     warm = warm or run
     res["setup_s"] = time.perf_counter() - t0
     for _ in range(args.warmup):
@@ -213,6 +286,11 @@ def main():
         t = time.perf_counter()
         run()
         res["times"].append(time.perf_counter() - t)
+    if "losses" in res:
+        res["loss"] = res["losses"][0]  # the first step's, before any update
+    if "logits" in res:
+        # eval: the cross-entropy of the logits against the labels
+        res["loss"] = float(torch.nn.functional.cross_entropy(res.pop("logits").double(), labels))
     print("RESULT " + json.dumps(res), flush=True)
 
 
