@@ -137,12 +137,7 @@ func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if *pretrainEpochs > 0 {
-		s.Epochs = *pretrainEpochs
-	}
-	if *pairs > 0 && *world == "embedded" {
-		s.Pairs = *pairs
-	}
+	s.setLength(*pretrainEpochs, *pairs)
 	if err := s.check(); err != nil {
 		return err
 	}

@@ -159,6 +159,17 @@ func defaultPretrainSettings(world string) (pretrainSettings, error) {
 	return s, nil
 }
 
+// setLength overrides the epochs and, on the embedded world, the pairs
+// per epoch with the values of flags that were given (> 0).
+func (s *pretrainSettings) setLength(epochs, pairs int) {
+	if epochs > 0 {
+		s.Epochs = epochs
+	}
+	if pairs > 0 && s.World == "embedded" {
+		s.Pairs = pairs
+	}
+}
+
 // pretrainDirName names the cache directory of a run of s: the world and
 // a digest of the settings, so that other settings get another directory.
 func pretrainDirName(s pretrainSettings) string {
@@ -376,12 +387,7 @@ func runPretrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) 
 		return err
 	}
 	s.Captions, s.Seed, s.Batch, s.LR, s.Warmup, s.WeightDecay, s.ClipNorm = design.String(), *seed, *batch, *lr, *warmup, *wd, *clipNorm
-	if *epochs > 0 {
-		s.Epochs = *epochs
-	}
-	if *pairs > 0 && s.World == "embedded" {
-		s.Pairs = *pairs
-	}
+	s.setLength(*epochs, *pairs)
 	if *width > 0 {
 		s.Model.VisionWidth, s.Model.TransformerWidth = *width, *width
 	}
