@@ -118,3 +118,25 @@ func ExamplePreprocess() {
 	// Output:
 	// 3072 = 3072
 }
+
+// Encode splits a text into words, digits and punctuation, then merges
+// each piece's bytes by the BPE ranks; Decode of one id shows its text
+// ("</w>", the end of a word, as a space).
+func ExampleTokenizer_Encode() {
+	tok, err := clip.DefaultTokenizer()
+	if err != nil {
+		panic(err)
+	}
+	for _, text := range []string{"a photo of a red circle.", "Boeing 737-200", "naïve café", "sea_or_lake"} {
+		fmt.Printf("%q:", text)
+		for _, id := range tok.Encode(text) {
+			fmt.Printf(" %d=%q", id, tok.Decode([]int{id}))
+		}
+		fmt.Println()
+	}
+	// Output:
+	// "a photo of a red circle.": 320="a " 1125="photo " 539="of " 320="a " 736="red " 7117="circle " 269=". "
+	// "Boeing 737-200": 11857="boeing " 278="7 " 274="3 " 278="7 " 268="- " 273="2 " 271="0 " 271="0 "
+	// "naïve café": 1097="na" 35689="ï" 563="ve " 15304="café "
+	// "sea_or_lake": 2102="sea " 318="_ " 541="or " 318="_ " 2553="lake "
+}
