@@ -14,6 +14,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
 	"time"
 
 	"github.com/gocoop/gocoop/clip"
@@ -458,6 +459,16 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 		logf.Close()
 	}()
 	rep = rep.withLog(logf)
+	if os.Getenv("GOGC") == "" {
+		// The command's GOGC 20 (tensor.SetGCDefaults) bounds the heap's
+		// headroom by the weights of a large frozen model. Here the live
+		// heap is a small model and its AdamW moments (~100 MB) while a
+		// step allocates several hundred MB of activations and gradients,
+		// so at 20 the collector runs many times a step: Go's default 100
+		// cost 18% less CPU per step, for ~180 MB more peak RSS (measured
+		// on the embedded world's default model, 3 rounds of 10 steps).
+		defer debug.SetGCPercent(debug.SetGCPercent(100))
+	}
 	perEpoch := s.stepsPerEpoch()
 	report := &pretrainReport{Command: "pretrain", Settings: s, Steps: s.steps(), Chance: 100 / float64(len(pw.classes))}
 	var p *clip.Pretrainer
