@@ -174,12 +174,30 @@ func runBase2New(o options, exe string) (*B2NResult, error) {
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		res.RSS = int64(ru.Maxrss) * 1024
 	}
-	if b, err := os.ReadFile(filepath.Join(out, "base2new.json")); err == nil {
-		res.Report = b
-	} else {
+	b, err := os.ReadFile(filepath.Join(out, "base2new.json"))
+	if err != nil {
 		return nil, fmt.Errorf("no base2new.json: %w", err)
 	}
-	if res.FLOPs, err = b2nFLOPs(res.TrainSteps, 5*perClass); err != nil {
+	res.Report = b
+	// The counts the run reports: its training steps and test images.
+	var rj struct {
+		PerSeed []struct {
+			Base, New struct{ Total int }
+			Epochs    []struct{ Steps int }
+		} `json:"per_seed"`
+	}
+	if err := json.Unmarshal(b, &rj); err != nil || len(rj.PerSeed) != 1 {
+		return nil, fmt.Errorf("base2new.json: %v (%d seeds)", err, len(rj.PerSeed))
+	}
+	ps := rj.PerSeed[0]
+	steps := 0
+	for _, e := range ps.Epochs {
+		steps += e.Steps
+	}
+	if steps != res.TrainSteps || ps.Base.Total+ps.New.Total != res.TestImages || ps.Base.Total != ps.New.Total {
+		return nil, fmt.Errorf("base2new.json: %d training steps, %d + %d test images; generated for %d and %d", steps, ps.Base.Total, ps.New.Total, res.TrainSteps, res.TestImages)
+	}
+	if res.FLOPs, err = b2nFLOPs(res.TrainSteps, ps.Base.Total); err != nil {
 		return nil, err
 	}
 	return res, nil

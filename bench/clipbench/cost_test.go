@@ -143,3 +143,23 @@ func TestNames1000(t *testing.T) {
 		t.Errorf("prompts %d–%d tokens up to the EOT, documented 8–17", lo+1, hi+1)
 	}
 }
+
+// TestCheckLoss: the loss comparison accepts float32 rounding and rejects
+// anything larger, against either PyTorch run.
+func TestCheckLoss(t *testing.T) {
+	rec := func(g, p, c float64) Record {
+		return Record{ID: "x", Go: &Measure{Loss: g}, Py: &Measure{Loss: p}, PyCut: &Measure{Loss: c}}
+	}
+	if e := checkLoss(rec(4.0351210, 4.0351219, 4.0351219)); len(e) != 0 {
+		t.Errorf("rounding rejected: %v", e)
+	}
+	if e := checkLoss(rec(4.0351210, 4.0351219, 4.0361219)); len(e) != 1 {
+		t.Errorf("cut run 1e-3 off: %d errors, want 1", len(e))
+	}
+	if e := checkLoss(rec(4.0351210, 3.9, 4.2)); len(e) != 2 {
+		t.Errorf("both off: %d errors, want 2", len(e))
+	}
+	if e := checkLoss(Record{ID: "x", Go: &Measure{Loss: 4}, PyCut: &Measure{Loss: math.NaN()}}); len(e) != 1 {
+		t.Error("NaN accepted")
+	}
+}

@@ -163,8 +163,10 @@ type options struct {
 
 // lossTol is the largest relative difference allowed between GoCoOp's and
 // PyTorch's loss of the same step: float32 rounding through two towers of
-// 12 blocks summed in different orders (measured: a few 1e-6).
-const lossTol = 1e-4
+// 12 blocks summed in different orders (measured on the 50 classes: ≤ 3e-7,
+// e.g. 4.0351210 against 4.0351219). A different step — another weight,
+// image, prompt, mask or meta-net — moves the loss by far more.
+const lossTol = 1e-5
 
 func main() {
 	var wa workerArgs

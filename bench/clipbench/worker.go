@@ -165,6 +165,7 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 		return res, err
 	}
 	var warm, run func()
+	var last *tensor.Tensor // evaluation: the logits of the last call
 	switch a.Task {
 	case "image":
 		run = func() { autograd.NoGrad(func() { m.EncodeImage(images) }) }
@@ -205,13 +206,7 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 			}
 			return r.Loss
 		}
-		var last *tensor.Tensor
 		logits := func() { last = c.Logits(images) }
-		defer func() {
-			if last != nil {
-				res.Loss = crossEntropy(last, labels)
-			}
-		}()
 		if a.Task == "train" {
 			first := true
 			one := func(imgs *tensor.Tensor, labels []int) {
@@ -237,6 +232,9 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	res.Setup = time.Since(t0).Seconds()
 	res.Info = fmt.Sprintf("GoCoOp %s/%s, GOMAXPROCS %d, sgemm tier %v", a.Task, a.Variant, runtime.GOMAXPROCS(0), asm.CurrentTier())
 	res.Times, err = timeReps(a, warm, run)
+	if last != nil {
+		res.Loss = crossEntropy(last, labels)
+	}
 	return res, err
 }
 
