@@ -367,8 +367,10 @@ func run(o options, groups map[string]bool, wa workerArgs) (*Report, error) {
 		LoadAvg: loadAvg(), ClassNames: ClassNames, EOT: eot, Rounds: o.rounds,
 		Shortcut: shortcutNote(), GoThreads: o.goThreads, LossTol: lossTol,
 	}
-	for g := range o.search {
-		rep.Searched = append(rep.Searched, g)
+	for _, g := range Groups {
+		if o.search[g] {
+			rep.Searched = append(rep.Searched, g)
+		}
 	}
 	if groups["eval1000"] {
 		rep.EOT1000, _ = EOTs(Names1000())

@@ -91,7 +91,7 @@ func printTable(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "| %s | %s [%d] | — | — | — | %.1f (%.0f%%) | %s | — | — |\n", b.Label(), fmtTime(b.Seconds), rep.Cores,
 			b.GFLOPS, b.PeakPct, rssCell(&Measure{RSS: b.RSS, RSSNet: b.RSSNet}))
 	}
-	fmt.Fprintf(w, "\nBest of %d round(s) (round 1 tries every thread setting of the searched groups, %s; later rounds the best);\n", rep.Rounds, strings.Join(rep.Searched, ", "))
+	fmt.Fprintf(w, "\nBest of %d round(s) (round 1 tries every thread setting of the searched groups, %s; later rounds the best);\n", rep.Rounds, orNone(strings.Join(rep.Searched, ", "), "none"))
 	fmt.Fprintf(w, "[n]: GOMAXPROCS; [t×b]: torch threads × OpenBLAS threads. PyTorch, cut: every prompt cut after the longest EOT of the class list\n")
 	fmt.Fprintf(w, "(exact, %d tokens for the 50 classes", cutLen(rep.EOT))
 	if len(rep.EOT1000) > 0 {
