@@ -154,6 +154,24 @@ func TrimmedCoCoOpStepFLOPs(cfg clip.Config, b int, eot []int, train bool) StepC
 // SgemmFLOPs is 2·M·K·N.
 func SgemmFLOPs(m, k, n int) float64 { return 2 * float64(m) * float64(k) * float64(n) }
 
+// cost1000 formats the evaluation step over the 1,000 synthetic classes.
+func cost1000(eot []int) string {
+	cfg := clip.ViTB16
+	var b strings.Builder
+	fmt.Fprintf(&b, "%-34s %10s %10s %10s\n", "eval b1, 1,000 classes (GFLOP)", "image", "text", "total")
+	for _, s := range []struct {
+		name string
+		c    StepCost
+	}{
+		{"plain 77", CoCoOpStepFLOPs(cfg, 1, NCtx, eot, false, false)},
+		{fmt.Sprintf("cut after last EOT (%d tokens)", cutLen(eot)), TrimmedCoCoOpStepFLOPs(cfg, 1, eot, false)},
+		{"shortcut", CoCoOpStepFLOPs(cfg, 1, NCtx, eot, true, false)},
+	} {
+		fmt.Fprintf(&b, "%-34s %10.2f %10.2f %10.2f\n", s.name, s.c.Image.Total()/1e9, s.c.Text.Total()/1e9, s.c.Total()/1e9)
+	}
+	return b.String()
+}
+
 // costReport formats the cost model of the CoCoOp workloads for class
 // prompts ending at eot (ViT-B/16, n_ctx NCtx).
 func costReport(eot []int) string {
@@ -188,7 +206,12 @@ func costReport(eot []int) string {
 		c := CoCoOpStepFLOPs(cfg, s.b, NCtx, eot, s.shortcut, s.train)
 		fmt.Fprintf(&b, "%-34s %10.2f %10.2f %10.2f\n", s.name, c.Image.Total()/1e9, c.Text.Total()/1e9, c.Total()/1e9)
 	}
-	tr := TrimmedCoCoOpStepFLOPs(cfg, 1, eot, true)
-	fmt.Fprintf(&b, "%-34s %10.2f %10.2f %10.2f\n", "train b1, cut after last EOT", tr.Image.Total()/1e9, tr.Text.Total()/1e9, tr.Total()/1e9)
+	for _, s := range []struct {
+		name  string
+		train bool
+	}{{"train b1, cut after last EOT", true}, {"eval b1, cut after last EOT", false}} {
+		c := TrimmedCoCoOpStepFLOPs(cfg, 1, eot, s.train)
+		fmt.Fprintf(&b, "%-34s %10.2f %10.2f %10.2f\n", s.name, c.Image.Total()/1e9, c.Text.Total()/1e9, c.Total()/1e9)
+	}
 	return b.String()
 }

@@ -198,6 +198,7 @@ func main() {
 	flag.IntVar(&o.b2n.epochs, "b2n-epochs", 10, "base2new: epochs")
 	flag.IntVar(&o.b2n.shots, "b2n-shots", 16, "base2new: shots per class")
 	cost := flag.Bool("cost", false, "print the cost model for the 50 classes and exit")
+	readme := flag.String("readme", "", "print the README's table and targets from a -json `file` and exit")
 	profSummary := flag.String("profsummary", "", "summarize a -cpuprofile file by op (sgemm, attention, layer norm, ...) and exit")
 	flag.Parse()
 
@@ -224,6 +225,14 @@ func main() {
 			}
 			fmt.Println()
 		}
+		return
+	}
+	if *readme != "" {
+		rep, err := readReport(*readme)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		printREADME(os.Stdout, rep)
 		return
 	}
 	if *cost {
@@ -268,6 +277,19 @@ func main() {
 	if len(rep.LossErrors) > 0 {
 		fatalf("GoCoOp and PyTorch computed different steps (losses beyond %.0e relative):\n  %s", lossTol, strings.Join(rep.LossErrors, "\n  "))
 	}
+}
+
+// readReport reads a -json file.
+func readReport(path string) (*Report, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &rep, nil
 }
 
 // reps returns the warm-up and timed repetitions per process of a workload.
@@ -839,7 +861,21 @@ func printCost(w io.Writer) error {
 	rep := costReport(eot)
 	fmt.Fprintf(w, "50 class prompts (%q ... %q), EOT positions %v\n\n", texts[0], texts[len(texts)-1], eot)
 	fmt.Fprint(w, rep)
+	e1000, err := EOTs(Names1000())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\n1,000 synthetic classes (Names1000), prompts %d–%d tokens:\n", minInt(e1000)+1, cutLen(e1000))
+	fmt.Fprint(w, cost1000(e1000))
 	return nil
+}
+
+func minInt(x []int) int {
+	m := x[0]
+	for _, v := range x {
+		m = min(m, v)
+	}
+	return m
 }
 
 func fatalf(f string, args ...any) {

@@ -64,6 +64,21 @@ func rssCell(m *Measure) string {
 }
 
 func printTable(w io.Writer, rep *Report) {
+	printRows(w, rep)
+	printNotes(w, rep)
+	printTargets(w, rep)
+}
+
+// printREADME writes the README's measured block: the table and the
+// targets (TestREADMETable checks that the README holds exactly this for
+// testdata/clipbench.json).
+func printREADME(w io.Writer, rep *Report) {
+	printRows(w, rep)
+	printTargets(w, rep)
+}
+
+// printRows writes the markdown table.
+func printRows(w io.Writer, rep *Report) {
 	fmt.Fprintln(w, "| workload | GoCoOp | PyTorch, 77 tokens | PyTorch, cut | ratio | GoCoOp GFLOP/s (% peak) | peak RSS net (gross) GoCoOp | PyTorch | RSS ratio |")
 	fmt.Fprintln(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range rep.Records {
@@ -91,6 +106,10 @@ func printTable(w io.Writer, rep *Report) {
 		fmt.Fprintf(w, "| %s | %s [%d] | — | — | — | %.1f (%.0f%%) | %s | — | — |\n", b.Label(), fmtTime(b.Seconds), rep.Cores,
 			b.GFLOPS, b.PeakPct, rssCell(&Measure{RSS: b.RSS, RSSNet: b.RSSNet}))
 	}
+}
+
+// printNotes writes what the table's cells mean and the run's conditions.
+func printNotes(w io.Writer, rep *Report) {
 	fmt.Fprintf(w, "\nBest of %d round(s) (round 1 tries every thread setting of the searched groups, %s; later rounds the best);\n", rep.Rounds, orNone(strings.Join(rep.Searched, ", "), "none"))
 	fmt.Fprintf(w, "[n]: GOMAXPROCS; [t×b]: torch threads × OpenBLAS threads. PyTorch, cut: every prompt cut after the longest EOT of the class list\n")
 	fmt.Fprintf(w, "(exact, %d tokens for the 50 classes", cutLen(rep.EOT))
@@ -113,7 +132,6 @@ func printTable(w io.Writer, rep *Report) {
 	if b := rep.B2N; b != nil {
 		fmt.Fprintf(w, "note: %s\n", b.Note())
 	}
-	printTargets(w, rep)
 }
 
 // printLosses lists the losses both sides computed for the same step.
