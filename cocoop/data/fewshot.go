@@ -20,11 +20,11 @@ type Intner interface {
 	Intn(n int) int
 }
 
-// SampleFewShot is Dassl's generate_fewshot_dataset on one list (spec
-// §3.1): items are grouped by label in order of first appearance; a label
-// with at least k items contributes a sample of k drawn without replacement,
-// in draw order, otherwise all its items in list order. k < 1 returns items
-// unchanged.
+// SampleFewShot is Dassl's generate_fewshot_dataset on one list
+// (docs/cocoop.md §3.1): items are grouped by label in order of first
+// appearance; a label with at least k items contributes a sample of k drawn
+// without replacement, in draw order, otherwise all its items in list order.
+// k < 1 returns items unchanged.
 //
 // The draws follow CPython's random.sample algorithm exactly (the pool
 // method when the group has at most 21 + 4^ceil(log4(3k)) items, the
