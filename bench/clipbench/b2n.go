@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/cocoop/data/datatest"
 )
 
 // The base2new workload: one whole `cocoop base2new` run (CoCoOp, seed 1)
@@ -33,20 +33,17 @@ import (
 // Dassl data pipeline or trainer.
 
 // b2nClasses are EuroSAT's folders and the class names of its CoOp split.
-var b2nClasses = []struct {
-	folder, name string
-	rgb          [3]uint8
-}{
-	{"AnnualCrop", "Annual Crop Land", [3]uint8{230, 200, 40}},
-	{"Forest", "Forest", [3]uint8{20, 120, 30}},
-	{"HerbaceousVegetation", "Herbaceous Vegetation Land", [3]uint8{140, 200, 90}},
-	{"Highway", "Highway or Road", [3]uint8{120, 120, 120}},
-	{"Industrial", "Industrial Buildings", [3]uint8{200, 80, 80}},
-	{"Pasture", "Pasture Land", [3]uint8{170, 230, 120}},
-	{"PermanentCrop", "Permanent Crop Land", [3]uint8{200, 150, 60}},
-	{"Residential", "Residential Buildings", [3]uint8{220, 220, 210}},
-	{"River", "River", [3]uint8{30, 60, 200}},
-	{"SeaLake", "Sea or Lake", [3]uint8{10, 20, 90}},
+var b2nClasses = []datatest.Class{
+	{Folder: "AnnualCrop", Name: "Annual Crop Land", RGB: [3]uint8{230, 200, 40}},
+	{Folder: "Forest", Name: "Forest", RGB: [3]uint8{20, 120, 30}},
+	{Folder: "HerbaceousVegetation", Name: "Herbaceous Vegetation Land", RGB: [3]uint8{140, 200, 90}},
+	{Folder: "Highway", Name: "Highway or Road", RGB: [3]uint8{120, 120, 120}},
+	{Folder: "Industrial", Name: "Industrial Buildings", RGB: [3]uint8{200, 80, 80}},
+	{Folder: "Pasture", Name: "Pasture Land", RGB: [3]uint8{170, 230, 120}},
+	{Folder: "PermanentCrop", Name: "Permanent Crop Land", RGB: [3]uint8{200, 150, 60}},
+	{Folder: "Residential", Name: "Residential Buildings", RGB: [3]uint8{220, 220, 210}},
+	{Folder: "River", Name: "River", RGB: [3]uint8{30, 60, 200}},
+	{Folder: "SeaLake", Name: "Sea or Lake", RGB: [3]uint8{10, 20, 90}},
 }
 
 // b2nSize is the generated dataset and schedule.
@@ -100,9 +97,9 @@ func b2nFLOPs(trainSteps, testPerSplit int) (float64, error) {
 	var base, novel []string
 	for i, c := range b2nClasses {
 		if i < 5 {
-			base = append(base, c.name)
+			base = append(base, c.Name)
 		} else {
-			novel = append(novel, c.name)
+			novel = append(novel, c.Name)
 		}
 	}
 	eb, err := EOTs(base)
@@ -205,61 +202,26 @@ func runBase2New(o options, exe string) (*B2NResult, error) {
 
 // writeB2NData writes eurosat/2750/<folder>/*.png and
 // eurosat/split_zhou_EuroSAT.json under root: nTrain, nVal and nTest
-// images per class.
+// images per class, each a 64×64 PNG (EuroSAT's size) of the class colour
+// plus hashed noise of ±40 per channel, seeded by the image's name.
 func writeB2NData(root string, nTrain, nVal, nTest int) error {
-	dir := filepath.Join(root, "eurosat")
-	split := map[string][][]any{}
-	for _, s := range []struct {
-		name string
-		n    int
-	}{{"train", nTrain}, {"val", nVal}, {"test", nTest}} {
-		entries := [][]any{}
-		for c, cl := range b2nClasses {
-			for i := range s.n {
-				rel := fmt.Sprintf("%s/%s_%s_%d.png", cl.folder, cl.folder, s.name, i)
-				if err := writeB2NImage(filepath.Join(dir, "2750", filepath.FromSlash(rel)), cl.rgb, cl.folder+s.name+strconv.Itoa(i)); err != nil {
-					return err
-				}
-				entries = append(entries, []any{rel, c, cl.name})
-			}
-		}
-		split[s.name] = entries
-	}
-	b, err := json.Marshal(split)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "split_zhou_EuroSAT.json"), b, 0o644)
-}
-
-// writeB2NImage writes a 64×64 PNG (EuroSAT's size): the class colour plus
-// hashed noise of ±40 per channel, seeded by the image's name.
-func writeB2NImage(path string, rgb [3]uint8, name string) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
 	const size = 64
-	noise := clip.HashTensor("b2n."+name, 40, 0, size*size*3).Data()
-	img := image.NewRGBA(image.Rect(0, 0, size, size))
-	for y := range size {
-		for x := range size {
-			var px [3]uint8
-			for ch := range 3 {
-				v := float32(rgb[ch]) + noise[(y*size+x)*3+ch]
-				px[ch] = uint8(min(255, max(0, v)))
+	return datatest.WriteEuroSAT(root, b2nClasses, datatest.Counts{Train: nTrain, Val: nVal, Test: nTest},
+		func(c datatest.Class, split string, i int) image.Image {
+			noise := clip.HashTensor("b2n."+c.Folder+split+strconv.Itoa(i), 40, 0, size*size*3).Data()
+			img := image.NewRGBA(image.Rect(0, 0, size, size))
+			for y := range size {
+				for x := range size {
+					var px [3]uint8
+					for ch := range 3 {
+						v := float32(c.RGB[ch]) + noise[(y*size+x)*3+ch]
+						px[ch] = uint8(min(255, max(0, v)))
+					}
+					img.Set(x, y, color.RGBA{px[0], px[1], px[2], 255})
+				}
 			}
-			img.Set(x, y, color.RGBA{px[0], px[1], px[2], 255})
-		}
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+			return img
+		})
 }
 
 // moduleRoot finds the directory of go.mod from the working directory up.

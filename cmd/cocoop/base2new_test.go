@@ -80,9 +80,9 @@ func TestBase2NewZeroShotTwoDatasets(t *testing.T) {
 		for c := range 3 {
 			cl := euroClasses[c+2]
 			for i := range 2 {
-				rel := cl.folder + "/" + s + string(rune('a'+i)) + ".png"
-				writeClassPNG(t, filepath.Join(dtd, "images", filepath.FromSlash(rel)), 34, cl.rgb, i)
-				entries = append(entries, []any{rel, c, strings.ToLower(cl.folder)})
+				rel := cl.Folder + "/" + s + string(rune('a'+i)) + ".png"
+				writeClassPNG(t, filepath.Join(dtd, "images", filepath.FromSlash(rel)), 34, cl.RGB, i)
+				entries = append(entries, []any{rel, c, strings.ToLower(cl.Folder)})
 			}
 		}
 		split[s] = entries

@@ -2,10 +2,8 @@ package main
 
 import (
 	"encoding/json"
-	"fmt"
 	"image"
 	"image/color"
-	"image/png"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/clip/ckpt"
+	"github.com/gocoop/gocoop/cocoop/data/datatest"
 )
 
 // Fixtures of the train/eval/base2new/inspect tests: a very small CLIP
@@ -59,10 +58,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// writeClassPNG writes a size-wide image of rgb (writeClassImage).
+// writeClassPNG writes a size-wide image of rgb (classImage).
 func writeClassPNG(t *testing.T, path string, size int, rgb [3]uint8, item int) {
 	t.Helper()
-	if err := writeClassImage(path, size, rgb, item); err != nil {
+	if err := datatest.WritePNG(path, classImage(size, rgb, item)); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -129,28 +128,22 @@ func writeHashCheckpoint(path string, cfg clip.Config) error {
 }
 
 // euroClasses are EuroSAT's folders and prompt names, each with a colour.
-var euroClasses = []struct {
-	folder, name string
-	rgb          [3]uint8
-}{
-	{"AnnualCrop", "Annual Crop Land", [3]uint8{230, 200, 40}},
-	{"Forest", "Forest", [3]uint8{20, 120, 30}},
-	{"HerbaceousVegetation", "Herbaceous Vegetation Land", [3]uint8{140, 200, 90}},
-	{"Highway", "Highway or Road", [3]uint8{120, 120, 120}},
-	{"River", "River", [3]uint8{30, 60, 200}},
-	{"SeaLake", "Sea or Lake", [3]uint8{10, 20, 90}},
-	{"Industrial", "Industrial Buildings", [3]uint8{200, 80, 80}},
-	{"Pasture", "Pasture Land", [3]uint8{170, 230, 120}},
-	{"PermanentCrop", "Permanent Crop Land", [3]uint8{200, 150, 60}},
-	{"Residential", "Residential Buildings", [3]uint8{220, 220, 210}},
+var euroClasses = []datatest.Class{
+	{Folder: "AnnualCrop", Name: "Annual Crop Land", RGB: [3]uint8{230, 200, 40}},
+	{Folder: "Forest", Name: "Forest", RGB: [3]uint8{20, 120, 30}},
+	{Folder: "HerbaceousVegetation", Name: "Herbaceous Vegetation Land", RGB: [3]uint8{140, 200, 90}},
+	{Folder: "Highway", Name: "Highway or Road", RGB: [3]uint8{120, 120, 120}},
+	{Folder: "River", Name: "River", RGB: [3]uint8{30, 60, 200}},
+	{Folder: "SeaLake", Name: "Sea or Lake", RGB: [3]uint8{10, 20, 90}},
+	{Folder: "Industrial", Name: "Industrial Buildings", RGB: [3]uint8{200, 80, 80}},
+	{Folder: "Pasture", Name: "Pasture Land", RGB: [3]uint8{170, 230, 120}},
+	{Folder: "PermanentCrop", Name: "Permanent Crop Land", RGB: [3]uint8{200, 150, 60}},
+	{Folder: "Residential", Name: "Residential Buildings", RGB: [3]uint8{220, 220, 210}},
 }
 
-// writeClassImage writes a size×(size·9/10) image of rgb with a small
+// classImage is a size×(size·9/10) image of rgb with a small
 // item-dependent texture.
-func writeClassImage(path string, size int, rgb [3]uint8, item int) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
+func classImage(size int, rgb [3]uint8, item int) image.Image {
 	w, h := size, size*9/10
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
@@ -159,43 +152,13 @@ func writeClassImage(path string, size int, rgb [3]uint8, item int) error {
 			img.Set(x, y, color.RGBA{rgb[0] ^ d, rgb[1] ^ d, rgb[2] ^ d, 255})
 		}
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := png.Encode(f, img); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return img
 }
 
-// writeDemoEuroSAT writes root/eurosat in CoOp's EuroSAT layout (images
-// under 2750/<Class>/, split_zhou_EuroSAT.json) with the first nClasses of
-// euroClasses and nTrain, nVal, nTest images of the given size per class.
+// writeDemoEuroSAT writes root/eurosat in CoOp's EuroSAT layout with the
+// first nClasses of euroClasses and nTrain, nVal, nTest images of the given
+// size per class.
 func writeDemoEuroSAT(root string, nClasses, nTrain, nVal, nTest, size int) error {
-	dir := filepath.Join(root, "eurosat")
-	split := map[string][][]any{}
-	for _, s := range []struct {
-		name string
-		n    int
-	}{{"train", nTrain}, {"val", nVal}, {"test", nTest}} {
-		entries := [][]any{}
-		for c := range nClasses {
-			cl := euroClasses[c]
-			for i := range s.n {
-				rel := fmt.Sprintf("%s/%s_%s_%d.png", cl.folder, cl.folder, s.name, i)
-				if err := writeClassImage(filepath.Join(dir, "2750", filepath.FromSlash(rel)), size, cl.rgb, i+len(s.name)); err != nil {
-					return err
-				}
-				entries = append(entries, []any{rel, c, cl.name})
-			}
-		}
-		split[s.name] = entries
-	}
-	b, err := json.Marshal(split)
-	if err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "split_zhou_EuroSAT.json"), b, 0o644)
+	return datatest.WriteEuroSAT(root, euroClasses[:nClasses], datatest.Counts{Train: nTrain, Val: nVal, Test: nTest},
+		func(c datatest.Class, split string, i int) image.Image { return classImage(size, c.RGB, i+len(split)) })
 }
