@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 
 	"github.com/gocoop/gocoop/cocoop"
+	"github.com/gocoop/gocoop/tensor"
 )
 
 // cell is the drawn size of one heatmap cell.
@@ -263,7 +264,7 @@ func InspectionFigures(g *cocoop.GradInspection, dir string) ([]string, error) {
 	var paths []string
 	for _, fg := range figs {
 		var f *Figure
-		if err := catch(func() { f = fg.f() }); err != nil {
+		if err := tensor.Try(func() { f = fg.f() }); err != nil {
 			return paths, fmt.Errorf("plot: %s: %w", fg.name, err)
 		}
 		path := filepath.Join(dir, fg.name)

@@ -23,6 +23,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/gocoop/gocoop/clip/ckpt"
+	"github.com/gocoop/gocoop/tensor"
 )
 
 // Scale maps values to [0, 1] for colour: linearly between Min and Max, or
@@ -200,7 +201,7 @@ func (f *Figure) Draw(c draw.Canvas) {
 func (f *Figure) Save(path string) error {
 	img := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseBackgroundColor(color.White))
 	dc := draw.New(img)
-	if err := catch(func() { f.Draw(dc) }); err != nil {
+	if err := tensor.Try(func() { f.Draw(dc) }); err != nil {
 		return fmt.Errorf("plot: %s: %w", path, err)
 	}
 	if err := ckpt.WriteFileAtomic(path, func(w io.Writer) error {
@@ -219,7 +220,7 @@ func SaveTiles(path string, rows [][]*gp.Plot, w, h vg.Length) error {
 	dc := draw.New(img)
 	t := draw.Tiles{Rows: len(rows), Cols: len(rows[0]), PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 4,
 		PadTop: vg.Millimeter * 2, PadBottom: vg.Millimeter * 2, PadLeft: vg.Millimeter * 2, PadRight: vg.Millimeter * 2}
-	if err := catch(func() {
+	if err := tensor.Try(func() {
 		canvases := gp.Align(rows, t, dc)
 		for i, row := range rows {
 			for j, p := range row {
@@ -235,20 +236,5 @@ func SaveTiles(path string, rows [][]*gp.Plot, w, h vg.Length) error {
 	}); err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	return nil
-}
-
-// catch turns a panic of gonum's drawing code into an error.
-func catch(f func()) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			if e, ok := r.(error); ok {
-				err = e
-			} else {
-				err = fmt.Errorf("%v", r)
-			}
-		}
-	}()
-	f()
 	return nil
 }
