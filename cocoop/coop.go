@@ -100,8 +100,8 @@ func (c *CoOp) ImageFeatures(images *tensor.Tensor) *tensor.Tensor {
 func (c *CoOp) imageCache() *featureCache { return c.cache }
 
 // build assembles the prompts of a chunk (PromptLearner.forward of
-// coop.py): end = [SOS | ctx | name . EOS]; middle = [SOS | ctx[:h] | name |
-// ctx[h:] | . EOS] with h = n_ctx/2; front = [SOS | name | ctx | . EOS].
+// coop.py): end = [SOS | ctx | name . EOT]; middle = [SOS | ctx[:h] | name |
+// ctx[h:] | . EOT] with h = n_ctx/2; front = [SOS | name | ctx | . EOT].
 func (c *CoOp) build(ch chunk, train bool) *autograd.Var {
 	cp := c.classes
 	ctx := c.Ctx
@@ -129,7 +129,7 @@ func (c *CoOp) build(ch chunk, train bool) *autograd.Var {
 		ci := autograd.Slice(ctx, 0, i, i+1)             // [1, n_ctx, W]
 		si := autograd.Slice(suf, 0, i, i+1)             // [1, Ls, W]
 		name := autograd.Slice(si, 1, 0, nl)             // [1, name_len, W]
-		rest := autograd.Slice(si, 1, nl, si.Shape()[1]) // [1, Ls-name_len, W]: ".", EOS, pad
+		rest := autograd.Slice(si, 1, nl, si.Shape()[1]) // [1, Ls-name_len, W]: ".", EOT, pad
 		var parts []*autograd.Var
 		if pos == PositionMiddle {
 			parts = []*autograd.Var{p, autograd.Slice(ci, 1, 0, h), name, autograd.Slice(ci, 1, h, c.NCtx), rest}

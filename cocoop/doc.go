@@ -7,7 +7,7 @@
 //
 //   - CoCoOp: shared context vectors ctx [n_ctx, W] plus a meta-net
 //     π = linear2(relu(linear1(x̂))) fed the L2-normalized image feature x̂;
-//     image i's prompts are [SOS | ctx + π(x̂ᵢ) | name tokens, ".", EOS, pad],
+//     image i's prompts are [SOS | ctx + π(x̂ᵢ) | name tokens, ".", EOT, pad],
 //     so the text encoder runs once per image over every class.
 //   - CoOp: static context, generic [n_ctx, W] or class-specific (CSC)
 //     [n_cls, n_ctx, W], class token at the end, middle or front; the text

@@ -36,7 +36,7 @@ type ClassInspection struct {
 
 	// PromptGradNorm is ‖∂loss/∂prompt embeddings‖ of this class's
 	// prompt; PromptGradNormPos the norm at each position 0..EOT (0 = SOS,
-	// 1..n_ctx = context, then name tokens, ".", EOS).
+	// 1..n_ctx = context, then name tokens, ".", EOT).
 	PromptGradNorm    float64
 	PromptGradNormPos []float64
 	// BlockGradNorms[l] is ‖∂loss/∂output of text block l‖ over this

@@ -280,7 +280,7 @@ func positionGroups(nCtx, eot int) []string {
 		case j <= nCtx:
 			out[j] = fmt.Sprintf("ctx%d", j)
 		case j == eot:
-			out[j] = "EOS"
+			out[j] = "EOT"
 		case j == eot-1:
 			out[j] = "."
 		default:
