@@ -226,6 +226,12 @@ func runDemo(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 		if rf.quiet {
 			b2n = append(b2n, "--quiet")
 		}
+		if rf.workers > 0 {
+			b2n = append(b2n, "--workers", strconv.Itoa(rf.workers))
+		}
+		if rf.skip {
+			b2n = append(b2n, "--skip-unreadable")
+		}
 		fmt.Fprintf(stdout, "\ndemo: %s\n$ cocoop %s\n", methodLabel(m), shellJoin(b2n))
 		var sink strings.Builder // base2new's own table: the demo prints one for all methods
 		if code := run(b2n, &sink, stderrOf(fs)); code != 0 {
