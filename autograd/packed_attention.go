@@ -36,9 +36,10 @@ type PackedSeq struct {
 //	dq_i  = Σ_j ds_ij·k_j     dk_j += Σ_i ds_ij·q_i
 //
 // so shared key rows collect the gradient of every sequence that attends
-// to them. Each sequence accumulates its key/value gradients in its own
-// buffer; they are then added into the rows in sequence order, so results
-// do not depend on the number of workers.
+// to them. Each sequence sums its key/value gradients in a buffer of its
+// own, then adds the sums into its rows; sequences that share rows do this
+// one after the other in order, so results do not depend on the number of
+// workers.
 //
 // probs, if non-nil, receives per sequence its probabilities [H, n−Own, n]
 // (owned queries × all n keys, zero above the causal diagonal), for
@@ -64,7 +65,7 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	}
 	out := tensor.New(R, H, d)
 	od := out.Data()
-	forSeqHeads(seqs, H, d, false, func(s, h int, _ []float32) {
+	forSeqHeads(seqs, H, d, func(s, h int) {
 		rows := seqs[s].Rows
 		for i := seqs[s].Own; i < len(rows); i++ {
 			p, qi := prow(s, h, i), at(qd, rows[i], h)
@@ -87,35 +88,37 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	}
 
 	nq, nk, nv := q.node, k.node, v.node
+	groups := shareGroups(seqs, R)
 	return newOp("packed_attention", out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
-		var dq *tensor.Tensor
-		var dqd, dkp, dvp []float32
-		if nq.requiresGrad {
-			dq = tensor.New(R, H, d)
-			dqd = dq.Data()
+		grad := func(n *node) (*tensor.Tensor, []float32) {
+			if !n.requiresGrad {
+				return nil, nil
+			}
+			t := tensor.New(R, H, d)
+			return t, t.Data()
 		}
-		// kOff[s]: start of sequence s's key-gradient partials, [n, H, d].
-		kOff := make([]int, len(seqs)+1)
-		for s, sq := range seqs {
-			kOff[s+1] = kOff[s] + len(sq.Rows)*H*d
-		}
-		if nk.requiresGrad {
-			dkp = make([]float32, kOff[len(seqs)])
-		}
-		if nv.requiresGrad {
-			dvp = make([]float32, kOff[len(seqs)])
-		}
+		dq, dqd := grad(nq)
+		dk, dkd := grad(nk)
+		dv, dvd := grad(nv)
 		needDS := nq.requiresGrad || nk.requiresGrad
-		forSeqHeads(seqs, H, d, true, func(s, h int, scratch []float32) {
+		// Per head, the sequences of a group (those sharing rows) run one
+		// after the other in order; each sums its key and value gradients
+		// in a buffer of its own, then adds the sums into its rows, so every
+		// row collects its sequences' sums in sequence order whatever the
+		// number of workers.
+		forGroupHeads(seqs, groups, H, d, func(s, h int, sc *packedScratch) {
 			rows := seqs[s].Rows
-			ds := scratch[:len(rows)]
-			part := func(buf []float32, j int) []float32 { return buf[kOff[s]+(j*H+h)*d:][:d] }
-			for i := seqs[s].Own; i < len(rows); i++ {
+			n := len(rows)
+			ds, pk, pv := sc.ds[:n], sc.dk[:n*d], sc.dv[:n*d]
+			clear(pk)
+			clear(pv)
+			part := func(buf []float32, j int) []float32 { return buf[j*d:][:d] }
+			for i := seqs[s].Own; i < n; i++ {
 				p, gi := prow(s, h, i), at(gd, rows[i], h)
-				if nv.requiresGrad {
+				if dvd != nil {
 					for j := range p {
-						asm.Axpy(p[j], gi, part(dvp, j))
+						asm.Axpy(p[j], gi, part(pv, j))
 					}
 				}
 				if !needDS {
@@ -129,69 +132,119 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 				for j := range p {
 					ds[j] = p[j] * (ds[j] - dot) * scale
 				}
-				if nq.requiresGrad {
+				if dqd != nil {
 					dqi := at(dqd, rows[i], h)
 					for j, r := range rows[:i+1] {
 						asm.Axpy(ds[j], at(kd, r, h), dqi)
 					}
 				}
-				if nk.requiresGrad {
+				if dkd != nil {
 					qi := at(qd, rows[i], h)
 					for j := range p {
-						asm.Axpy(ds[j], qi, part(dkp, j))
+						asm.Axpy(ds[j], qi, part(pk, j))
 					}
 				}
 			}
+			for j, r := range rows {
+				if dkd != nil {
+					asm.Axpy(1, part(pk, j), at(dkd, r, h))
+				}
+				if dvd != nil {
+					asm.Axpy(1, part(pv, j), at(dvd, r, h))
+				}
+			}
 		})
-		if nq.requiresGrad {
+		if dq != nil {
 			nq.accumulate(dq)
 		}
-		if nk.requiresGrad {
-			nk.accumulate(scatterPacked(dkp, kOff, seqs, R, H, d))
+		if dk != nil {
+			nk.accumulate(dk)
 		}
-		if nv.requiresGrad {
-			nv.accumulate(scatterPacked(dvp, kOff, seqs, R, H, d))
+		if dv != nil {
+			nv.accumulate(dv)
 		}
 	}, q, k, v)
 }
 
-// scatterPacked adds each sequence's partials [n, H, d] (at off[s] in
-// parts) into the rows they belong to, in sequence order for every row:
-// heads are split across workers, never sequences.
-func scatterPacked(parts []float32, off []int, seqs []PackedSeq, R, H, d int) *tensor.Tensor {
-	out := tensor.New(R, H, d)
-	od := out.Data()
-	tensor.ParallelFor(H, len(parts)/H, func(_, lo, hi int) {
-		for s, sq := range seqs {
-			for j, r := range sq.Rows {
-				for h := lo; h < hi; h++ {
-					asm.Axpy(1, parts[off[s]+(j*H+h)*d:][:d], od[(r*H+h)*d:][:d])
-				}
+// shareGroups partitions the sequences into groups that share no row with
+// each other (CoCoOp: the prompts of one image, which share its prefix),
+// each group in sequence order, the groups in order of their first
+// sequence.
+func shareGroups(seqs []PackedSeq, R int) [][]int {
+	parent := make([]int, len(seqs))
+	for s := range parent {
+		parent[s] = s
+	}
+	find := func(s int) int {
+		for parent[s] != s {
+			parent[s] = parent[parent[s]]
+			s = parent[s]
+		}
+		return s
+	}
+	first := make([]int, R) // 1 + the first sequence listing the row; 0: none yet
+	for s, sq := range seqs {
+		for _, r := range sq.Rows {
+			if f := first[r] - 1; f < 0 {
+				first[r] = s + 1
+			} else if a, b := find(f), find(s); a != b {
+				parent[max(a, b)] = min(a, b)
 			}
 		}
-	})
-	return out
+	}
+	index := map[int]int{}
+	var groups [][]int
+	for s := range seqs {
+		root := find(s)
+		gi, ok := index[root]
+		if !ok {
+			gi = len(groups)
+			index[root] = gi
+			groups = append(groups, nil)
+		}
+		groups[gi] = append(groups[gi], s)
+	}
+	return groups
 }
 
-// forSeqHeads runs body(s, h, scratch) for every sequence and head, split
-// across workers; each call writes only its own rows and buffers. With
-// withScratch, scratch is a buffer of the longest sequence's length private
-// to the worker (reused across its calls, contents undefined), else nil.
-func forSeqHeads(seqs []PackedSeq, H, d int, withScratch bool, body func(s, h int, scratch []float32)) {
+// packedScratch is a worker's buffers for the backward of one sequence and
+// head: dP of a query row, and the key and value gradient sums [n, d].
+type packedScratch struct{ ds, dk, dv []float32 }
+
+// forGroupHeads runs body(s, h, scratch) for every sequence and head: the
+// (group, head) pairs are split across workers, and within a pair the
+// group's sequences run in order. scratch is private to the worker.
+func forGroupHeads(seqs []PackedSeq, groups [][]int, H, d int, body func(s, h int, sc *packedScratch)) {
 	var work, longest int
 	for _, sq := range seqs {
 		n := len(sq.Rows)
 		work += (n - sq.Own) * n * d
 		longest = max(longest, n)
 	}
+	items := len(groups) * H
+	tensor.ParallelFor(items, 1+work/max(len(groups), 1), func(_, lo, hi int) {
+		sc := &packedScratch{ds: make([]float32, longest), dk: make([]float32, longest*d), dv: make([]float32, longest*d)}
+		for it := lo; it < hi; it++ {
+			h := it % H
+			for _, s := range groups[it/H] {
+				body(s, h, sc)
+			}
+		}
+	})
+}
+
+// forSeqHeads runs body(s, h) for every sequence and head, split across
+// workers; each call writes only its own rows.
+func forSeqHeads(seqs []PackedSeq, H, d int, body func(s, h int)) {
+	var work int
+	for _, sq := range seqs {
+		n := len(sq.Rows)
+		work += (n - sq.Own) * n * d
+	}
 	items := len(seqs) * H
 	tensor.ParallelFor(items, 1+work/max(len(seqs), 1), func(_, lo, hi int) {
-		var scratch []float32
-		if withScratch {
-			scratch = make([]float32, longest)
-		}
 		for it := lo; it < hi; it++ {
-			body(it/H, it%H, scratch)
+			body(it/H, it%H)
 		}
 	})
 }
