@@ -3,6 +3,7 @@ package clip
 import (
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
@@ -131,6 +132,22 @@ func EOTPositions(ids [][]int32) []int {
 		}
 	}
 	return pos
+}
+
+// CutAfterEOT returns the rows of ids cut after the last EOT among them
+// (views of the rows): under the causal mask no position after a row's EOT
+// reaches its feature, so the cut changes no result (docs/clip.md §1.3)
+// and saves the work of the padding.
+func CutAfterEOT(ids [][]int32) [][]int32 {
+	if len(ids) == 0 {
+		return ids
+	}
+	n := slices.Max(EOTPositions(ids)) + 1
+	out := make([][]int32, len(ids))
+	for r, row := range ids {
+		out[r] = row[:n]
+	}
+	return out
 }
 
 // NamedParameters implements nn.Module (names without prefix, as in

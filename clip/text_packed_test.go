@@ -350,3 +350,18 @@ func TestTracePerPrompt(t *testing.T) {
 		t.Error("PerPrompt of a plain trace is not the identity")
 	}
 }
+
+// CutAfterEOT keeps every row up to the batch's last EOT, as views.
+func TestCutAfterEOT(t *testing.T) {
+	ids := [][]int32{{49406, 5, 49407, 0, 0, 0}, {49406, 5, 6, 7, 49407, 0}}
+	got := CutAfterEOT(ids)
+	if len(got) != 2 || len(got[0]) != 5 || len(got[1]) != 5 || &got[0][0] != &ids[0][0] {
+		t.Fatalf("CutAfterEOT: %v", got)
+	}
+	if got[1][4] != 49407 {
+		t.Errorf("the longest row's EOT was cut: %v", got[1])
+	}
+	if out := CutAfterEOT(nil); len(out) != 0 {
+		t.Errorf("CutAfterEOT(nil) = %v", out)
+	}
+}

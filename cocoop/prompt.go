@@ -66,11 +66,8 @@ func newClassPrompts(m *clip.CLIP, promptPrefix string, nCtx int, names []string
 			return nil, fmt.Errorf("cocoop: prompt %q of class %q: EOT at position %d, inside the %d context tokens", cp.texts[c], names[c], e, nCtx)
 		}
 	}
-	cp.length = slices.Max(cp.eot) + 1
-	cp.ids = make([][]int32, len(ids))
-	for c, row := range ids {
-		cp.ids[c] = row[:cp.length]
-	}
+	cp.ids = clip.CutAfterEOT(ids)
+	cp.length = len(cp.ids[0])
 	var emb *autograd.Var
 	if err := catch(func() { emb = m.TokenEmbedding(cp.ids) }); err != nil { // [n_cls, length, W]
 		return nil, fmt.Errorf("cocoop: class prompts: %w", err)

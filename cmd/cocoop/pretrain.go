@@ -131,6 +131,7 @@ type pretrainWorld struct {
 	n          int                                                // pairs per epoch
 	pair       func(i int, rng data.Intner) (image.Image, string) // pair i; rng, seeded by the step, may vary the caption
 	classes    []string                                           // zero-shot classes
+	classIDs   [][]int32                                          // their prompts "a photo of a {}.", cut after the last EOT
 	valImages  *tensor.Tensor                                     // [N, 3, R, R], preprocessed
 	valLabels  []int
 }
@@ -179,8 +180,9 @@ func pretrainDirName(s pretrainSettings) string {
 	return fmt.Sprintf("pretrain-%s-%s", s.World, hex.EncodeToString(sum[:6]))
 }
 
-// openPretrainWorld prepares world for pretraining at resolution.
-func openPretrainWorld(world, fashionDir string, design data.CaptionDesign, seed uint64, pairs, resolution int) (*pretrainWorld, error) {
+// openPretrainWorld prepares world for pretraining at resolution, with
+// zero-shot prompts of contextLength tokens at most.
+func openPretrainWorld(world, fashionDir string, design data.CaptionDesign, seed uint64, pairs, resolution, contextLength int) (*pretrainWorld, error) {
 	pw := &pretrainWorld{resolution: resolution}
 	var val []image.Image
 	switch world {
@@ -219,7 +221,15 @@ func openPretrainWorld(world, fashionDir string, design data.CaptionDesign, seed
 	default:
 		return nil, usagef("--world must be embedded or fashion-mnist, got %q", world)
 	}
-	var err error
+	prompts := make([]string, len(pw.classes))
+	for i, c := range pw.classes {
+		prompts[i] = data.Prompt("a photo of a {}.", c)
+	}
+	ids, err := clip.Tokenize(prompts, contextLength, true)
+	if err != nil {
+		return nil, err
+	}
+	pw.classIDs = clip.CutAfterEOT(ids)
 	pw.valImages, err = preprocessImages(val, resolution)
 	return pw, err
 }
@@ -257,41 +267,14 @@ func (pw *pretrainWorld) batches(s pretrainSettings) clip.Batches {
 		if err != nil {
 			return nil, nil, err
 		}
-		return images, trimAfterEOT(ids), nil
+		return images, clip.CutAfterEOT(ids), nil
 	})
-}
-
-// trimAfterEOT cuts every row after the last EOT of the batch (the EOT is
-// each row's largest id).
-func trimAfterEOT(ids [][]int32) [][]int32 {
-	n := 0
-	for _, row := range ids {
-		best := 0
-		for j, id := range row {
-			if id > row[best] {
-				best = j
-			}
-		}
-		n = max(n, best+1)
-	}
-	for r := range ids {
-		ids[r] = ids[r][:n]
-	}
-	return ids
 }
 
 // zeroShot is the zero-shot accuracy in percent on the world's held-out
 // images with "a photo of a {}.".
-func (pw *pretrainWorld) zeroShot(m *clip.CLIP) (float64, error) {
-	prompts := make([]string, len(pw.classes))
-	for i, c := range pw.classes {
-		prompts[i] = data.Prompt("a photo of a {}.", c)
-	}
-	ids, err := clip.Tokenize(prompts, m.Config.ContextLength, true)
-	if err != nil {
-		return 0, err
-	}
-	return 100 * clip.ZeroShotAccuracy(m, pw.valImages, pw.valLabels, trimAfterEOT(ids)), nil
+func (pw *pretrainWorld) zeroShot(m *clip.CLIP) float64 {
+	return 100 * clip.ZeroShotAccuracy(m, pw.valImages, pw.valLabels, pw.classIDs)
 }
 
 // fileSHA256 returns the hex SHA-256 of a file.
@@ -441,7 +424,7 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 		return nil, fmt.Errorf("--resume: %s holds no pretraining run", dir)
 	}
 	design, _ := data.ParseCaptionDesign(s.Captions)
-	pw, err := openPretrainWorld(s.World, job.fashionDir, design, s.Seed, s.Pairs, s.Model.ImageResolution)
+	pw, err := openPretrainWorld(s.World, job.fashionDir, design, s.Seed, s.Pairs, s.Model.ImageResolution, s.Model.ContextLength)
 	if err != nil {
 		return nil, err
 	}
@@ -504,10 +487,7 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 			if pr.Step%perEpoch != 0 {
 				return nil
 			}
-			acc, err := pw.zeroShot(p.Model)
-			if err != nil {
-				return err
-			}
+			acc := pw.zeroShot(p.Model)
 			ep := pretrainEpoch{Epoch: e, Loss: epochLoss / float64(epochSteps), ZeroShot: acc, Scale: pr.Scale,
 				Seconds: secondsBefore + time.Since(start).Seconds()}
 			epochLoss, epochSteps = 0, 0
