@@ -270,7 +270,8 @@ func classIndex(names []string, s string) int {
 	return -1
 }
 
-// positionGroups names the prompt positions 0..eot of a class.
+// positionGroups names the part of the prompt each position 0..eot of a
+// class belongs to: SOS, context, name, "." or EOT.
 func positionGroups(nCtx, eot int) []string {
 	out := make([]string, eot+1)
 	for j := range out {
@@ -278,13 +279,13 @@ func positionGroups(nCtx, eot int) []string {
 		case j == 0:
 			out[j] = "SOS"
 		case j <= nCtx:
-			out[j] = fmt.Sprintf("ctx%d", j)
+			out[j] = "context"
 		case j == eot:
 			out[j] = "EOT"
 		case j == eot-1:
 			out[j] = "."
 		default:
-			out[j] = fmt.Sprintf("name%d", j-nCtx)
+			out[j] = "name"
 		}
 	}
 	return out
@@ -352,11 +353,6 @@ func writeInspectSummary(w io.Writer, g *cocoop.GradInspection, images []string,
 				var order []string
 				for j, a := range m.row {
 					k := groups[j]
-					if strings.HasPrefix(k, "ctx") {
-						k = "context"
-					} else if strings.HasPrefix(k, "name") {
-						k = "name"
-					}
 					if _, ok := sums[k]; !ok {
 						order = append(order, k)
 					}
