@@ -91,12 +91,8 @@ func writeSplit(t *testing.T, path string, split map[string][][]any) {
 // readJSON decodes a JSON file into v.
 func readJSON(t *testing.T, path string, v any) {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
+	if err := readJSONFile(path, v); err != nil {
 		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		t.Fatalf("%s: %v", path, err)
 	}
 }
 
