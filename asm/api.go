@@ -20,8 +20,17 @@ import (
 // (NaNs in C do not propagate). Large products run on all cores
 // (runtime.GOMAXPROCS(0)); the result does not depend on the core count.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	checkGemm(transA, transB, m, n, k, a, lda, b, ldb, c, ldc)
+	checkGemm(transA, transB, m, n, k, a, lda, len(b), ldb, c, ldc)
 	gemm(current.Load().gemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, runtime.GOMAXPROCS(0))
+}
+
+// SgemmHalfB is Sgemm with B stored as IEEE binary16 (frozen weights kept
+// in a half-precision checkpoint's precision): B is widened to float32
+// exactly as it is packed for the micro-kernels, so C is, bit for bit,
+// Sgemm's with the widened B (WidenHalf), and all arithmetic is float32.
+func SgemmHalfB(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	checkGemm(transA, transB, m, n, k, a, lda, len(b), ldb, c, ldc)
+	gemmHalfB(current.Load().gemm, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, runtime.GOMAXPROCS(0))
 }
 
 // SgemmStrided runs batch independent products
@@ -35,7 +44,7 @@ func SgemmStrided(batch int, transA, transB bool, m, n, k int, alpha float32, a 
 	}
 	cfg := current.Load().gemm
 	for i := 0; i < batch; i++ {
-		checkGemm(transA, transB, m, n, k, a[i*strideA:], lda, b[i*strideB:], ldb, c[i*strideC:], ldc)
+		checkGemm(transA, transB, m, n, k, a[i*strideA:], lda, len(b)-i*strideB, ldb, c[i*strideC:], ldc)
 	}
 	procs := runtime.GOMAXPROCS(0)
 	one := func(i, threads int) {

@@ -63,6 +63,9 @@ type gemmConfig struct {
 	// packPanelT, if set, packs a full panel of transposed B:
 	// dst[p*nr+j] = src[j*ldb+p].
 	packPanelT panelCopier
+	// widenHalf, if set, widens binary16 to float32 a vector at a time
+	// (packBHalf, WidenHalf); else HalfToFloat32 per element.
+	widenHalf halfWidener
 	// directMNK: products with m·n·k at most this skip packing A (the
 	// micro-kernel reads A rows in place through its row stride rsA).
 	directMNK int
@@ -102,55 +105,71 @@ func (c *gemmConfig) validate() error {
 }
 
 // checkGemm panics if a slice is too short for its dimensions and stride:
-// the assembly kernels do not bounds-check.
-func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int) {
+// the assembly kernels do not bounds-check. lenB is B's length in elements
+// (float32 or binary16).
+func checkGemm(transA, transB bool, m, n, k int, a []float32, lda int, lenB, ldb int, c []float32, ldc int) {
 	if m < 0 || n < 0 || k < 0 {
 		panic(fmt.Sprintf("asm: negative dimension m=%d n=%d k=%d", m, n, k))
 	}
-	need := func(name string, s []float32, rows, cols, ld int) {
+	need := func(name string, l, rows, cols, ld int) {
 		if rows == 0 || cols == 0 {
 			return
 		}
 		if ld < cols {
 			panic(fmt.Sprintf("asm: Sgemm %s: leading dimension %d < %d columns", name, ld, cols))
 		}
-		if len(s) < (rows-1)*ld+cols {
-			panic(fmt.Sprintf("asm: Sgemm %s: len %d < %d for %d×%d with ld %d", name, len(s), (rows-1)*ld+cols, rows, cols, ld))
+		if l < (rows-1)*ld+cols {
+			panic(fmt.Sprintf("asm: Sgemm %s: len %d < %d for %d×%d with ld %d", name, l, (rows-1)*ld+cols, rows, cols, ld))
 		}
 	}
 	if transA {
-		need("A", a, k, m, lda)
+		need("A", len(a), k, m, lda)
 	} else {
-		need("A", a, m, k, lda)
+		need("A", len(a), m, k, lda)
 	}
 	if transB {
-		need("B", b, n, k, ldb)
+		need("B", lenB, n, k, ldb)
 	} else {
-		need("B", b, k, n, ldb)
+		need("B", lenB, k, n, ldb)
 	}
-	need("C", c, m, n, ldc)
+	need("C", len(c), m, n, ldc)
 }
 
 // gemm runs one product on at most threads cores.
 func gemm(cfg *gemmConfig, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int, threads int) {
-	if m <= 0 || n <= 0 {
-		return
-	}
-	if k == 0 || alpha == 0 {
-		scaleC(m, n, beta, c, ldc)
-		return
-	}
-	if beta == 0 {
-		beta = 0 // +0: the kernels test the bits of beta
-	}
-	mnk := m * n * k
 	p := &gemmProblem{cfg: cfg, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc}
-	p.directA = !transA && mnk <= cfg.directMNK
+	p.run(threads)
+}
+
+// gemmHalfB is gemm with B stored as binary16 (bh): the B̃ panels are
+// widened to float32 as they are packed (packBHalf), so the kernels and
+// every other step are gemm's, and the result is gemm's on the widened B,
+// bit for bit.
+func gemmHalfB(cfg *gemmConfig, transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, bh []uint16, ldb int, beta float32, c []float32, ldc int, threads int) {
+	p := &gemmProblem{cfg: cfg, transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda, bh: bh, ldb: ldb, beta: beta, c: c, ldc: ldc}
+	p.run(threads)
+}
+
+// run computes p on at most threads cores.
+func (p *gemmProblem) run(threads int) {
+	if p.m <= 0 || p.n <= 0 {
+		return
+	}
+	if p.k == 0 || p.alpha == 0 {
+		scaleC(p.m, p.n, p.beta, p.c, p.ldc)
+		return
+	}
+	if p.beta == 0 {
+		p.beta = 0 // +0: the kernels test the bits of beta
+	}
+	cfg := p.cfg
+	mnk := p.m * p.n * p.k
+	p.directA = !p.transA && mnk <= cfg.directMNK
 	workers := max(1, threads)
 	if mnk < cfg.parMNK {
 		workers = 1
 	}
-	if m <= cfg.mc {
+	if p.m <= cfg.mc {
 		p.runRows(workers)
 	} else {
 		p.runBlocks(workers)
@@ -218,7 +237,7 @@ func (p *gemmProblem) runRows(workers int) {
 			for pc := 0; pc < p.k; pc += cfg.kc {
 				kc := min(cfg.kc, p.k-pc)
 				bp := ws.get(&ws.b, ceilDiv(nc, nr)*nr*kc)
-				p.packB(bp, pc, kc, jc, nc)
+				p.packB(ws, bp, pc, kc, jc, nc)
 				var a aBlock
 				if p.directA {
 					a = aBlock{ic: 0, mc: p.m, s: p.a[pc:], rs: p.lda, cs: 1, ts: mr * p.lda}
@@ -270,7 +289,7 @@ func (p *gemmProblem) runBlocks(workers int) {
 				kc := min(cfg.kc, p.k-pc)
 				p0 := t / nkb * panPerTask
 				p1 := min(npan, p0+panPerTask)
-				p.packB(bbuf[pc*ncPad+p0*nr*kc:], pc, kc, jc+p0*nr, min(nc, p1*nr)-p0*nr)
+				p.packB(ws, bbuf[pc*ncPad+p0*nr*kc:], pc, kc, jc+p0*nr, min(nc, p1*nr)-p0*nr)
 				packed.Add(1)
 			}
 			for packed.Load() < int64(ptasks) {
@@ -334,6 +353,7 @@ type gemmProblem struct {
 	m, n, k        int
 	alpha, beta    float32
 	a, b, c        []float32
+	bh             []uint16 // B as binary16 instead of b (gemmHalfB)
 	lda, ldb, ldc  int
 }
 
@@ -418,7 +438,11 @@ func addTile(c []float32, ldc int, s []float32, lds, h, w int, alpha, beta float
 }
 
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] with the tier's panel copier.
-func (p *gemmProblem) packB(dst []float32, pc, kc, jc, nc int) {
+func (p *gemmProblem) packB(ws *workspace, dst []float32, pc, kc, jc, nc int) {
+	if p.bh != nil {
+		p.packBHalf(ws, dst, pc, kc, jc, nc)
+		return
+	}
 	panel := p.cfg.packPanel.copy
 	if p.transB {
 		panel = p.cfg.packPanelT.copy
@@ -427,6 +451,41 @@ func (p *gemmProblem) packB(dst []float32, pc, kc, jc, nc int) {
 		}
 	}
 	packBWith(panel, dst, p.b, p.ldb, p.transB, pc, kc, jc, nc, p.cfg.nr)
+}
+
+// packBHalf packs op(B)[pc:pc+kc, jc:jc+nc] of a binary16 B into the
+// panels packB makes from the widened B. Non-transposed, each panel's kc
+// row segments are widened straight into it; transposed, the panel's nr
+// stored rows (kc halves each) are widened into a [nr][kc] scratch that the
+// tier's transposing copier then packs.
+func (p *gemmProblem) packBHalf(ws *workspace, dst []float32, pc, kc, jc, nc int) {
+	cfg := p.cfg
+	nr := cfg.nr
+	for jp := 0; jp*nr < nc; jp++ {
+		j0 := jc + jp*nr
+		w := min(nr, jc+nc-j0)
+		d := dst[jp*nr*kc : (jp+1)*nr*kc]
+		if !p.transB {
+			o := pc*p.ldb + j0
+			_ = p.bh[o+(kc-1)*p.ldb+w-1] // bounds check for widenRows
+			widenRows(cfg, unsafe.Pointer(&d[0]), unsafe.Pointer(&p.bh[o]), kc, w, nr, p.ldb)
+			if w < nr {
+				for r := 0; r < kc; r++ {
+					clear(d[r*nr+w : (r+1)*nr])
+				}
+			}
+			continue
+		}
+		s := ws.get(&ws.half, nr*kc)
+		o := j0*p.ldb + pc
+		_ = p.bh[o+(w-1)*p.ldb+kc-1]
+		widenRows(cfg, unsafe.Pointer(&s[0]), unsafe.Pointer(&p.bh[o]), w, kc, kc, p.ldb)
+		var panel func(dst, src unsafe.Pointer, ldb, kc int)
+		if w == nr {
+			panel = cfg.packPanelT.copy
+		}
+		packBWith(panel, d, s, kc, true, 0, kc, 0, w, nr)
+	}
 }
 
 // packBWith packs op(B)[pc:pc+kc, jc:jc+nc] into nr-wide micro-panels, each
@@ -538,6 +597,7 @@ func packA6(d, a []float32, lda, kc int) {
 // workspace holds one worker's packing buffers, reused across calls.
 type workspace struct {
 	a, b, edge, scratch []float32
+	half                []float32 // widened rows of a binary16 B (packBHalf)
 	shared              []float32 // Ã or B̃ shared by the workers of one product
 }
 

@@ -54,6 +54,15 @@ func packPanelT64AVX512(dst, src unsafe.Pointer, ldb, kc int)
 //go:noescape
 func packPanelT16AVX2(dst, src unsafe.Pointer, ldb, kc int)
 
+// widenHalfAVX512 and widenHalfF16C widen a block of binary16 to float32,
+// 16 or 8 at a time (half_amd64.s; contract: halfWidener).
+//
+//go:noescape
+func widenHalfAVX512(dst, src unsafe.Pointer, rows, cols, ldd, lds int)
+
+//go:noescape
+func widenHalfF16C(dst, src unsafe.Pointer, rows, cols, ldd, lds int)
+
 // sgemmKernAVX2 is the AVX2+FMA 6×16 micro-kernel.
 //
 //go:noescape
@@ -80,6 +89,7 @@ var (
 		edge:       []edgeKernel{{16, sgemmKernAVX512x6x16}, {32, sgemmKernAVX512x6x32}},
 		packPanel:  panelCopier{64, packPanel64AVX512},
 		packPanelT: panelCopier{64, packPanelT64AVX512},
+		widenHalf:  halfWidener{16, widenHalfAVX512},
 		directMNK:  1 << 22,
 		parMNK:     1 << 22,
 	}
@@ -109,7 +119,11 @@ func hasAVX512() bool {
 
 func registerArchTiers() {
 	if hasAVX2() {
-		tiers[AVX2] = newKernels(AVX2, avx2Gemm, avx2Rows)
+		g := avx2Gemm
+		if cpuid.CPU.Supports(cpuid.F16C) { // on every AVX2 CPU in practice, but a separate bit
+			g.widenHalf = halfWidener{8, widenHalfF16C}
+		}
+		tiers[AVX2] = newKernels(AVX2, g, avx2Rows)
 	}
 	if hasAVX512() {
 		tiers[AVX512] = newKernels(AVX512, avx512Gemm, avx512Rows)

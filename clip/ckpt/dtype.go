@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"math"
 	"sync"
+
+	"github.com/gocoop/gocoop/asm"
 )
 
 // dtype is a stored element type; every one is converted to float32.
@@ -86,35 +88,10 @@ func torchStorageDtype(name string) (dtype, bool) {
 var halfTable = sync.OnceValue(func() *[1 << 16]float32 {
 	var t [1 << 16]float32
 	for i := range t {
-		t[i] = halfToFloat32(uint16(i))
+		t[i] = asm.HalfToFloat32(uint16(i))
 	}
 	return &t
 })
-
-// halfToFloat32 converts IEEE binary16 to float32 exactly, including
-// subnormals, signed zeros, infinities and NaN payloads.
-func halfToFloat32(h uint16) float32 {
-	sign := uint32(h&0x8000) << 16
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h & 0x3ff)
-	var bits uint32
-	switch {
-	case exp == 0x1f: // Inf or NaN; the payload is kept (quiet bit included)
-		bits = sign | 0x7f800000 | mant<<13
-	case exp == 0 && mant == 0:
-		bits = sign
-	case exp == 0: // subnormal: mant·2^-24, normalise into float32
-		e := uint32(127 - 15 + 1)
-		for mant&0x400 == 0 {
-			mant <<= 1
-			e--
-		}
-		bits = sign | e<<23 | (mant&0x3ff)<<13
-	default:
-		bits = sign | (exp+127-15)<<23 | mant<<13
-	}
-	return math.Float32frombits(bits)
-}
 
 // decodeAt converts element i of src (a storage of dtype d) to float32.
 func decodeAt(src []byte, d dtype, i int) float32 {
