@@ -277,6 +277,58 @@ func gen(k isa) {
 	})
 	end()
 
+	// cr maps a constant to the register holding it (AVX-512: all of them,
+	// broadcast once per kernel); c returns that register, or broadcasts the
+	// constant from expc<> into V(tmp) (AVX2).
+	cr := map[string]string{}
+	c := func(name string, tmp int) string {
+		if r, ok := cr[name]; ok {
+			return r
+		}
+		w("\tVBROADCASTSS expc<>+%d(SB), %s", coff(name), V(tmp))
+		return V(tmp)
+	}
+	// expCore sets V(y) = exp(V(src)) with the Cephes expf polynomial (see
+	// expf in rows.go), through registers x (src clamped to [lo, hi]), n,
+	// r, z and the x < lo mask (K<km> on AVX-512); V(src) is left alone
+	// unless it is x. AVX2 broadcasts constants into V(ta) and V(tb).
+	expCore := func(src, x, n, r, z, y, mask, km, ta, tb int) {
+		w("\tVMINPS %s, %s, %s", V(src), c("hi", ta), V(x)) // NaN in src is kept
+		if k.avx2 {
+			w("\tVCMPPS $1, %s, %s, %s", c("lo", ta), V(x), V(mask)) // mask = x < lo
+		} else {
+			w("\tVCMPPS $1, %s, %s, K%d", c("lo", ta), V(x), km)
+		}
+		w("\tVMAXPS %s, %s, %s", V(x), c("lo", ta), V(x))
+		w("\tVMOVUPS %s, %s", c("half", ta), V(n))
+		w("\tVFMADD231PS %s, %s, %s", c("log2e", tb), V(x), V(n)) // t = x*log2e + 0.5
+		if k.avx2 {
+			w("\tVROUNDPS $9, %s, %s", V(n), V(n)) // n = floor(t)
+		} else {
+			w("\tVRNDSCALEPS $9, %s, %s", V(n), V(n))
+		}
+		w("\tVMOVUPS %s, %s", V(x), V(r))
+		w("\tVFNMADD231PS %s, %s, %s", c("c1", ta), V(n), V(r)) // r = x - n*c1
+		w("\tVFNMADD231PS %s, %s, %s", c("c2", ta), V(n), V(r)) // r -= n*c2
+		w("\tVMULPS %s, %s, %s", V(r), V(r), V(z))              // z = r*r
+		w("\tVMOVUPS %s, %s", c("p0", ta), V(y))
+		for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
+			w("\tVFMADD213PS %s, %s, %s", c(p, ta), V(r), V(y)) // y = y*r + p
+		}
+		w("\tVFMADD213PS %s, %s, %s", V(r), V(z), V(y)) // y = y*z + r
+		w("\tVADDPS %s, %s, %s", c("one", ta), V(y), V(y))
+		w("\tVADDPS %s, %s, %s", c("bias", ta), V(n), V(n)) // n+126
+		w("\tVCVTPS2DQ %s, %s", V(n), V(n))
+		w("\tVPSLLD $23, %s, %s", V(n), V(n)) // 2^(n-1)
+		w("\tVMULPS %s, %s, %s", V(n), V(y), V(y))
+		w("\tVADDPS %s, %s, %s", V(y), V(y), V(y)) // ·2
+		if k.avx2 {
+			w("\tVANDNPS %s, %s, %s", V(y), V(mask), V(y)) // x < lo → 0
+		} else {
+			w("\tVPXORD %s, %s, K%d, %s", V(y), V(y), km, V(y))
+		}
+	}
+
 	// expSub: x[i] = exp(x[i]-m), returns Σ. One vector per iteration.
 	// Registers: V0 sum, V1 x / result, V2 n, V3 r, V4 z, V5 y, V6 mask,
 	// V7 m, V8.. constants (AVX-512 keeps them all in registers; AVX2
@@ -292,7 +344,6 @@ func gen(k isa) {
 	w("\tMOVQ n+8(FP), CX")
 	w("\tVBROADCASTSS m+16(FP), %s", V(7))
 	zero(0)
-	cr := map[string]string{}
 	if !k.avx2 {
 		for i, c := range consts {
 			r := V(8 + i)
@@ -300,52 +351,12 @@ func gen(k isa) {
 			w("\tVBROADCASTSS expc<>+%d(SB), %s", 4*i, r)
 		}
 	}
-	c := func(name string, tmp int) string {
-		if r, ok := cr[name]; ok {
-			return r
-		}
-		w("\tVBROADCASTSS expc<>+%d(SB), %s", coff(name), V(tmp))
-		return V(tmp)
-	}
 	// body computes one vector at off(SI) with registers x, n, r, z, y,
 	// mask (mask is K<km> on AVX-512).
 	body := func(off, x, n, r, z, y, mask, km int) {
 		w("\tVMOVUPS %d(SI), %s", off, V(x))
 		w("\tVSUBPS %s, %s, %s", V(7), V(x), V(x))
-		w("\tVMINPS %s, %s, %s", V(x), c("hi", 8), V(x)) // NaN in x is kept
-		if k.avx2 {
-			w("\tVCMPPS $1, %s, %s, %s", c("lo", 8), V(x), V(mask)) // mask = x < lo
-		} else {
-			w("\tVCMPPS $1, %s, %s, K%d", c("lo", 8), V(x), km)
-		}
-		w("\tVMAXPS %s, %s, %s", V(x), c("lo", 8), V(x))
-		w("\tVMOVUPS %s, %s", c("half", 8), V(n))
-		w("\tVFMADD231PS %s, %s, %s", c("log2e", 9), V(x), V(n)) // t = x*log2e + 0.5
-		if k.avx2 {
-			w("\tVROUNDPS $9, %s, %s", V(n), V(n)) // n = floor(t)
-		} else {
-			w("\tVRNDSCALEPS $9, %s, %s", V(n), V(n))
-		}
-		w("\tVMOVUPS %s, %s", V(x), V(r))
-		w("\tVFNMADD231PS %s, %s, %s", c("c1", 8), V(n), V(r)) // r = x - n*c1
-		w("\tVFNMADD231PS %s, %s, %s", c("c2", 8), V(n), V(r)) // r -= n*c2
-		w("\tVMULPS %s, %s, %s", V(r), V(r), V(z))             // z = r*r
-		w("\tVMOVUPS %s, %s", c("p0", 8), V(y))
-		for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
-			w("\tVFMADD213PS %s, %s, %s", c(p, 8), V(r), V(y)) // y = y*r + p
-		}
-		w("\tVFMADD213PS %s, %s, %s", V(r), V(z), V(y)) // y = y*z + r
-		w("\tVADDPS %s, %s, %s", c("one", 8), V(y), V(y))
-		w("\tVADDPS %s, %s, %s", c("bias", 8), V(n), V(n)) // n+126
-		w("\tVCVTPS2DQ %s, %s", V(n), V(n))
-		w("\tVPSLLD $23, %s, %s", V(n), V(n)) // 2^(n-1)
-		w("\tVMULPS %s, %s, %s", V(n), V(y), V(y))
-		w("\tVADDPS %s, %s, %s", V(y), V(y), V(y)) // ·2
-		if k.avx2 {
-			w("\tVANDNPS %s, %s, %s", V(y), V(mask), V(y)) // x < lo → 0
-		} else {
-			w("\tVPXORD %s, %s, K%d, %s", V(y), V(y), km, V(y))
-		}
+		expCore(x, x, n, r, z, y, mask, km, 8, 9)
 		w("\tVMOVUPS %s, %d(SI)", V(y), off)
 		w("\tVADDPS %s, %s, %s", V(y), V(0), V(0))
 	}
