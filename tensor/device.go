@@ -84,6 +84,7 @@ func (t *Tensor) host(op string) {
 	if !t.onHost() {
 		panic(&DeviceError{Op: op, Device: t.dev, Msg: "op not supported there; move it with To(tensor.CPU) first (no implicit transfers)"})
 	}
+	t.float32Only(op)
 }
 
 // To returns t on device d: t itself if it is already there, else a

@@ -100,6 +100,7 @@ func binaryScalar(name string, op binOp, a *Tensor, s float32) *Tensor {
 	if !a.onHost() {
 		return deviceMap(name, op.deviceName(), a, s)
 	}
+	a.float32Only(name)
 	out := New(a.shape...)
 	if a.IsContiguous() {
 		od, ad := out.data, a.data[a.offset:]
@@ -120,6 +121,7 @@ func unary(name string, op unOp, a *Tensor) *Tensor {
 	if !a.onHost() {
 		return deviceMap(name, op.deviceName(), a, 0)
 	}
+	a.float32Only(name)
 	out := New(a.shape...)
 	src := out.data
 	if a.IsContiguous() {

@@ -55,6 +55,14 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 		return out
 	}
 	bs = out.shape[:len(bs)]
+	// Float16 storage (half.go): b, a frozen weight, is read by the sgemm
+	// packing as it is; a, and a b with batch dims, are widened first.
+	if a.half != nil {
+		a = a.Float()
+	}
+	if b.half != nil && numel(b.shape[:nb-2]) > 1 {
+		b = b.Float()
+	}
 	ta, lda, ok := matLayout(a)
 	if !ok {
 		a = a.Clone()
@@ -67,7 +75,21 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	ta = ta != transA
 	tb = tb != transB
-	ad, bd, cd := a.data[a.offset:], b.data[b.offset:], out.data
+	ad, cd := a.data[a.offset:], out.data
+	var bd []float32
+	var bh []uint16
+	if b.half != nil {
+		bh = b.half[b.offset:]
+	} else {
+		bd = b.data[b.offset:]
+	}
+	one := func(m int, a []float32, c []float32) { // one product with b
+		if bh != nil {
+			asm.SgemmHalfB(ta, tb, m, n, k, 1, a, lda, bh, ldb, 0, c, n)
+		} else {
+			asm.Sgemm(ta, tb, m, n, k, 1, a, lda, bd, ldb, 0, c, n)
+		}
+	}
 
 	// Coalesce the batch dims of a, b and c.
 	r := len(bs)
@@ -88,12 +110,16 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 	}
 	switch {
 	case len(sh) == 0:
-		asm.Sgemm(ta, tb, m, n, k, 1, ad, lda, bd, ldb, 0, cd, n)
+		one(m, ad, cd)
 		return out
 	case len(sh) == 1 && sb[0] == 0 && !ta && sa[0] == m*lda && sc[0] == m*n:
 		// b is shared and a's rows run on across the batch: one tall product.
-		asm.Sgemm(false, tb, m*sh[0], n, k, 1, ad, lda, bd, ldb, 0, cd, n)
+		one(m*sh[0], ad, cd)
 		return out
+	}
+	if bh != nil { // b shared by a batch that is not one tall product
+		bd = make([]float32, len(bh))
+		asm.WidenHalf(bd, bh)
 	}
 	last := len(sh) - 1
 	cnt := sh[last]

@@ -51,6 +51,7 @@ func rowOp(name string, t *Tensor, axis int, f func(row, scratch []float32)) *Te
 	if !t.onHost() {
 		return deviceRows(name, t, axis)
 	}
+	t.float32Only(name)
 	a := t.axis(name, axis)
 	out := New(t.shape...)
 	if out.Numel() == 0 {
@@ -107,6 +108,7 @@ func LayerNorm(t, weight, bias *Tensor, eps float32) (y, mean, rstd *Tensor) {
 	if !t.onHost() {
 		return deviceLayerNorm(t, weight, bias, eps)
 	}
+	t.float32Only("LayerNorm")
 	if len(t.shape) == 0 {
 		panic(&ShapeError{Op: "LayerNorm", Shapes: [][]int{t.Shape()}, Msg: "has no last axis"})
 	}

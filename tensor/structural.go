@@ -1,6 +1,10 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/gocoop/gocoop/asm"
+)
 
 // Concat joins tensors along dim; all other dims must match.
 func Concat(ts []*Tensor, dim int) *Tensor {
@@ -73,6 +77,19 @@ func Stack(ts []*Tensor, dim int) *Tensor {
 // indices are errors; an out-of-range index panics with a *ShapeError
 // naming the index and the dim size.
 func IndexSelect(t *Tensor, dim int, idx []int) *Tensor {
+	if t.half != nil && dim == 0 && len(t.shape) == 2 && t.IsContiguous() {
+		// Embedding rows of a float16 table, widened into float32.
+		n, w := t.shape[0], t.shape[1]
+		checkIndices("IndexSelect", t.shape, dim, n, idx)
+		out := New(len(idx), w)
+		for i, j := range idx {
+			asm.WidenHalf(out.data[i*w:(i+1)*w], t.half[t.offset+j*w:t.offset+(j+1)*w])
+		}
+		return out
+	}
+	if t.half != nil {
+		t = t.Float()
+	}
 	t.host("IndexSelect")
 	a := t.axis("IndexSelect", dim)
 	n := t.shape[a]

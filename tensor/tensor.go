@@ -16,7 +16,8 @@ type Tensor struct {
 	shape   []int
 	strides []int // in elements; 0 for expanded (broadcast) dims
 	offset  int
-	data    []float32 // host storage; nil when the tensor lives on a device
+	data    []float32 // host storage; nil when the tensor lives on a device or stores float16
+	half    []uint16  // host float16 storage (half.go), else nil
 	dev     Device    // nil means CPU
 	buf     Buffer    // device storage when dev is not CPU
 }
@@ -116,6 +117,9 @@ func (t *Tensor) Data() []float32 {
 
 // ToSlice returns a fresh row-major copy of t's elements.
 func (t *Tensor) ToSlice() []float32 {
+	if t.half != nil {
+		return t.Float().data
+	}
 	t.host("ToSlice")
 	if t.IsContiguous() {
 		n := t.Numel()
@@ -126,6 +130,9 @@ func (t *Tensor) ToSlice() []float32 {
 
 // At returns the element at idx (one index per dim; negative counts from the end).
 func (t *Tensor) At(idx ...int) float32 {
+	if t.half != nil {
+		return asm.HalfToFloat32(t.half[t.elemOffset("At", idx)])
+	}
 	t.host("At")
 	return t.data[t.elemOffset("At", idx)]
 }
@@ -194,6 +201,15 @@ func (t *Tensor) Clone() *Tensor {
 	if !t.onHost() {
 		return deviceMap("Clone", "copy", t, 0)
 	}
+	if t.half != nil {
+		h := make([]uint16, t.Numel())
+		if t.IsContiguous() {
+			copy(h, t.half[t.offset:])
+		} else {
+			asm.NarrowHalf(h, t.Float().data) // exact: the values are binary16
+		}
+		return FromHalf(h, t.shape...)
+	}
 	out := New(t.shape...)
 	if t.IsContiguous() {
 		copy(out.data, t.data[t.offset:])
@@ -246,6 +262,7 @@ func (t *Tensor) inPlace(op string, k binOp, alpha float32, src *Tensor) {
 }
 
 func (t *Tensor) operand() operand {
+	t.float32Only("elementwise op")
 	return operand{data: t.data, off: t.offset, shape: t.shape, strides: t.strides}
 }
 

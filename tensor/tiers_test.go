@@ -19,6 +19,7 @@ func TestEveryTier(t *testing.T) {
 		}
 		t.Run(tier.String(), func(t *testing.T) {
 			t.Run("MatMul", TestMatMulVsReference)
+			t.Run("MatMulHalf", TestMatMulHalf)
 			t.Run("Binary", TestBinaryVsReference)
 			t.Run("Unary", TestUnaryVsReference)
 			t.Run("Reductions", TestReductionsVsReference)

@@ -6,7 +6,7 @@ import "fmt"
 // copy data except Reshape when no strided view can express the result.
 
 func (t *Tensor) view(shape, strides []int, offset int) *Tensor {
-	return &Tensor{shape: shape, strides: strides, offset: offset, data: t.data, dev: t.dev, buf: t.buf}
+	return &Tensor{shape: shape, strides: strides, offset: offset, data: t.data, half: t.half, dev: t.dev, buf: t.buf}
 }
 
 // Reshape returns t with a new shape of the same numel; one dim may be -1

@@ -1,0 +1,149 @@
+package tensor
+
+import (
+	"fmt"
+
+	"github.com/gocoop/gocoop/asm"
+)
+
+// Half-precision storage. A tensor normally holds float32; Half() gives one
+// that stores IEEE binary16 (PyTorch's float16) instead, at half the memory,
+// for frozen weights: the OpenAI CLIP release is float16, and keeping its
+// frozen matrices so is exact. GoCoOp never computes in float16. The ops
+// that read weights accept half tensors and widen them exactly to float32
+// as they go: MatMul/MatMulT (the operand is widened as it is packed for
+// the sgemm kernels: asm.SgemmHalfB), IndexSelect (the gathered rows), and
+// Float, Clone, Contiguous, ToSlice, At and the views. Every other op
+// panics with a *DTypeError saying to call Float first, and nothing writes
+// into half storage.
+
+// DType is a tensor's element storage type.
+type DType uint8
+
+const (
+	Float32 DType = iota // the default; all arithmetic is float32
+	Float16              // IEEE binary16 storage (Half)
+)
+
+// String returns the PyTorch-style name.
+func (d DType) String() string {
+	switch d {
+	case Float32:
+		return "float32"
+	case Float16:
+		return "float16"
+	}
+	return fmt.Sprintf("DType(%d)", int(d))
+}
+
+// DTypeError reports an op given a tensor of a storage type it does not
+// take.
+type DTypeError struct {
+	Op    string
+	DType DType
+	Msg   string
+}
+
+func (e *DTypeError) Error() string {
+	return fmt.Sprintf("tensor.%s: %v tensor: %s", e.Op, e.DType, e.Msg)
+}
+
+// DType returns t's storage type.
+func (t *Tensor) DType() DType {
+	if t.half != nil {
+		return Float16
+	}
+	return Float32
+}
+
+// float32Only panics with a *DTypeError when t stores float16.
+func (t *Tensor) float32Only(op string) {
+	if t.half != nil {
+		panic(&DTypeError{Op: op, DType: Float16, Msg: "this op computes on float32 storage; widen the tensor with Float() first (float16 storage is for frozen weights read by MatMul and IndexSelect)"})
+	}
+}
+
+// FromHalf wraps data (binary16 bit patterns, no copy) as a contiguous
+// float16 tensor of the given shape.
+func FromHalf(data []uint16, shape ...int) *Tensor {
+	n := checkShape("FromHalf", shape)
+	if len(data) != n {
+		panic(&ShapeError{Op: "FromHalf", Shapes: [][]int{cloneInts(shape)},
+			Msg: fmt.Sprintf("needs %d elements, got %d", n, len(data))})
+	}
+	if data == nil {
+		data = []uint16{}
+	}
+	return &Tensor{shape: cloneInts(shape), strides: contiguousStrides(shape), half: data}
+}
+
+// Half returns t with float16 storage: t itself if it has it, else a
+// contiguous copy rounded to the nearest binary16 (ties to even, as
+// PyTorch's .half(); beyond ±65504 gives ±Inf).
+func (t *Tensor) Half() *Tensor {
+	if t.half != nil {
+		return t
+	}
+	t.host("Half")
+	src := t.Contiguous()
+	h := make([]uint16, src.Numel())
+	asm.NarrowHalf(h, src.data[src.offset:src.offset+len(h)])
+	return FromHalf(h, t.shape...)
+}
+
+// Float returns t with float32 storage: t itself if it has it, else a
+// contiguous widened copy (exact).
+func (t *Tensor) Float() *Tensor {
+	if t.half == nil {
+		return t
+	}
+	out := New(t.shape...)
+	if t.IsContiguous() {
+		asm.WidenHalf(out.data, t.half[t.offset:t.offset+len(out.data)])
+		return out
+	}
+	// Walk t's elements in row-major order, widening one innermost row at
+	// a time.
+	r := len(t.shape)
+	if r == 0 || len(out.data) == 0 {
+		if len(out.data) == 1 {
+			out.data[0] = asm.HalfToFloat32(t.half[t.offset])
+		}
+		return out
+	}
+	n, st := t.shape[r-1], t.strides[r-1]
+	idx := make([]int, r-1)
+	for o := 0; o < len(out.data); o += n {
+		off := t.offset
+		for i, v := range idx {
+			off += v * t.strides[i]
+		}
+		row := out.data[o : o+n]
+		for j := range row {
+			row[j] = asm.HalfToFloat32(t.half[off+j*st])
+		}
+		for i := len(idx) - 1; i >= 0; i-- {
+			idx[i]++
+			if idx[i] < t.shape[i] {
+				break
+			}
+			idx[i] = 0
+		}
+	}
+	return out
+}
+
+// HalfData returns the binary16 storage of a contiguous float16 tensor
+// (what a checkpoint writer stores). It panics for float32 tensors and
+// views that are not contiguous.
+func (t *Tensor) HalfData() []uint16 {
+	if t.half == nil {
+		panic(&DTypeError{Op: "HalfData", DType: Float32, Msg: "has no float16 storage; call Half() first"})
+	}
+	if !t.IsContiguous() {
+		panic(&ShapeError{Op: "HalfData", Shapes: [][]int{t.Shape()},
+			Msg: fmt.Sprintf("is not contiguous (strides %v)", t.strides)})
+	}
+	n := t.Numel()
+	return t.half[t.offset : t.offset+n : t.offset+n]
+}

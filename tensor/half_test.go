@@ -1,0 +1,114 @@
+package tensor
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+func sameBitsT(t *testing.T, what string, got, want *Tensor) {
+	t.Helper()
+	if !SameShape(got.shape, want.shape) {
+		t.Fatalf("%s: shape %v, want %v", what, got.shape, want.shape)
+	}
+	g, w := got.ToSlice(), want.ToSlice()
+	for i := range g {
+		if math.Float32bits(g[i]) != math.Float32bits(w[i]) {
+			t.Fatalf("%s: element %d = %g, want %g", what, i, g[i], w[i])
+		}
+	}
+}
+
+func TestHalfStorage(t *testing.T) {
+	r := NewRNG(1)
+	x := r.Normal(0, 1, 3, 5)
+	h := x.Half()
+	if h.DType() != Float16 || x.DType() != Float32 || h.Half() != h || x.Float() != x {
+		t.Fatal("DType / Half / Float identities")
+	}
+	f := h.Float()
+	for i, v := range x.ToSlice() {
+		w := f.ToSlice()[i]
+		if math.Abs(float64(w-v)) > math.Abs(float64(v))/2048+1e-7 {
+			t.Fatalf("element %d: %g rounds to %g", i, v, w)
+		}
+	}
+	sameBitsT(t, "Half of the widened", f.Half().Float(), f)
+	if h.At(1, 2) != f.At(1, 2) {
+		t.Fatal("At")
+	}
+	c := h.Clone()
+	if c.DType() != Float16 {
+		t.Fatal("Clone of a float16 tensor is float16")
+	}
+	sameBitsT(t, "Clone", c, f)
+	// Views keep the storage type; widening a view = the view of the widened.
+	sameBitsT(t, "T", h.T().Float(), f.T().Contiguous())
+	sameBitsT(t, "Slice", h.Slice(1, 1, 4).Float(), f.Slice(1, 1, 4).Contiguous())
+	sameBitsT(t, "T().Contiguous()", h.T().Contiguous(), f.T().Contiguous())
+	if h.T().Contiguous().DType() != Float16 {
+		t.Fatal("Contiguous of a float16 view is float16")
+	}
+	// Ops that compute refuse float16 with a DTypeError that says what to do.
+	for name, op := range map[string]func(){
+		"Add":  func() { Add(h, h) },
+		"Exp":  func() { Exp(h) },
+		"Data": func() { h.Data() },
+		"Sum":  func() { Sum(h, nil, false) },
+		"Fill": func() { h.Fill(1) },
+	} {
+		func() {
+			var err error
+			defer func() {
+				var de *DTypeError
+				if !errors.As(err, &de) || de.DType != Float16 {
+					t.Errorf("%s on float16: err %v, want a *DTypeError", name, err)
+				}
+			}()
+			defer Catch(&err)
+			op()
+		}()
+	}
+}
+
+// TestMatMulHalf: products with a float16 operand equal, bit for bit, the
+// products with its widened copy, on every route (one product, a tall
+// product over a batch, a strided batch, a transposed weight, a float16 a).
+// TestEveryTier runs it on every tier.
+func TestMatMulHalf(t *testing.T) {
+	{
+		r := NewRNG(2)
+		w := r.Normal(0, 0.1, 70, 40).Half() // Linear weight [out, in]
+		wf := w.Float()
+		x := r.Normal(0, 1, 3, 13, 40)
+		sameBitsT(t, "x·Wᵀ (tall)", MatMulT(x, w, false, true), MatMulT(x, wf, false, true))
+		sameBitsT(t, "x·Wᵀ (one)", MatMulT(x.Slice(0, 0, 1).Reshape(13, 40), w, false, true), MatMulT(x.Slice(0, 0, 1).Reshape(13, 40), wf, false, true))
+		g := r.Normal(0, 1, 3, 13, 70)
+		sameBitsT(t, "dY·W", MatMul(g, w), MatMul(g, wf))
+		sameBitsT(t, "x·(Wᵀ view)", MatMul(x, w.T()), MatMul(x, wf.T()))
+		xt := x.Transpose(0, 1) // [13, 3, 40]: not one tall product
+		sameBitsT(t, "strided batch", MatMulT(xt, w, false, true), MatMulT(xt, wf, false, true))
+		wb := r.Normal(0, 0.1, 3, 70, 40).Half()
+		sameBitsT(t, "batched b", MatMulT(x, wb, false, true), MatMulT(x, wb.Float(), false, true))
+		sameBitsT(t, "float16 a", MatMulT(w, x.Slice(0, 0, 1).Reshape(13, 40), false, true), MatMulT(wf, x.Slice(0, 0, 1).Reshape(13, 40), false, true))
+	}
+}
+
+func TestIndexSelectHalf(t *testing.T) {
+	e := NewRNG(3).Normal(0, 0.02, 11, 6).Half()
+	ids := []int{3, 0, 10, 3}
+	got := IndexSelect(e, 0, ids)
+	if got.DType() != Float32 {
+		t.Fatal("IndexSelect of a float16 table gives float32 rows")
+	}
+	sameBitsT(t, "rows", got, IndexSelect(e.Float(), 0, ids))
+	sameBitsT(t, "columns", IndexSelect(e, 1, []int{5, 1}), IndexSelect(e.Float(), 1, []int{5, 1}))
+	var err error
+	func() {
+		defer Catch(&err)
+		IndexSelect(e, 0, []int{11})
+	}()
+	if err == nil {
+		t.Fatal("out-of-range index on a float16 table: no error")
+	}
+}
