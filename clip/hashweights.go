@@ -107,10 +107,15 @@ func HashInit(name string, shape []int) (scale, offset float32) {
 // HashFill writes the hash values of name into dst (element i of dst is
 // element i of the tensor), with the given scale and offset, in parallel.
 func HashFill(dst []float32, name string, scale, offset float32) {
+	hashFillAt(dst, name, scale, offset, 0)
+}
+
+// hashFillAt writes elements first..first+len(dst) of the hash tensor name.
+func hashFillAt(dst []float32, name string, scale, offset float32, first int) {
 	h := fnv1a64(name)
 	tensor.ParallelFor(len(dst), 8, func(_, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			dst[i] = float32(scale*hashUniform(h, i)) + offset
+			dst[i] = float32(scale*hashUniform(h, first+i)) + offset
 		}
 	})
 }
@@ -163,6 +168,10 @@ func NewHashCLIP(cfg Config) (*CLIP, error) {
 	if err != nil {
 		return nil, err
 	}
+	return hashCLIP(sd)
+}
+
+func hashCLIP(sd map[string]*tensor.Tensor) (*CLIP, error) {
 	m, err := FromStateDict(sd)
 	if err != nil {
 		return nil, fmt.Errorf("clip: hash weights: %w", err)

@@ -1,0 +1,78 @@
+package clip
+
+import (
+	"strings"
+
+	"github.com/gocoop/gocoop/asm"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// HalfWeight reports whether the state-dict entry name of the given shape
+// is one of CLIP's weight matrices, the entries ConvertWeights stores in
+// float16: every Linear, attention in-projection, patch-convolution and
+// token-embedding weight, the visual projection and the text projection.
+// These are what OpenAI's clip.model.convert_weights makes float16, except
+// that biases, layer norms, the class and positional embeddings and the
+// logit scale stay float32 here (0.2% of the weights).
+func HalfWeight(name string, shape []int) bool {
+	switch name {
+	case "visual.proj", "text_projection":
+		return true
+	}
+	return len(shape) >= 2 && strings.HasSuffix(name, "weight")
+}
+
+// ConvertWeights stores m's weight matrices (HalfWeight) in float16 and
+// returns the bytes saved. It is for frozen models, as in CoOp and CoCoOp:
+// all arithmetic stays float32, a float16 weight being widened exactly
+// where it is read (tensor.Half), so a model loaded from the float16
+// OpenAI release computes the same bits after ConvertWeights as before,
+// in half the weight memory (ViT-B/16: 598 MB → 300 MB). For float32
+// weights it rounds each to the nearest float16 (as PyTorch's .half()). An
+// optimizer must not step a converted weight (tensor.DTypeError).
+func ConvertWeights(m *CLIP) int64 {
+	var saved int64
+	for _, p := range m.NamedParameters("") {
+		v := p.Var.Value
+		if v.DType() == tensor.Float16 || !HalfWeight(p.Name, v.Shape()) {
+			continue
+		}
+		p.Var.Value = v.Half()
+		saved += 2 * int64(v.Numel())
+	}
+	return saved
+}
+
+// NewHashCLIPHalf is NewHashCLIP with the weight matrices (HalfWeight)
+// generated straight into float16 (each hash value rounded to the nearest
+// float16), never held in float32: the model ConvertWeights makes of
+// NewHashCLIP's, without its float32 peak. bench/reference rounds the same
+// entries with PyTorch's .half().
+func NewHashCLIPHalf(cfg Config) (*CLIP, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	names, shapes := cfg.StateDictShapes()
+	sd := make(map[string]*tensor.Tensor, len(names))
+	for _, k := range names {
+		scale, offset := HashInit(k, shapes[k])
+		if !HalfWeight(k, shapes[k]) {
+			sd[k] = HashTensor(k, scale, offset, shapes[k]...)
+			continue
+		}
+		n := 1
+		for _, d := range shapes[k] {
+			n *= d
+		}
+		h := make([]uint16, n)
+		const chunk = 1 << 16
+		buf := make([]float32, chunk)
+		for lo := 0; lo < n; lo += chunk {
+			hi := min(n, lo+chunk)
+			hashFillAt(buf[:hi-lo], k, scale, offset, lo)
+			asm.NarrowHalf(h[lo:hi], buf[:hi-lo])
+		}
+		sd[k] = tensor.FromHalf(h, shapes[k]...)
+	}
+	return hashCLIP(sd)
+}
