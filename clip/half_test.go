@@ -76,10 +76,13 @@ func TestConvertWeightsSameBits(t *testing.T) {
 		autograd.Sum(autograd.Mul(out, out), nil, false).Backward()
 		return out.Value, x.Grad
 	}
-	oh, gh := grad(half)
-	or, gr := grad(ref)
-	sameBitsVar(t, "EncodeTextEmbeddingsShared", oh, or)
-	sameBitsVar(t, "its gradient", gh, gr)
+	for _, full := range []bool{false, true} { // the shortcut, then every prompt at 77 tokens
+		half.Text.FullPrompts, ref.Text.FullPrompts = full, full
+		oh, gh := grad(half)
+		or, gr := grad(ref)
+		sameBitsVar(t, "EncodeTextEmbeddingsShared", oh, or)
+		sameBitsVar(t, "its gradient", gh, gr)
+	}
 }
 
 func u16bytes(s []uint16) []byte {

@@ -164,7 +164,7 @@ func (t *TextTransformer) forwardAssembled(prefix, suffix *autograd.Var, ids [][
 	}
 	l := len(ids[0])
 	if pad := c - l; pad > 0 {
-		row := t.TokenEmbedding.Weight.Value.Slice(0, 0, 1)                                    // [1, W]: the padding token, id 0
+		row := t.TokenEmbedding.Weight.Value.Slice(0, 0, 1).Float()                            // [1, W]: the padding token, id 0 (widened if float16)
 		parts = append(parts, autograd.Constant(row.Reshape(1, 1, 1, w).Expand(g, k, pad, w))) // [G, K, C−L, W]
 	}
 	prompts := autograd.Reshape(autograd.Concat(parts, 2), g*k, c, w) // [G, K, C, W] -> [G·K, C, W]

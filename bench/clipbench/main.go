@@ -129,6 +129,7 @@ type Report struct {
 	GoBaseRSS   int64      `json:"gocoop_baseline_rss_bytes,omitempty"`
 	PyBaseRSS   int64      `json:"pytorch_baseline_rss_bytes,omitempty"`
 	Shortcut    string     `json:"shortcut"`
+	Weights     string     `json:"weights,omitempty"` // "float16" or "float32" storage of the weight matrices
 	ClassNames  []string   `json:"class_names"`
 	EOT         []int      `json:"eot_positions"`
 	EOT1000     []int      `json:"eot_positions_1000,omitempty"`
@@ -177,6 +178,7 @@ func main() {
 	flag.IntVar(&wa.Warmup, "warmup", 1, "internal: worker warm-up calls")
 	flag.IntVar(&wa.Reps, "reps", 0, "timed repetitions per process (0: per workload default)")
 	flag.Float64Var(&wa.SgemmTime, "sgemm-time", 0.3, "seconds per sgemm shape per process")
+	flag.StringVar(&wa.Weights, "weights", "float16", "storage of CLIP's weight matrices on GoCoOp's side: float16 (clip.ConvertWeights, as the OpenAI release; both sides' values rounded to float16) or float32")
 
 	var o options
 	tasks := flag.String("tasks", "all", "comma-separated workloads: "+strings.Join(Groups, ","))
@@ -201,6 +203,9 @@ func main() {
 	readme := flag.String("readme", "", "print the README's table and targets from a -json `file` and exit")
 	profSummary := flag.String("profsummary", "", "summarize a -cpuprofile file by op (sgemm, attention, layer norm, ...) and exit")
 	flag.Parse()
+	if wa.Weights != "float16" && wa.Weights != "float32" {
+		fatalf("-weights %q: want float16 or float32", wa.Weights)
+	}
 
 	if wa.Task != "" {
 		wa.Cores = o.cores
@@ -388,6 +393,7 @@ func run(o options, groups map[string]bool, wa workerArgs) (*Report, error) {
 		Date: time.Now().Format(time.RFC3339), Cores: o.cores, NumCPU: runtime.NumCPU(),
 		LoadAvg: loadAvg(), ClassNames: ClassNames, EOT: eot, Rounds: o.rounds,
 		Shortcut: shortcutNote(), GoThreads: o.goThreads, LossTol: lossTol,
+		Weights: wa.Weights,
 	}
 	for _, g := range Groups {
 		if o.search[g] {
@@ -451,12 +457,13 @@ func run(o options, groups map[string]bool, wa workerArgs) (*Report, error) {
 	}
 	fmt.Printf("GoCoOp vs %s; %d cores of %d CPUs (load average at start %s)\n", orNone(rep.Torch, "no PyTorch"), o.cores, runtime.NumCPU(), rep.LoadAvg)
 	fmt.Printf("peak %s\n", rep.peakNote())
-	fmt.Printf("shortcut: %s\n\n", rep.Shortcut)
+	fmt.Printf("shortcut: %s\n", rep.Shortcut)
+	fmt.Printf("weights: %s\n\n", weightsNote(rep.Weights))
 
 	goRun := func(id, task, variant string, batch, classes, procs, warm, n int) (side, error) {
 		args := []string{"-worker", task, "-variant", variant, "-batch", strconv.Itoa(batch), "-classes", strconv.Itoa(classes),
 			"-warmup", strconv.Itoa(warm), "-reps", strconv.Itoa(n), "-cores", strconv.Itoa(procs),
-			"-sgemm-time", fmt.Sprint(wa.SgemmTime)}
+			"-sgemm-time", fmt.Sprint(wa.SgemmTime), "-weights", wa.Weights}
 		name := strings.ReplaceAll(id, "/", "-")
 		if o.memprofile != "" {
 			args = append(args, "-memprofile", o.memprofile+"."+name+".pprof")
@@ -477,6 +484,9 @@ func run(o options, groups map[string]bool, wa workerArgs) (*Report, error) {
 		}
 		if cut {
 			args = append(args, "--cut")
+		}
+		if wa.Weights == "float16" {
+			args = append(args, "--half-weights")
 		}
 		cmd := exec.Command(o.python, args...)
 		cmd.Env = pyEnv(o, th)
@@ -881,4 +891,12 @@ func minInt(x []int) int {
 func fatalf(f string, args ...any) {
 	fmt.Fprintf(os.Stderr, "clipbench: "+f+"\n", args...)
 	os.Exit(1)
+}
+
+// weightsNote says how the two sides hold the hash weights.
+func weightsNote(w string) string {
+	if w == "float16" {
+		return "the weight matrices' hash values rounded to float16 on both sides (clip.HalfWeight's entries, as the OpenAI release stores them); GoCoOp stores them in float16 (clip.ConvertWeights) and widens them exactly as it packs them, PyTorch holds them in float32 (CPU PyTorch has no float16 matmul; clip.load on a CPU calls model.float()); all arithmetic float32 on both sides"
+	}
+	return "float32 hash weights on both sides"
 }

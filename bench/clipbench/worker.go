@@ -43,6 +43,7 @@ type workerArgs struct {
 	SgemmTime     float64
 	CPUProfile    string
 	MemProfile    string
+	Weights       string // "float16" or "float32" (the -weights flag)
 }
 
 // runWorker runs one workload in this process and prints its result.
@@ -150,7 +151,16 @@ func goSgemm(a workerArgs) (WorkerResult, error) {
 // goModel runs the model workloads on a hash-weight ViT-B/16.
 func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	var res WorkerResult
-	m, err := clip.NewHashCLIP(clip.ViTB16)
+	var m *clip.CLIP
+	var err error
+	switch a.Weights {
+	case "float16":
+		m, err = clip.NewHashCLIPHalf(clip.ViTB16)
+	case "float32":
+		m, err = clip.NewHashCLIP(clip.ViTB16)
+	default:
+		err = fmt.Errorf("-weights %q: want float16 or float32", a.Weights)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -112,14 +112,24 @@ def hash_fill_(p, name, scale, offset, chunk=1 << 18):
         flat[lo:hi] = R.hash_uniform(name, lo, hi) * np.float32(scale) + np.float32(offset)
 
 
-def hash_model(torch):
+def half_weight(name, shape):
+    """Mirrors Go's clip.HalfWeight: the weight matrices that
+    clip.ConvertWeights stores in float16."""
+    return name in ("visual.proj", "text_projection") or (len(shape) >= 2 and name.endswith("weight"))
+
+
+def hash_model(torch, half_weights=False):
     """clip_ref.CLIP of ViT-B/16 shape with GoCoOp's hash weights, filled in
-    place (clip_ref.build_hash_model builds a second, full state dict)."""
+    place (clip_ref.build_hash_model builds a second, full state dict). With
+    half_weights the weight matrices' values are rounded to float16 (ties to
+    even, as Go's asm.Float32ToHalf) and kept in float32 storage."""
     with torch.no_grad():
         model = R.CLIP(**VITB16)
         for name, v in model.state_dict().items():
             scale, offset = R.hash_init(name, tuple(v.shape))
             hash_fill_(v, name, scale, offset)
+            if half_weights and half_weight(name, tuple(v.shape)):
+                v.copy_(v.half().float())
     model.float().eval()
     for p in model.parameters():
         p.requires_grad_(False)
@@ -162,6 +172,7 @@ def main():
     ap.add_argument("--tokens", help="JSON with the class prompts' token rows")
     ap.add_argument("--sgemm-time", type=float, default=0.3)
     ap.add_argument("--hash", action="store_true", help="GoCoOp's hash weights instead of random ones")
+    ap.add_argument("--half-weights", action="store_true", help="with --hash: the weight matrices' values rounded to float16 (GoCoOp's -weights float16)")
     ap.add_argument("--full-graph", action="store_true", help="train at B > 1 as one CustomCLIP graph")
     ap.add_argument("--cut", action="store_true", help="cut every prompt after the longest EOT of the class list")
     args = ap.parse_args()
@@ -201,7 +212,7 @@ def main():
         return
 
     if args.hash:
-        model = hash_model(torch)
+        model = hash_model(torch, args.half_weights)
         images = torch.from_numpy(R.hash_tensor("bench.images", (args.batch, 3, 224, 224), np.float32(1), np.float32(0)))
     else:
         model = random_model(torch, R)
