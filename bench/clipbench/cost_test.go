@@ -106,13 +106,15 @@ func TestSmokeWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a full ViT-B/16")
 	}
-	a := workerArgs{Task: "image", Batch: 1, Warmup: 0, Reps: 1, Cores: 2}
-	res, err := goModel(a, time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Times) != 1 || !(res.Times[0] > 0) {
-		t.Fatalf("times %v", res.Times)
+	for _, w := range []string{"float16", "float32"} {
+		a := workerArgs{Task: "image", Batch: 1, Warmup: 0, Reps: 1, Cores: 2, Weights: w}
+		res, err := goModel(a, time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(res.Times) != 1 || !(res.Times[0] > 0) {
+			t.Fatalf("%s: times %v", w, res.Times)
+		}
 	}
 }
 
