@@ -91,6 +91,8 @@ var ops3 = map[string]struct {
 	"fmul":  {0x6e20dc00, "FMUL"},
 	"fmax":  {0x4e20f400, "FMAX"},
 	"fmin":  {0x4ea0f400, "FMIN"},
+	"fdiv":  {0x6e20fc00, "FDIV"},
+	"fminn": {0x4ea0c400, "FMINNM"}, // a NaN operand gives the other one
 	"faddp": {0x6e20d400, "VFADDP"},
 	"fmaxp": {0x6e20f400, "VFMAXP"},
 	"fcmgt": {0x6ea0e400, "VFCMGT"}, // Vd = Vn > Vm ? all ones : 0
@@ -393,9 +395,13 @@ var consts = []struct {
 	{"p0", 1.9875691500e-4}, {"p1", 1.3981999507e-3}, {"p2", 8.3334519073e-3},
 	{"p3", 4.1665795894e-2}, {"p4", 1.6666665459e-1}, {"p5", 5.0000001201e-1},
 	{"one", 1}, {"hi", 89}, {"lo", -86.9}, {"bias", 126},
+	{"nalpha", -1.702}, // −QuickGELUAlpha (rows.go), not used by expSub
 }
 
-// creg is the register holding constant name in expSub (V16-V29).
+// nExp is the number of constants of exp, the first ones of consts.
+const nExp = 14
+
+// creg is the register holding constant name (V16-V30).
 func creg(name string) int {
 	for i, c := range consts {
 		if c.name == name {
@@ -403,6 +409,48 @@ func creg(name string) int {
 		}
 	}
 	panic(name)
+}
+
+// expCore computes exp(Vx) with the Cephes expf polynomial (see expf in
+// rows.go), each multiply-add fused (FMLA/FMLS), clamping Vx to [lo, hi] in
+// place, through n, r, z = r², y and t (Horner alternates y and t), and
+// returns the register of the result (y or t). With mask ≥ 0, exp(x) is 0
+// for x < lo (Vmask = lo > x); with mask < 0 it is e^lo ≈ 1.8e-38 there.
+// FMIN and FMAX keep a NaN, which FCVTZS turns into a zero exponent: NaN·0
+// stays NaN. The constants are in V16-V30 (creg).
+func expCore(x, n, r, z, y, tt, mask int) int {
+	op3("fmin", x, x, creg("hi"))
+	if mask >= 0 {
+		op3("fcmgt", mask, creg("lo"), x) // lo > x
+	}
+	op3("fmax", x, x, creg("lo"))
+	w("\tVMOV V%d.B16, V%d.B16", creg("half"), n)
+	w("\tVFMLA V%d.S4, V%d.S4, V%d.S4", creg("log2e"), x, n) // n = x·log2e + 0.5
+	frintm(n, n)
+	w("\tVMOV V%d.B16, V%d.B16", x, r)
+	w("\tVFMLS V%d.S4, V%d.S4, V%d.S4", creg("c1"), n, r) // r = x - n·c1
+	w("\tVFMLS V%d.S4, V%d.S4, V%d.S4", creg("c2"), n, r) // r -= n·c2
+	op3("fmul", z, r, r)
+	w("\tVMOV V%d.B16, V%d.B16", creg("p0"), y)
+	cur, nxt := y, tt
+	for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
+		w("\tVMOV V%d.B16, V%d.B16", creg(p), nxt)
+		w("\tVFMLA V%d.S4, V%d.S4, V%d.S4", r, cur, nxt) // nxt = cur·r + p
+		cur, nxt = nxt, cur
+	}
+	w("\tVMOV V%d.B16, V%d.B16", r, nxt)
+	w("\tVFMLA V%d.S4, V%d.S4, V%d.S4", z, cur, nxt) // y = poly·r² + r
+	y = nxt
+	op3("fadd", y, y, creg("one"))
+	op3("fadd", n, n, creg("bias"))
+	fcvtzs(n, n)
+	w("\tVSHL $23, V%d.S4, V%d.S4", n, n) // 2^(n-1)
+	op3("fmul", y, y, n)
+	op3("fadd", y, y, y)
+	if mask >= 0 {
+		op3("bic", y, y, mask) // x < lo → 0
+	}
+	return y
 }
 
 // genRows writes the row helpers over n floats, n a positive multiple of 4.
@@ -632,41 +680,14 @@ func genRows() {
 	dup("m+16(FP)", 1)
 	w("\tVEOR V0.B16, V0.B16, V0.B16")
 	w("\tMOVD $expc<>(SB), R5")
-	for i := range consts {
+	for i := range consts[:nExp] {
 		w("\tVLD1R.P 4(R5), [V%d.S4]", 16+i)
 	}
 	// body computes vector x (register) with temporaries t[0..5] =
 	// n, r, z, y, t, mask and stores it at R0 (post-increment).
 	body := func(x int, t []int) {
-		n, r, z, y, tt, mask := t[0], t[1], t[2], t[3], t[4], t[5]
 		op3("fsub", x, x, 1)
-		op3("fmin", x, x, creg("hi"))
-		op3("fcmgt", mask, creg("lo"), x) // lo > x
-		op3("fmax", x, x, creg("lo"))
-		w("\tVMOV V%d.B16, V%d.B16", creg("half"), n)
-		w("\tVFMLA V%d.S4, V%d.S4, V%d.S4", creg("log2e"), x, n) // n = x·log2e + 0.5
-		frintm(n, n)
-		w("\tVMOV V%d.B16, V%d.B16", x, r)
-		w("\tVFMLS V%d.S4, V%d.S4, V%d.S4", creg("c1"), n, r) // r = x - n·c1
-		w("\tVFMLS V%d.S4, V%d.S4, V%d.S4", creg("c2"), n, r) // r -= n·c2
-		op3("fmul", z, r, r)
-		w("\tVMOV V%d.B16, V%d.B16", creg("p0"), y)
-		cur, nxt := y, tt
-		for _, p := range []string{"p1", "p2", "p3", "p4", "p5"} {
-			w("\tVMOV V%d.B16, V%d.B16", creg(p), nxt)
-			w("\tVFMLA V%d.S4, V%d.S4, V%d.S4", r, cur, nxt) // nxt = cur·r + p
-			cur, nxt = nxt, cur
-		}
-		w("\tVMOV V%d.B16, V%d.B16", r, nxt)
-		w("\tVFMLA V%d.S4, V%d.S4, V%d.S4", z, cur, nxt) // y = poly·r² + r
-		y = nxt
-		op3("fadd", y, y, creg("one"))
-		op3("fadd", n, n, creg("bias"))
-		fcvtzs(n, n)
-		w("\tVSHL $23, V%d.S4, V%d.S4", n, n) // 2^(n-1)
-		op3("fmul", y, y, n)
-		op3("fadd", y, y, y)
-		op3("bic", y, y, mask) // x < lo → 0
+		y := expCore(x, t[0], t[1], t[2], t[3], t[4], t[5])
 		w("\tVST1.P [V%d.S4], 16(R0)", y)
 		op3("fadd", 0, 0, y)
 	}
@@ -690,4 +711,84 @@ func genRows() {
 	faddpS(0, 0)
 	w("\tFMOVS F0, ret+24(FP)")
 	w("\tRET")
+	w("")
+
+	// QuickGELU, forward and backward, with e = exp(a), a = −α·x: two
+	// vectors per iteration, x in V0 and V1, their temporaries in V2-V7 and
+	// V8-V13 (a, n, r, z, y, t), dy in V14 and V15; constants in V16-V30.
+	// As on amd64, exp leaves out the x < lo mask: there e ≤ e^lo gives
+	// the bits of e = 0.
+	loadAll := func() {
+		w("\tMOVD $expc<>(SB), R5")
+		for i := range consts {
+			w("\tVLD1R.P 4(R5), [V%d.S4]", 16+i)
+		}
+	}
+	gloop := func(name string, loads func(nv int), body func(x int, t []int)) {
+		ta := []int{2, 3, 4, 5, 6, 7}
+		tb := []int{8, 9, 10, 11, 12, 13}
+		w("\tCMP $8, R4")
+		w("\tBLT %s1", name)
+		w("%sloop2:", name)
+		loads(2)
+		body(0, ta)
+		body(1, tb)
+		w("\tSUB $8, R4, R4")
+		w("\tCMP $8, R4")
+		w("\tBGE %sloop2", name)
+		w("%s1:", name)
+		w("\tCBZ R4, %sdone", name)
+		loads(1)
+		body(0, ta)
+		w("%sdone:", name)
+		w("\tRET")
+		w("")
+	}
+	one := creg("one")
+
+	w("// func quickGELUNEON(y, x *float32, n int)")
+	w("//")
+	w("// y = x / (1 + e), e = exp(−α·x) (quickGELUGo in rows.go).")
+	w("TEXT ·quickGELUNEON(SB), NOSPLIT, $0-24")
+	w("\tMOVD y+0(FP), R2")
+	w("\tMOVD x+8(FP), R0")
+	w("\tMOVD n+16(FP), R4")
+	loadAll()
+	gloop("gelu", func(nv int) { ld("R0", 0, nv, true) }, func(x int, t []int) {
+		a := t[0]
+		op3("fmul", a, x, creg("nalpha")) // a = −α·x
+		e := expCore(a, t[1], t[2], t[3], t[4], t[5], -1)
+		op3("fadd", e, e, one) // d = 1 + e
+		op3("fdiv", e, x, e)   // y = x / d
+		w("\tVST1.P [V%d.S4], 16(R2)", e)
+	})
+
+	w("// func quickGELUGradNEON(dx, dy, x *float32, n int)")
+	w("//")
+	w("// dx = dy·s·(1 − a·t), s = 1/(1+e) = σ(α·x), t = min(e·s, 1) = 1 − σ")
+	w("// (1 where e = +Inf makes e·s NaN: FMINNM returns the number), a")
+	w("// clamped to [lo, hi] (finite for any x); quickGELUGradGo in rows.go.")
+	w("TEXT ·quickGELUGradNEON(SB), NOSPLIT, $0-32")
+	w("\tMOVD dx+0(FP), R2")
+	w("\tMOVD dy+8(FP), R1")
+	w("\tMOVD x+16(FP), R0")
+	w("\tMOVD n+24(FP), R4")
+	loadAll()
+	gloop("grad", func(nv int) {
+		ld("R0", 0, nv, true)
+		ld("R1", 14, nv, true)
+	}, func(x int, t []int) {
+		a, n, r := t[0], t[1], t[2]
+		op3("fmul", a, x, creg("nalpha")) // a = −α·x
+		e := expCore(a, n, r, t[3], t[4], t[5], -1)
+		op3("fadd", n, e, one)  // d = 1 + e
+		op3("fdiv", n, one, n)  // s = 1 / d
+		op3("fmul", e, e, n)    // t = e·s
+		op3("fminn", e, e, one) // t = min(t, 1), NaN → 1
+		w("\tVMOV V%d.B16, V%d.B16", one, r)
+		w("\tVFMLS V%d.S4, V%d.S4, V%d.S4", e, a, r) // k = 1 − a·t (a clamped)
+		op3("fmul", r, r, n)                         // s·k
+		op3("fmul", r, r, 14+x)                      // ·dy
+		w("\tVST1.P [V%d.S4], 16(R2)", r)
+	})
 }

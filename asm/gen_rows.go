@@ -53,7 +53,11 @@ var consts = []struct {
 	{"p0", 1.9875691500e-4}, {"p1", 1.3981999507e-3}, {"p2", 8.3334519073e-3},
 	{"p3", 4.1665795894e-2}, {"p4", 1.6666665459e-1}, {"p5", 5.0000001201e-1},
 	{"one", 1}, {"hi", 89}, {"lo", -86.9}, {"bias", 126},
+	{"nalpha", -1.702}, // −QuickGELUAlpha (rows.go), not used by expSub
 }
+
+// nExp is the number of constants of exp, the first ones of consts.
+const nExp = 14
 
 func coff(name string) int {
 	for i, c := range consts {
@@ -292,11 +296,14 @@ func gen(k isa) {
 	// expf in rows.go), through registers x (src clamped to [lo, hi]), n,
 	// r, z and the x < lo mask (K<km> on AVX-512); V(src) is left alone
 	// unless it is x. AVX2 broadcasts constants into V(ta) and V(tb).
+	// With mask < 0, exp(x) for x < lo is e^lo ≈ 1.8e-38 instead of 0.
 	expCore := func(src, x, n, r, z, y, mask, km, ta, tb int) {
 		w("\tVMINPS %s, %s, %s", V(src), c("hi", ta), V(x)) // NaN in src is kept
-		if k.avx2 {
+		switch {
+		case mask < 0:
+		case k.avx2:
 			w("\tVCMPPS $1, %s, %s, %s", c("lo", ta), V(x), V(mask)) // mask = x < lo
-		} else {
+		default:
 			w("\tVCMPPS $1, %s, %s, K%d", c("lo", ta), V(x), km)
 		}
 		w("\tVMAXPS %s, %s, %s", V(x), c("lo", ta), V(x))
@@ -322,9 +329,11 @@ func gen(k isa) {
 		w("\tVPSLLD $23, %s, %s", V(n), V(n)) // 2^(n-1)
 		w("\tVMULPS %s, %s, %s", V(n), V(y), V(y))
 		w("\tVADDPS %s, %s, %s", V(y), V(y), V(y)) // ·2
-		if k.avx2 {
+		switch {
+		case mask < 0:
+		case k.avx2:
 			w("\tVANDNPS %s, %s, %s", V(y), V(mask), V(y)) // x < lo → 0
-		} else {
+		default:
 			w("\tVPXORD %s, %s, K%d, %s", V(y), V(y), km, V(y))
 		}
 	}
@@ -344,13 +353,17 @@ func gen(k isa) {
 	w("\tMOVQ n+8(FP), CX")
 	w("\tVBROADCASTSS m+16(FP), %s", V(7))
 	zero(0)
-	if !k.avx2 {
-		for i, c := range consts {
-			r := V(8 + i)
-			cr[c.name] = r
-			w("\tVBROADCASTSS expc<>+%d(SB), %s", 4*i, r)
+	// loadConsts broadcasts the first nc constants into V8... (AVX-512).
+	loadConsts := func(nc int) {
+		if !k.avx2 {
+			for i, c := range consts[:nc] {
+				r := V(8 + i)
+				cr[c.name] = r
+				w("\tVBROADCASTSS expc<>+%d(SB), %s", 4*i, r)
+			}
 		}
 	}
+	loadConsts(nExp)
 	// body computes one vector at off(SI) with registers x, n, r, z, y,
 	// mask (mask is K<km> on AVX-512).
 	body := func(off, x, n, r, z, y, mask, km int) {
@@ -384,5 +397,82 @@ func gen(k isa) {
 	hreduce("ADD")
 	w("\tVMOVSS X0, ret+24(FP)")
 	end()
+
+	// QuickGELU, forward and backward, with e = exp(a), a = −α·x: two
+	// independent vectors per iteration (registers gA, gB), then one.
+	// AVX-512 keeps the constants in V8-V22; AVX2 broadcasts them into V7
+	// and V8 when used.
+	type gregs struct{ a, t, n, r, z, y int }
+	gA, gB := gregs{0, 1, 2, 3, 4, 5}, gregs{9, 10, 11, 12, 13, 14}
+	if !k.avx2 {
+		gB = gregs{23, 24, 25, 26, 27, 28}
+	}
+	// gexp: V(y) = exp(V(a)), V(a) clamped to [lo, hi] in place. The
+	// x < lo mask is left out: there e ≤ e^lo ≈ 1.8e-38 gives the bits of
+	// e = 0 (quickGELUGo's), as 1 + e = 1 and 1 − a·e·s = 1.
+	gexp := func(g gregs) { expCore(g.a, g.a, g.n, g.r, g.z, g.y, -1, 0, 8, 8) }
+	gloop := func(name string, adv []string, body func(off int, g gregs)) {
+		w("\tCMPQ CX, $%d", 2*k.lanes)
+		w("\tJLT %s1", name)
+		w("%sloop2:", name)
+		body(0, gA)
+		body(vb, gB)
+		for _, p := range adv {
+			w("\tADDQ $%d, %s", 2*vb, p)
+		}
+		w("\tSUBQ $%d, CX", 2*k.lanes)
+		w("\tCMPQ CX, $%d", 2*k.lanes)
+		w("\tJGE %sloop2", name)
+		w("%s1:", name)
+		w("\tTESTQ CX, CX")
+		w("\tJZ %sdone", name)
+		body(0, gA)
+		w("%sdone:", name)
+		end()
+	}
+
+	w("// func quickGELU%s(y, x *float32, n int)", sfx)
+	w("//")
+	w("// y = x / (1 + e), e = exp(−α·x) (quickGELUGo in rows.go). x is loaded")
+	w("// again for the division, in the register of the clamped exponent.")
+	w("TEXT ·quickGELU%s(SB), NOSPLIT, $0-24", sfx)
+	w("\tMOVQ y+0(FP), DI")
+	w("\tMOVQ x+8(FP), SI")
+	w("\tMOVQ n+16(FP), CX")
+	loadConsts(len(consts))
+	gloop("gelu", []string{"SI", "DI"}, func(off int, g gregs) {
+		w("\tVMULPS %d(SI), %s, %s", off, c("nalpha", 7), V(g.a)) // a = −α·x
+		gexp(g)
+		w("\tVADDPS %s, %s, %s", c("one", 7), V(g.y), V(g.y)) // d = 1 + e
+		w("\tVMOVUPS %d(SI), %s", off, V(g.t))
+		w("\tVDIVPS %s, %s, %s", V(g.y), V(g.t), V(g.y)) // y = x / d
+		w("\tVMOVUPS %s, %d(DI)", V(g.y), off)
+	})
+
+	w("// func quickGELUGrad%s(dx, dy, x *float32, n int)", sfx)
+	w("//")
+	w("// dx = dy·s·(1 − a·t), s = 1/(1+e) = σ(α·x), t = min(e·s, 1) = 1 − σ")
+	w("// (1 where e = +Inf makes e·s NaN: VMINPS returns its second source on")
+	w("// NaN), a clamped to [lo, hi] (finite for any x); quickGELUGradGo in")
+	w("// rows.go.")
+	w("TEXT ·quickGELUGrad%s(SB), NOSPLIT, $0-32", sfx)
+	w("\tMOVQ dx+0(FP), DI")
+	w("\tMOVQ dy+8(FP), DX")
+	w("\tMOVQ x+16(FP), SI")
+	w("\tMOVQ n+24(FP), CX")
+	loadConsts(len(consts))
+	gloop("grad", []string{"SI", "DX", "DI"}, func(off int, g gregs) {
+		w("\tVMULPS %d(SI), %s, %s", off, c("nalpha", 7), V(g.a)) // a = −α·x
+		gexp(g)
+		one := c("one", 7)
+		w("\tVADDPS %s, %s, %s", one, V(g.y), V(g.n))       // d = 1 + e
+		w("\tVDIVPS %s, %s, %s", V(g.n), one, V(g.n))       // s = 1 / d
+		w("\tVMULPS %s, %s, %s", V(g.n), V(g.y), V(g.y))    // t = e·s
+		w("\tVMINPS %s, %s, %s", one, V(g.y), V(g.y))       // t = min(t, 1), NaN → 1
+		w("\tVFNMADD213PS %s, %s, %s", one, V(g.y), V(g.a)) // k = 1 − a·t (a clamped)
+		w("\tVMULPS %s, %s, %s", V(g.n), V(g.a), V(g.a))    // s·k
+		w("\tVMULPS %d(DX), %s, %s", off, V(g.a), V(g.a))   // ·dy
+		w("\tVMOVUPS %s, %d(DI)", V(g.a), off)
+	})
 	_ = X
 }

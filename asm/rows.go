@@ -18,11 +18,14 @@ type rowKernels struct {
 	expSub  func(x []float32, m float32) float32 // x[i] = exp(x[i]-m), returns Σ
 	sumSqD  func(x []float32, mean float32) float32
 	normAff func(dst, x, gamma, beta []float32, mean, rstd float32)
+	gelu    func(y, x []float32)
+	geluG   func(dx, dy, x []float32)
 }
 
 var genericRows = rowKernels{
 	dot: dotGo, axpy: axpyGo, scale: scaleGo, add: addGo, mul: mulGo,
 	max: maxGo, sum: sumGo, expSub: expSubGo, sumSqD: sumSqDGo, normAff: normAffGo,
+	gelu: quickGELUGo, geluG: quickGELUGradGo,
 }
 
 func rows() *rowKernels { return &current.Load().rows }
@@ -60,6 +63,27 @@ func Mul(dst, a, b []float32) {
 // inputs in [-86.9, 88.7]; below -86.9 the result is 0 (exp(-86.9) ≈ 1.8e-38),
 // above ≈88.72 it is +Inf, and NaN stays NaN.
 func ExpInPlace(x []float32) { rows().expSub(x, 0) }
+
+// QuickGELUAlpha is α in CLIP's activation QuickGELU(x) = x·σ(α·x).
+const QuickGELUAlpha = 1.702
+
+// QuickGELU sets y[i] = x[i]·σ(α·x[i]) = x[i]/(1 + e^(−α·x[i])) for
+// i < len(y), α = QuickGELUAlpha, with ExpInPlace's exp and one division;
+// y may alias x. e^(−α·x) overflows to +Inf for x < −52.1, giving −0 (NaN
+// for x = −Inf, ∞/∞), and is 0 for x > 51.1, giving x. TestQuickGELU
+// states the error bounds.
+func QuickGELU(y, x []float32) { rows().gelu(y, x[:len(y)]) }
+
+// QuickGELUGrad sets dx[i] = dy[i]·QuickGELU′(x[i]) for i < len(dx), with
+// QuickGELU′(x) = σ + α·x·σ·(1−σ) = σ·(1 + α·x·(1−σ)), σ = σ(α·x): it
+// recomputes σ from x as QuickGELU does, and 1−σ as e·σ, free of the
+// cancellation of 1−σ for large x. dx may alias dy or x. No NaN unless x
+// or dy is NaN: the derivative is 1 for large x (+Inf included) and 0 for
+// very negative x (−Inf included).
+func QuickGELUGrad(dx, dy, x []float32) {
+	n := len(dx)
+	rows().geluG(dx, dy[:n], x[:n])
+}
 
 // SoftmaxRow replaces x by softmax(x) in place, subtracting max(x) first so
 // that no exponential overflows. An empty row is left alone.
@@ -219,4 +243,34 @@ func expf(x float32) float32 {
 	y = y*z + r + 1
 	y *= math.Float32frombits(uint32(int32(n)+126) << 23)
 	return y + y
+}
+
+// quickGELUGo is the reference of the QuickGELU kernels and runs their
+// tails: the same operations as the assembly (which fuses the exp's
+// multiply-adds, see expf).
+func quickGELUGo(y, x []float32) {
+	for i, v := range x {
+		y[i] = v / (1 + expf(-QuickGELUAlpha*v))
+	}
+}
+
+// quickGELUGradGo is the reference of the QuickGELUGrad kernels: with
+// a = −α·x, e = e^a, s = 1/(1+e) = σ(α·x) and t = e·s = 1−σ,
+// dx = dy·s·(1 − a·t). t is 1 where e = +Inf (x < −52.1) makes e·s NaN,
+// and where rounding takes it above 1. a·t takes a clamped to expf's
+// [expLo, expHi], as the kernels do: finite where −α·x overflows (|x| >
+// 2e38, ±Inf), and exact elsewhere where it matters (t = 0 below expLo,
+// s = 0 above expHi).
+func quickGELUGradGo(dx, dy, x []float32) {
+	for i, v := range x {
+		a := -QuickGELUAlpha * v
+		e := expf(a)
+		s := 1 / (1 + e)
+		t := e * s
+		if !(t <= 1) {
+			t = 1
+		}
+		a = min(max(a, expLo), expHi)
+		dx[i] = dy[i] * (s * (1 - a*t))
+	}
 }

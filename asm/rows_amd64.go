@@ -37,6 +37,12 @@ func normAffAVX512(dst, x, gamma, beta *float32, n int, mean, rstd float32)
 func expSubAVX512(x *float32, n int, m float32) float32
 
 //go:noescape
+func quickGELUAVX512(y, x *float32, n int)
+
+//go:noescape
+func quickGELUGradAVX512(dx, dy, x *float32, n int)
+
+//go:noescape
 func dotAVX2(x, y *float32, n int) float32
 
 //go:noescape
@@ -66,7 +72,13 @@ func normAffAVX2(dst, x, gamma, beta *float32, n int, mean, rstd float32)
 //go:noescape
 func expSubAVX2(x *float32, n int, m float32) float32
 
+//go:noescape
+func quickGELUAVX2(y, x *float32, n int)
+
+//go:noescape
+func quickGELUGradAVX2(dx, dy, x *float32, n int)
+
 var (
-	avx512Rows = rowAsm{16, dotAVX512, sumAVX512, maxAVX512, sumSqDAVX512, axpyAVX512, scaleAVX512, addAVX512, mulAVX512, normAffAVX512, expSubAVX512}.kernels()
-	avx2Rows   = rowAsm{8, dotAVX2, sumAVX2, maxAVX2, sumSqDAVX2, axpyAVX2, scaleAVX2, addAVX2, mulAVX2, normAffAVX2, expSubAVX2}.kernels()
+	avx512Rows = rowAsm{16, dotAVX512, sumAVX512, maxAVX512, sumSqDAVX512, axpyAVX512, scaleAVX512, addAVX512, mulAVX512, normAffAVX512, expSubAVX512, quickGELUAVX512, quickGELUGradAVX512}.kernels()
+	avx2Rows   = rowAsm{8, dotAVX2, sumAVX2, maxAVX2, sumSqDAVX2, axpyAVX2, scaleAVX2, addAVX2, mulAVX2, normAffAVX2, expSubAVX2, quickGELUAVX2, quickGELUGradAVX2}.kernels()
 )

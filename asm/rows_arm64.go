@@ -37,4 +37,10 @@ func normAffNEON(dst, x, gamma, beta *float32, n int, mean, rstd float32)
 //go:noescape
 func expSubNEON(x *float32, n int, m float32) float32
 
-var neonRows = rowAsm{4, dotNEON, sumNEON, maxNEON, sumSqDNEON, axpyNEON, scaleNEON, addNEON, mulNEON, normAffNEON, expSubNEON}.kernels()
+//go:noescape
+func quickGELUNEON(y, x *float32, n int)
+
+//go:noescape
+func quickGELUGradNEON(dx, dy, x *float32, n int)
+
+var neonRows = rowAsm{4, dotNEON, sumNEON, maxNEON, sumSqDNEON, axpyNEON, scaleNEON, addNEON, mulNEON, normAffNEON, expSubNEON, quickGELUNEON, quickGELUGradNEON}.kernels()

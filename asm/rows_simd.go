@@ -19,6 +19,8 @@ type rowAsm struct {
 	mul     func(dst, a, b *float32, n int)
 	normAff func(dst, x, gamma, beta *float32, n int, mean, rstd float32)
 	expSub  func(x *float32, n int, m float32) float32
+	gelu    func(y, x *float32, n int)
+	geluG   func(dx, dy, x *float32, n int)
 }
 
 // kernels wraps the assembly in slice functions: the first n&^(lanes-1)
@@ -104,6 +106,20 @@ func (r rowAsm) kernels() rowKernels {
 				s = r.expSub(&x[0], n, m)
 			}
 			return s + expSubGo(x[n:], m)
+		},
+		gelu: func(y, x []float32) {
+			n := split(len(y))
+			if n > 0 {
+				r.gelu(&y[0], &x[0], n)
+			}
+			quickGELUGo(y[n:], x[n:])
+		},
+		geluG: func(dx, dy, x []float32) {
+			n := split(len(dx))
+			if n > 0 {
+				r.geluG(&dx[0], &dy[0], &x[0], n)
+			}
+			quickGELUGradGo(dx[n:], dy[n:], x[n:])
 		},
 	}
 }
