@@ -37,6 +37,9 @@ func ScaledDotProductAttention(q, k, v *Var, causal bool, probs **tensor.Tensor)
 func AttentionProbs(q, k *Var, causal bool) *Var {
 	d := q.Value.Dim(-1)
 	scale := float32(1 / math.Sqrt(float64(d)))
+	if onDevice(q.Value) || onDevice(k.Value) {
+		return attentionProbsDevice(q, k, scale, causal)
+	}
 	// The scores are scaled, masked and softmaxed in place: p is the only
 	// [..., Lq, Lk] tensor kept.
 	p := tensor.MatMulT(q.Value, k.Value, false, true).Contiguous() // [..., Lq, Lk]
@@ -46,6 +49,26 @@ func AttentionProbs(q, k *Var, causal bool) *Var {
 	return newOp("attention_probs", p, func(g *tensor.Tensor) {
 		dS := g.Contiguous().Clone() // dP, then dS in place
 		softmaxBackwardLastInPlace(p, dS, scale)
+		if nq.requiresGrad {
+			nq.accumulate(tensor.SumTo(tensor.MatMul(dS, kv), nq.shape))
+		}
+		if nk.requiresGrad {
+			nk.accumulate(tensor.SumTo(tensor.MatMulT(dS, qv, true, false), nk.shape))
+		}
+	}, q, k)
+}
+
+// attentionProbsDevice is AttentionProbs with tensor ops, for device
+// values: the masked softmax kernel (tensor.MaskedSoftmax) forward, and
+// dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale composed of elementwise ops and a
+// row sum backward.
+func attentionProbsDevice(q, k *Var, scale float32, causal bool) *Var {
+	nq, nk := q.node, k.node
+	qv, kv := q.Value, k.Value
+	p := tensor.MaskedSoftmax(tensor.MatMulT(qv, kv, false, true), scale, causal) // [..., Lq, Lk]
+	return newOp("attention_probs", p, func(g *tensor.Tensor) {
+		dot := tensor.Sum(tensor.Mul(g, p), []int{-1}, true)
+		dS := tensor.MulScalar(tensor.Mul(p, tensor.Sub(g, dot)), scale)
 		if nq.requiresGrad {
 			nq.accumulate(tensor.SumTo(tensor.MatMul(dS, kv), nq.shape))
 		}

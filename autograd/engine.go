@@ -43,7 +43,9 @@ func (v *node) accumulate(g *tensor.Tensor) {
 	switch {
 	case v.pending == nil:
 		v.pending, v.owned = g, false
-	case !v.owned:
+	case !v.owned || onDevice(g):
+		// On a device the sum is a fresh tensor too (the in-place
+		// methods are host code).
 		v.pending, v.owned = tensor.Add(v.pending, g), true
 	default:
 		v.pending.AddInPlace(g)
@@ -54,6 +56,23 @@ func (v *node) accumulate(g *tensor.Tensor) {
 // gradient, as accumulate would a gradient of v's shape that is g there
 // and zero elsewhere, without making that tensor unless nothing is pending.
 func (v *node) accumulateSlice(d, start, end int, g *tensor.Tensor) {
+	if onDevice(g) { // the same, with tensor.Copy writing into the slice
+		switch {
+		case v.pending == nil:
+			p := tensor.ZerosOn(g.Device(), v.shape...)
+			tensor.Copy(p.Slice(d, start, end), g)
+			v.pending, v.owned = p, true
+		case !v.owned:
+			p := v.pending.Clone()
+			s := p.Slice(d, start, end)
+			tensor.Copy(s, tensor.Add(s, g))
+			v.pending, v.owned = p, true
+		default:
+			s := v.pending.Slice(d, start, end)
+			tensor.Copy(s, tensor.Add(s, g))
+		}
+		return
+	}
 	switch {
 	case v.pending == nil:
 		p := tensor.Zeros(v.shape...)
@@ -73,7 +92,7 @@ func (v *Var) Backward() {
 	if v.Value.Numel() != 1 {
 		panic(fmt.Sprintf("autograd: Backward needs a scalar output (numel 1), got %s; use BackwardWith to seed a gradient", v.label()))
 	}
-	v.BackwardWith(tensor.Ones(v.Value.Shape()...))
+	v.BackwardWith(tensor.FullOn(v.Value.Device(), 1, v.Value.Shape()...))
 }
 
 // BackwardWith seeds the output gradient explicitly (fake-loss trick). grad
@@ -85,9 +104,12 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) {
 	checkSeed("Backward", v, grad)
 	backprop([]*node{v.node}, []*tensor.Tensor{grad}, nil, func(n *node, g *tensor.Tensor) {
 		if (n.backward == nil || n.retain) && n.v != nil { // a leaf or retained
-			if n.v.Grad == nil {
+			switch {
+			case n.v.Grad == nil:
 				n.v.Grad = g.Clone() // own storage: optimizers may update it in place
-			} else {
+			case onDevice(g):
+				n.v.Grad = tensor.Add(n.v.Grad, g)
+			default:
 				n.v.Grad.AddInPlace(g)
 			}
 		}
@@ -114,7 +136,7 @@ func Grad(outputs, inputs []*Var, seeds []*tensor.Tensor) []*tensor.Tensor {
 			if o.Value.Numel() != 1 {
 				panic(fmt.Sprintf("autograd: Grad: output %d is %s, not a scalar; give its seed", i, o.label()))
 			}
-			grads[i] = tensor.Ones(o.Value.Shape()...)
+			grads[i] = tensor.FullOn(o.Value.Device(), 1, o.Value.Shape()...)
 		} else {
 			grads[i] = seeds[i]
 		}
@@ -150,6 +172,7 @@ func checkSeed(op string, out *Var, seed *tensor.Tensor) {
 	if !tensor.SameShape(seed.Shape(), out.Value.Shape()) {
 		panic(fmt.Sprintf("autograd: %s: gradient of shape %v for %s", op, seed.Shape(), out.label()))
 	}
+	checkDevice(op, out, seed)
 }
 
 // backprop is the reverse walk shared by BackwardWith and Grad: it seeds

@@ -13,7 +13,7 @@ func IndexSelect(a *Var, dim int, idx []int) *Var {
 	idx = append([]int(nil), idx...) // the closure must not see later changes
 	shape, na := a.Value.Shape(), a.node
 	return newOp("index_select", tensor.IndexSelect(a.Value, dim, idx), func(g *tensor.Tensor) {
-		ga := tensor.Zeros(shape...)
+		ga := tensor.ZerosOn(g.Device(), shape...)
 		tensor.IndexAdd(ga, dim, idx, g)
 		na.accumulate(ga)
 	}, a)
@@ -37,7 +37,7 @@ func GatherRows(x *Var, idx []int) *Var {
 	flat := append([]int{B * L}, shape[2:]...)
 	nx := x.node
 	return newOp("gather_rows", tensor.IndexSelect(x.Value.Reshape(flat...), 0, rows), func(g *tensor.Tensor) {
-		gx := tensor.Zeros(flat...)
+		gx := tensor.ZerosOn(g.Device(), flat...)
 		tensor.IndexAdd(gx, 0, rows, g)
 		nx.accumulate(gx.Reshape(shape...))
 	}, x)

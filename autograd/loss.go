@@ -23,6 +23,15 @@ func CrossEntropy(logits *Var, labels []int) *Var {
 		}
 	}
 	labels = append([]int(nil), labels...)
+	nl := logits.node
+	if lv := logits.Value; onDevice(lv) {
+		// The fused kernels: per-row losses (averaged on the device) and
+		// (p − onehot)/N times the upstream scalar.
+		loss := tensor.Mean(tensor.CrossEntropyRows(lv, labels), nil, false)
+		return newOp("cross_entropy", loss, func(g *tensor.Tensor) {
+			nl.accumulate(tensor.Mul(tensor.CrossEntropyGrad(lv, labels, 1/float32(N)), g))
+		}, logits)
+	}
 	logp := tensor.LogSoftmax(logits.Value, -1).Contiguous()
 	lp := logp.Data()
 	var sum float64
@@ -30,7 +39,6 @@ func CrossEntropy(logits *Var, labels []int) *Var {
 		sum -= float64(lp[i*C+l])
 	}
 	loss := tensor.Scalar(float32(sum / float64(N)))
-	nl := logits.node
 	return newOp("cross_entropy", loss, func(g *tensor.Tensor) {
 		grad := tensor.Exp(logp) // p, a fresh [N, C]
 		gd := grad.Data()

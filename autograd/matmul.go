@@ -63,7 +63,11 @@ func Linear(x, w, b *Var) *Var {
 	x2 := x.Value.Reshape(rows, in)               // [N, in]
 	y := tensor.MatMulT(x2, w.Value, false, true) // [N, out]
 	if b != nil {
-		y.AddInPlace(b.Value)
+		if onDevice(y) {
+			y = tensor.Add(y, b.Value)
+		} else {
+			y.AddInPlace(b.Value)
+		}
 	}
 	outShape := append(xs[:len(xs)-1:len(xs)-1], nOut) // [..., out]
 	// The backward keeps w only for dx and x only for dw: a frozen Linear

@@ -15,6 +15,7 @@ func zip(a, b *tensor.Tensor, kernel func(out, a, b []float32)) *tensor.Tensor {
 	if !tensor.SameShape(a.Shape(), b.Shape()) {
 		panic(&tensor.ShapeError{Op: "autograd.zip", Shapes: [][]int{a.Shape(), b.Shape()}, Msg: "shapes differ"})
 	}
+	hostOnly("elementwise backward", a)
 	out := tensor.New(a.Shape()...)
 	od, ad, bd := out.Data(), a.Contiguous().Data(), b.Contiguous().Data()
 	tensor.ParallelForVec(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi], bd[lo:hi]) })
@@ -23,6 +24,7 @@ func zip(a, b *tensor.Tensor, kernel func(out, a, b []float32)) *tensor.Tensor {
 
 // mapTensor returns kernel(a) elementwise, as zip.
 func mapTensor(a *tensor.Tensor, kernel func(out, a []float32)) *tensor.Tensor {
+	hostOnly("elementwise op", a)
 	out := tensor.New(a.Shape()...)
 	od, ad := out.Data(), a.Contiguous().Data()
 	tensor.ParallelForVec(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi]) })

@@ -7,6 +7,7 @@ import (
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
+	"github.com/gocoop/gocoop/tensor"
 )
 
 // TextTransformer is CLIP's text tower. model.py keeps these fields on the
@@ -99,6 +100,14 @@ func (t *TextTransformer) Forward(x *autograd.Var, ids [][]int32, tr *TowerTrace
 		tr.Features = x
 	}
 	return x
+}
+
+// FullRoute reports whether ForwardShared takes its full route: with
+// FullPrompts set, or with the tower on a device, where the packed path's
+// autograd.PackedAttention has no kernel yet (docs/cuda.md §5): every prompt
+// then runs at all C positions through Forward, as openai/CLIP does.
+func (t *TextTransformer) FullRoute() bool {
+	return t.FullPrompts || t.PositionalEmbedding.Value.Device() != tensor.CPU
 }
 
 // checkIDs validates that ids is a non-empty batch of rows of one length

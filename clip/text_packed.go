@@ -74,11 +74,15 @@ func (m *CLIP) EncodeTextEmbeddingsShared(prompts *autograd.Var, ids [][]int32, 
 		panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: prompts %v with prefix length %d, want [N, L, W] and 0 ≤ prefix ≤ L", s, prefixLen))
 	}
 	n, l, w := s[0], s[1], s[2]
-	pd := prompts.Value.Contiguous().Data()
-	for i := 1; i < n; i++ {
-		for j := range prefixLen * w {
-			if pd[i*l*w+j] != pd[j] {
-				panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: prompt %d differs from prompt 0 at position %d of the shared prefix (length %d)", i, j/w, prefixLen))
+	if prompts.Value.Device() != tensor.CPU {
+		checkSharedOnDevice(prompts.Value, prefixLen)
+	} else {
+		pd := prompts.Value.Contiguous().Data()
+		for i := 1; i < n; i++ {
+			for j := range prefixLen * w {
+				if pd[i*l*w+j] != pd[j] {
+					panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: prompt %d differs from prompt 0 at position %d of the shared prefix (length %d)", i, j/w, prefixLen))
+				}
 			}
 		}
 	}
@@ -88,6 +92,27 @@ func (m *CLIP) EncodeTextEmbeddingsShared(prompts *autograd.Var, ids [][]int32, 
 	}
 	suffix := autograd.Slice(prompts, 1, prefixLen, l) // [N, L−P, W]
 	return autograd.Reshape(m.EncodeTextShared(prefix, suffix, ids), n, t.OutputDim)
+}
+
+// checkSharedOnDevice is EncodeTextEmbeddingsShared's equality check for
+// prompts on a device: the largest difference of any prompt's prefix from
+// prompt 0's, either way, computed there (two scalars downloaded); it must
+// be 0 (a NaN is a difference, as on the CPU).
+func checkSharedOnDevice(prompts *tensor.Tensor, prefixLen int) {
+	n := prompts.Dim(0)
+	if n < 2 || prefixLen == 0 {
+		return
+	}
+	pre := prompts.Slice(1, 0, prefixLen)
+	d := tensor.Sub(pre, pre.Slice(0, 0, 1)) // [N, P, W]
+	m := tensor.Concat([]*tensor.Tensor{tensor.Max(d, nil, true).Reshape(1), tensor.Max(tensor.Neg(d), nil, true).Reshape(1)}, 0)
+	h, err := m.To(tensor.CPU)
+	if err != nil {
+		panic(err)
+	}
+	if v := h.Data(); !(v[0] == 0 && v[1] == 0) {
+		panic(fmt.Sprintf("clip: EncodeTextEmbeddingsShared: a prompt differs from prompt 0 inside the shared prefix (length %d): largest difference %g", prefixLen, max(v[0], v[1])))
+	}
 }
 
 // ForwardShared is EncodeTextShared on the tower; tr, if non-nil, receives
@@ -115,7 +140,7 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 			panic(fmt.Sprintf("clip: EncodeTextShared: class %d has its EOT at position %d, inside the shared prefix of %d positions", c, e, p))
 		}
 	}
-	if t.FullPrompts {
+	if t.FullRoute() {
 		return t.forwardAssembled(prefix, suffix, ids, g, tr)
 	}
 	pk := newTextPacking(g, p, l-p, eot)

@@ -82,7 +82,7 @@ func SaveCheckpoint(path string, l Learner, opt *optim.SGD, epoch int) error {
 	var names []string
 	add := func(name string, t *tensor.Tensor) {
 		names = append(names, name)
-		tensors[name] = &ckpt.Tensor{Shape: t.Shape(), Data: t.ToSlice()}
+		tensors[name] = &ckpt.Tensor{Shape: t.Shape(), Data: host(t).ToSlice()} // from a host copy: the same file from any device
 	}
 	for _, p := range l.NamedParameters("") {
 		add(p.Name, p.Var.Value)

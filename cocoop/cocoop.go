@@ -65,6 +65,9 @@ func NewPromptLearner(m *clip.CLIP, ctxInit string, nCtx int, rng *tensor.RNG) (
 		PromptPrefix: prefix,
 	}
 	p.MetaNet = (&nn.Sequential{}).Add("linear1", p.Linear1).Add("relu", nn.ReLU{}).Add("linear2", p.Linear2)
+	if err := nn.To(p, m.Device()); err != nil { // the trainables live with the model
+		return nil, fmt.Errorf("cocoop: %w", err)
+	}
 	return p, nil
 }
 
@@ -195,7 +198,7 @@ func (c *CoCoOp) encoder(cp *classPrompts, s *autograd.Var) textEncoder {
 // plus, per class, its positions after the context up to its EOT.
 func (c *CoCoOp) imagesPerCall(cp *classPrompts, b int) int {
 	size, n := c.cfg.ChunkSize, cp.n()
-	if c.Model.Text.FullPrompts {
+	if c.Model.Text.FullRoute() {
 		return 1
 	}
 	if size <= 0 {
@@ -215,7 +218,7 @@ func (c *CoCoOp) imagesPerCall(cp *classPrompts, b int) int {
 // shifted returns ctx + π(x) [B, n_ctx, W] (the same π added to every
 // context vector), with a graph when train is set.
 func (c *CoCoOp) shifted(x *tensor.Tensor, train bool) *autograd.Var {
-	pi := c.Prompt.Pi(autograd.Constant(x), train) // [B, W]
+	pi := c.Prompt.Pi(autograd.Constant(toDev(x, c.Model.Device())), train) // [B, W]
 	ctx := c.Prompt.Ctx
 	if !train {
 		ctx = ctx.Detach()
@@ -225,9 +228,10 @@ func (c *CoCoOp) shifted(x *tensor.Tensor, train bool) *autograd.Var {
 
 // LogitsFromFeatures implements Classifier: the text encoder over all
 // classes with ctx + π(x̂ᵢ) for each image, no graph, imagesPerCall images
-// per text-encoder call.
+// per text-encoder call. feats and the logits are host tensors.
 func (c *CoCoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
 	b, n := feats.Dim(0), c.classes.n()
+	dev := c.Model.Device()
 	sh := c.shifted(feats, false).Value // [B, n_ctx, W]
 	scale := logitScale(c.Model)
 	out := tensor.New(b, n)
@@ -235,8 +239,8 @@ func (c *CoCoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
 	for lo := 0; lo < b; lo += group {
 		hi := min(b, lo+group)
 		t := textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.encoder(c.classes, autograd.Constant(sh.Slice(0, lo, hi)))) // [hi-lo, n, E]
-		l := groupLogits(autograd.Constant(feats.Slice(0, lo, hi)), autograd.Constant(t), scale)                             // [hi-lo, n]
-		copy(out.Data()[lo*n:hi*n], l.Value.Contiguous().Data())
+		l := groupLogits(autograd.Constant(toDev(feats.Slice(0, lo, hi), dev)), autograd.Constant(t), scale)                 // [hi-lo, n]
+		copy(out.Data()[lo*n:hi*n], host(l.Value).Contiguous().Data())
 	}
 	return out
 }
@@ -254,7 +258,7 @@ func (c *CoCoOp) Logits(images *tensor.Tensor) *tensor.Tensor {
 func (c *CoCoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 	sh := c.shifted(feats, true) // [B, n_ctx, W]
 	all := c.classes.chunks(0)[0]
-	return groupLogits(autograd.Constant(feats), c.encoder(c.classes, sh)(all, true), logitScale(c.Model))
+	return groupLogits(autograd.Constant(toDev(feats, c.Model.Device())), c.encoder(c.classes, sh)(all, true), logitScale(c.Model))
 }
 
 // ForwardBackward implements Learner: x̂ = normalize(encode_image), π(x̂),
@@ -277,12 +281,11 @@ func (c *CoCoOp) forwardBackward(feats *tensor.Tensor, labels []int) StepResult 
 		panic(fmt.Errorf("cocoop: %d labels for %d images", len(labels), b))
 	}
 	sh := c.shifted(feats, true) // [B, n_ctx, W]
-	dsh := tensor.New(sh.Shape()...)
 	n := c.classes.n()
 	res := StepResult{Logits: tensor.New(b, n)}
 	group := c.imagesPerCall(c.classes, b)
-	per := sh.Value.Numel() / b
 	var loss float64
+	var dsh []*tensor.Tensor // the leaves' gradients, in image order
 	for lo := 0; lo < b; lo += group {
 		hi := min(b, lo+group)
 		s := autograd.Param(sh.Value.Slice(0, lo, hi).Clone()) // [hi-lo, n_ctx, W] leaf
@@ -290,10 +293,10 @@ func (c *CoCoOp) forwardBackward(feats *tensor.Tensor, labels []int) StepResult 
 		l, logits := lossBackward(c.Model, c.classes, c.cfg.ChunkSize, feats.Slice(0, lo, hi).Clone(),
 			labels[lo:hi], float32(hi-lo)/float32(b), enc)
 		loss += float64(l) * float64(hi-lo)
-		copy(dsh.Data()[lo*per:hi*per], s.Grad.Contiguous().Data())
+		dsh = append(dsh, s.Grad)
 		copy(res.Logits.Data()[lo*n:hi*n], logits.Contiguous().Data())
 	}
-	sh.BackwardWith(dsh)
+	sh.BackwardWith(tensor.Concat(dsh, 0))
 	res.Loss = loss / float64(b)
 	res.Correct = correct(res.Logits, labels)
 	return res

@@ -49,6 +49,9 @@ func NewCoOp(m *clip.CLIP, cfg Config, classNames []string) (*CoOp, error) {
 	}
 	nCtx := ctx.Dim(ctx.NDim() - 2)
 	cfg.NCtx, cfg.CSC = nCtx, csc
+	if ctx, err = ctx.To(m.Device()); err != nil { // the trainable lives with the model
+		return nil, fmt.Errorf("cocoop: %w", err)
+	}
 	c := &CoOp{Model: m, Ctx: autograd.Param(ctx), NCtx: nCtx, CSC: csc, PromptPrefix: prefix, cfg: cfg}
 	if cfg.CacheImageFeatures {
 		c.cache = newFeatureCache()
@@ -186,9 +189,11 @@ func (c *CoOp) textFeatures() *tensor.Tensor {
 	return textFeatures(c.Model, c.classes, c.cfg.ChunkSize, c.encoder()).Index(0, 0)
 }
 
-// LogitsFromFeatures implements Classifier: one text pass for all images.
+// LogitsFromFeatures implements Classifier: one text pass for all images
+// (feats and the logits on the host).
 func (c *CoOp) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
-	return logitsOf(autograd.Constant(feats), autograd.Constant(c.textFeatures()), logitScale(c.Model)).Value
+	x := autograd.Constant(toDev(feats, c.Model.Device()))
+	return host(logitsOf(x, autograd.Constant(c.textFeatures()), logitScale(c.Model)).Value)
 }
 
 // Logits implements Classifier.
@@ -200,7 +205,7 @@ func (c *CoOp) Logits(images *tensor.Tensor) *tensor.Tensor {
 // (no chunking), gradients reaching ctx.
 func (c *CoOp) Forward(feats *tensor.Tensor) *autograd.Var {
 	all := c.classes.chunks(0)[0]
-	return groupLogits(autograd.Constant(feats), c.encoder()(all, true), logitScale(c.Model))
+	return groupLogits(autograd.Constant(toDev(feats, c.Model.Device())), c.encoder()(all, true), logitScale(c.Model))
 }
 
 // ForwardBackward implements Learner: the text encoder once for the batch,

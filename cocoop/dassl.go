@@ -262,7 +262,7 @@ func SaveDassl(dir string, params map[string]*tensor.Tensor, prefix, suffix *ten
 	}
 	sd := &ckpt.TorchDict{Ordered: true}
 	add := func(name string, t *tensor.Tensor) {
-		sd.Set(name, &ckpt.Tensor{Shape: t.Shape(), Data: t.ToSlice()})
+		sd.Set(name, &ckpt.Tensor{Shape: t.Shape(), Data: host(t).ToSlice()})
 	}
 	add("ctx", params["ctx"])
 	if prefix != nil && suffix != nil {

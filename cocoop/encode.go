@@ -35,7 +35,7 @@ func (cp *classPrompts) sos(g int) *autograd.Var {
 
 // logitScale is exp(logit_scale) in float32, as logit_scale.exp().
 func logitScale(m *clip.CLIP) float32 {
-	return float32(math.Exp(float64(m.LogitScale.Value.Item())))
+	return float32(math.Exp(float64(item(m.LogitScale.Value))))
 }
 
 // normalizeRows returns x / ‖x‖ along the last axis.
@@ -78,15 +78,19 @@ func scatterRows(dst, src *tensor.Tensor, cls []int) {
 }
 
 // textFeatures encodes every class prompt without a graph and returns the
-// raw text features [G, n_cls, E], chunk by chunk.
+// raw text features [G, n_cls, E], chunk by chunk, on the model's device.
 func textFeatures(m *clip.CLIP, cp *classPrompts, size int, enc textEncoder) *tensor.Tensor {
 	var out *tensor.Tensor
 	for _, ch := range cp.chunks(size) {
 		f := enc(ch, false).Value // [G, k, E]
 		if out == nil {
-			out = tensor.New(f.Dim(0), cp.n(), m.EmbedDim)
+			out = tensor.ZerosOn(f.Device(), f.Dim(0), cp.n(), m.EmbedDim)
 		}
-		scatterRows(out, f, ch.cls)
+		if onDevice(f) {
+			tensor.IndexAdd(out, 1, ch.cls, f) // into zeros: a copy
+		} else {
+			scatterRows(out, f, ch.cls)
+		}
 	}
 	return out
 }
@@ -95,7 +99,8 @@ func textFeatures(m *clip.CLIP, cp *classPrompts, size int, enc textEncoder) *te
 // those of the (constant) normalized image features x [B, E] against the
 // text features t [G, n_cls, E] of enc's prompts for all classes
 // (groupLogits), and backpropagates weight · d loss into the trainables
-// enc's prompts depend on. It returns the loss and the logits.
+// enc's prompts depend on. It returns the loss and the logits (on the
+// host; x may be a host tensor for a model on a device: it is moved there).
 //
 // With one chunk the graph covers all classes. With several, the features
 // are first computed without a graph, the loss gradient d loss/d t is taken
@@ -105,28 +110,30 @@ func textFeatures(m *clip.CLIP, cp *classPrompts, size int, enc textEncoder) *te
 func lossBackward(m *clip.CLIP, cp *classPrompts, size int, x *tensor.Tensor, labels []int, weight float32, enc textEncoder) (float32, *tensor.Tensor) {
 	chs := cp.chunks(size)
 	scale := logitScale(m)
-	xv := autograd.Constant(x)
+	dev := m.Device()
+	xv := autograd.Constant(toDev(x, dev))
 	if len(chs) == 1 {
 		t := enc(chs[0], true) // [G, n_cls, E]
 		logits := groupLogits(xv, t, scale)
 		loss := autograd.CrossEntropy(logits, labels)
-		loss.BackwardWith(tensor.Full(weight, loss.Shape()...))
-		return loss.Value.Item(), logits.Value
+		loss.BackwardWith(tensor.FullOn(dev, weight, loss.Shape()...))
+		return item(loss.Value), host(logits.Value)
 	}
 	tv := autograd.Param(textFeatures(m, cp, size, enc)) // [G, n_cls, E], leaf
 	logits := groupLogits(xv, tv, scale)
 	loss := autograd.CrossEntropy(logits, labels)
-	loss.BackwardWith(tensor.Full(weight, loss.Shape()...))
+	loss.BackwardWith(tensor.FullOn(dev, weight, loss.Shape()...))
 	dt := tv.Grad // d(weight·loss)/dt, [G, n_cls, E]
 	for _, ch := range chs {
 		f := enc(ch, true)
 		f.BackwardWith(tensor.IndexSelect(dt, 1, ch.cls))
 	}
-	return loss.Value.Item(), logits.Value
+	return item(loss.Value), host(logits.Value)
 }
 
 // imageFeatures is normalize(encode_image(images)) [B, E], no graph (the
-// weights are frozen and images need no gradient).
+// weights are frozen and images need no gradient), on the host: for a
+// model on a device the images are moved there and the features back.
 func imageFeatures(m *clip.CLIP, images *tensor.Tensor) *tensor.Tensor {
-	return normalizeRows(m.EncodeImage(images)).Value
+	return host(normalizeRows(m.EncodeImage(toDev(images, m.Device()))).Value)
 }

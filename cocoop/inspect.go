@@ -152,17 +152,25 @@ func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
 	loss := autograd.CrossEntropy(tr.Logits, labels)
 	loss.Backward()
 
+	// What is read below, on the host (downloaded once each from a device).
+	ctxGrad, promptsGrad := host(c.Prompt.Ctx.Grad), host(tr.Prompts.Grad)
+	piValue, piGrad, shiftedGrad := host(tr.Pi.Value), host(tr.Pi.Grad), host(tr.Ctx.Grad)
+	blockGrads := make([]*tensor.Tensor, len(text.Blocks))
+	probs, probGrads := make([]*tensor.Tensor, len(text.Blocks)), make([]*tensor.Tensor, len(text.Blocks))
+	for l, b := range text.Blocks {
+		blockGrads[l], probs[l], probGrads[l] = host(b.Grad), host(text.Probs[l].Value), host(text.Probs[l].Grad)
+	}
 	ins := &GradInspection{
-		Loss: float64(loss.Value.Item()), NCtx: c.Prompt.NCtx, Layers: len(text.Blocks),
-		CtxGradNorm:     norm(c.Prompt.Ctx.Grad),
-		CtxVecGradNorms: rowNorms(c.Prompt.Ctx.Grad),
-		PromptGradNorm:  norm(tr.Prompts.Grad),
+		Loss: float64(item(loss.Value)), NCtx: c.Prompt.NCtx, Layers: len(text.Blocks),
+		CtxGradNorm:     norm(ctxGrad),
+		CtxVecGradNorms: rowNorms(ctxGrad),
+		PromptGradNorm:  norm(promptsGrad),
 	}
 	if len(text.Attn) > 0 {
 		ins.Heads = text.Attn[0].Dim(1)
 	}
-	for _, b := range text.Blocks {
-		ins.BlockGradNorms = append(ins.BlockGradNorms, norm(b.Grad))
+	for _, g := range blockGrads {
+		ins.BlockGradNorms = append(ins.BlockGradNorms, norm(g))
 	}
 	for _, l := range []struct {
 		name string
@@ -170,8 +178,8 @@ func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
 	}{{"linear1", c.Prompt.Linear1.Weight, c.Prompt.Linear1.Bias}, {"linear2", c.Prompt.Linear2.Weight, c.Prompt.Linear2.Bias}} {
 		ins.MetaNet = append(ins.MetaNet, LayerGrad{Layer: l.name, WeightGradNorm: norm(l.w.Grad), BiasGradNorm: norm(l.b.Grad)})
 	}
-	logits := tr.Logits.Value
-	probs := tensor.Softmax(logits, 1)
+	logits := host(tr.Logits.Value)
+	classProbs := tensor.Softmax(logits, 1)
 	k := cp.n()
 	tok, err := clip.DefaultTokenizer()
 	if err != nil {
@@ -180,29 +188,29 @@ func (c *CoCoOp) inspect(feats *tensor.Tensor, labels []int) *GradInspection {
 	for i, label := range labels {
 		im := ImageInspection{
 			Label:        label,
-			Loss:         -math.Log(float64(probs.At(i, label))),
-			PiNorm:       norm(tr.Pi.Value.Index(0, i)),
-			PiGradNorm:   norm(tr.Pi.Grad.Index(0, i)),
-			CtxGradNorms: rowNorms(tr.Ctx.Grad.Index(0, i)),
+			Loss:         -math.Log(float64(classProbs.At(i, label))),
+			PiNorm:       norm(piValue.Index(0, i)),
+			PiGradNorm:   norm(piGrad.Index(0, i)),
+			CtxGradNorms: rowNorms(shiftedGrad.Index(0, i)),
 		}
-		for _, v := range tr.Pi.Value.Index(0, i).ToSlice() {
+		for _, v := range piValue.Index(0, i).ToSlice() {
 			im.Pi = append(im.Pi, float64(v))
 		}
 		for ci, name := range cp.names {
 			n := i*k + ci // the prompt's row in the text trace
 			e := cp.eot[ci]
-			pg := tr.Prompts.Grad.Index(0, i).Index(0, ci) // [L, W]
+			pg := promptsGrad.Index(0, i).Index(0, ci) // [L, W]
 			cl := ClassInspection{
 				Name: name, Prompt: cp.texts[ci], EOT: e,
-				Logit: float64(logits.At(i, ci)), Prob: float64(probs.At(i, ci)),
+				Logit: float64(logits.At(i, ci)), Prob: float64(classProbs.At(i, ci)),
 				PromptGradNorm:    norm(pg),
 				PromptGradNormPos: rowNorms(pg.Slice(0, 0, e+1)),
 				Tokens:            positionTokens(tok, cp.ids[ci], c.Prompt.NCtx, e),
 			}
-			for l, b := range text.Blocks {
-				cl.BlockGradNorms = append(cl.BlockGradNorms, norm(b.Grad.Index(0, n)))
-				cl.BlockGradNormsPos = append(cl.BlockGradNormsPos, rowNorms(b.Grad.Index(0, n).Slice(0, 0, e+1)))
-				p, g := text.Probs[l].Value.Index(0, n), text.Probs[l].Grad.Index(0, n) // [H, L, L]
+			for l, bg := range blockGrads {
+				cl.BlockGradNorms = append(cl.BlockGradNorms, norm(bg.Index(0, n)))
+				cl.BlockGradNormsPos = append(cl.BlockGradNormsPos, rowNorms(bg.Index(0, n).Slice(0, 0, e+1)))
+				p, g := probs[l].Index(0, n), probGrads[l].Index(0, n) // [H, L, L]
 				heads := make([][]float64, p.Dim(0))
 				mean, gradMean := make([]float64, e+1), make([]float64, e+1)
 				for h := range heads {
@@ -244,8 +252,10 @@ func positionTokens(tok *clip.Tokenizer, ids []int32, nCtx, eot int) []string {
 	return out
 }
 
-// rowNorms returns the norm of each row t[i] of t [n, ...].
+// rowNorms returns the norm of each row t[i] of t [n, ...] (downloaded
+// first from a device).
 func rowNorms(t *tensor.Tensor) []float64 {
+	t = host(t)
 	out := make([]float64, t.Dim(0))
 	for i := range out {
 		out[i] = norm(t.Index(0, i))
@@ -253,13 +263,14 @@ func rowNorms(t *tensor.Tensor) []float64 {
 	return out
 }
 
-// norm is the Euclidean norm of t (0 for nil), accumulated in float64.
+// norm is the Euclidean norm of t (0 for nil), accumulated in float64 (on
+// the host: a device tensor is downloaded).
 func norm(t *tensor.Tensor) float64 {
 	if t == nil {
 		return 0
 	}
 	s := 0.0
-	for _, v := range t.ToSlice() {
+	for _, v := range host(t).ToSlice() {
 		s += float64(v) * float64(v)
 	}
 	return math.Sqrt(s)
@@ -387,7 +398,7 @@ func (h *GradHistory) Recorder(l Learner) func(Progress) {
 		for _, np := range nn.Trainable(l, "") {
 			st.Params = append(st.Params, ParamGrad{Name: np.Name, Norm: norm(np.Var.Value), GradNorm: norm(np.Var.Grad)})
 			if np.Name == "ctx" && np.Var.Grad != nil {
-				g := np.Var.Grad                                  // [n_ctx, W], or [n_cls, n_ctx, W] (CSC)
+				g := host(np.Var.Grad)                            // [n_ctx, W], or [n_cls, n_ctx, W] (CSC)
 				n := g.Dim(g.NDim() - 2)                          // n_ctx
 				g = g.Reshape(-1, n, g.Dim(-1))                   // [classes, n_ctx, W]
 				st.CtxVecGradNorms = rowNorms(g.Permute(1, 0, 2)) // [n_ctx, classes, W]

@@ -17,8 +17,9 @@ type PromptTrace struct {
 	Prefix *autograd.Var // [SOS | ctx + π(x̂)] per image, [B, 1+n_ctx, W]: the positions every class prompt of an image shares
 
 	// Prompts is the assembled prompt embeddings [B, n_cls, L, W], prompt
-	// (b, c) = [SOS | ctx + π(x̂_b) | suffix_c], when the model's
-	// clip.TextTransformer.FullPrompts is set. With the shortcut (the
+	// (b, c) = [SOS | ctx + π(x̂_b) | suffix_c], when the model's text
+	// tower takes its full route (clip.TextTransformer.FullRoute:
+	// FullPrompts set, or on a device). With the shortcut (the
 	// default) the prompts are never assembled and Prompts is nil: the
 	// shared positions are Prefix, computed once per image, whose gradient
 	// is the sum over the classes (docs/cocoop.md §7).
@@ -45,6 +46,7 @@ type PromptTrace struct {
 func (c *CoCoOp) ForwardTrace(feats *tensor.Tensor, recordAttn bool) *PromptTrace {
 	m, cp := c.Model, c.classes
 	b, k, w := feats.Dim(0), cp.n(), m.TransformerWidth
+	feats = toDev(feats, m.Device())
 	pi := c.Prompt.Pi(autograd.Constant(feats), true)                                   // [B, W]
 	ctx := autograd.Add(autograd.Unsqueeze(c.Prompt.Ctx, 0), autograd.Unsqueeze(pi, 1)) // [1, n_ctx, W] + [B, 1, W]
 	prefix := autograd.Concat([]*autograd.Var{cp.sos(b), ctx}, 1)                       // [B, 1+n_ctx, W]
@@ -57,7 +59,7 @@ func (c *CoCoOp) ForwardTrace(feats *tensor.Tensor, recordAttn bool) *PromptTrac
 	defer func() { m.Trace = saved }()
 	m.Trace = &clip.Trace{RecordAttn: recordAttn}
 	var t *autograd.Var // [B, n_cls, E]
-	if m.Text.FullPrompts {
+	if m.Text.FullRoute() {
 		p, s := prefix.Shape()[1], suffix.Shape()[1]
 		tr.Prompts = autograd.Concat([]*autograd.Var{
 			autograd.Expand(autograd.Unsqueeze(prefix, 1), b, k, p, w), // [B, 1, P, W] -> [B, n_cls, P, W]

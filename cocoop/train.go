@@ -257,13 +257,24 @@ func (t *Trainer) checkFinite(loss float64) error {
 		if p.Var.Grad == nil {
 			continue
 		}
-		for i, g := range p.Var.Grad.Contiguous().Data() {
+		if onDevice(p.Var.Grad) && allFinite(p.Var.Grad) {
+			continue // checked on the device; a non-finite gradient is located on the host below
+		}
+		for i, g := range host(p.Var.Grad).Contiguous().Data() {
 			if math.IsNaN(float64(g)) || math.IsInf(float64(g), 0) {
 				return fmt.Errorf("non-finite gradient %v of %s at element %d (loss %v)", g, p.Name, i, loss)
 			}
 		}
 	}
 	return nil
+}
+
+// allFinite reports whether every element of the device tensor g is
+// finite, with one scalar downloaded: Σ 0·g is 0 exactly then, and NaN
+// when an element is ±Inf or NaN.
+func allFinite(g *tensor.Tensor) bool {
+	s := item(tensor.Sum(tensor.MulScalar(g, 0), nil, false))
+	return s == 0
 }
 
 // EvalResult is the outcome of Evaluate.

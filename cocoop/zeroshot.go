@@ -60,7 +60,7 @@ func (z *ZeroShot) Method() string { return MethodZeroShot }
 func (z *ZeroShot) ClassNames() []string { return slices.Clone(z.names) }
 
 // TextFeatures returns the normalized class features [n_cls, E] (shared,
-// read-only).
+// read-only; on the model's device).
 func (z *ZeroShot) TextFeatures() *tensor.Tensor { return z.text }
 
 // SetClassNames implements Classifier: it encodes every template for every
@@ -69,8 +69,8 @@ func (z *ZeroShot) SetClassNames(names []string) error {
 	if len(names) == 0 {
 		return errors.New("cocoop: empty class list")
 	}
-	n, e := len(names), z.Model.EmbedDim
-	sum := tensor.New(n, e)
+	n := len(names)
+	var sum *tensor.Tensor
 	for _, tpl := range z.Templates {
 		texts := make([]string, n)
 		for c, name := range names {
@@ -88,9 +88,12 @@ func (z *ZeroShot) SetClassNames(names []string) error {
 			z.names, z.text = slices.Clone(names), f
 			return nil
 		}
-		sum.AddInPlace(f)
+		if sum == nil {
+			sum = tensor.ZerosOn(f.Device(), f.Shape()...)
+		}
+		sum = tensor.Add(sum, f)
 	}
-	sum.ScaleInPlace(1 / float32(len(z.Templates)))
+	sum = tensor.MulScalar(sum, 1/float32(len(z.Templates)))
 	z.names, z.text = slices.Clone(names), normalizeRows(autograd.Constant(sum)).Value
 	return nil
 }
@@ -116,10 +119,11 @@ func commonPrefix(rows [][]int32, eot []int) int {
 // entry point: with the shortcut (the default) each prompt is computed up
 // to its own EOT and the leading tokens common to a chunk's prompts (SOS
 // and the template's words before the class name) once for all of them;
-// with clip.TextTransformer.FullPrompts every prompt at 77 tokens.
+// with clip.TextTransformer.FullPrompts (or on a device) every prompt at 77
+// tokens. The features stay on the model's device.
 func (z *ZeroShot) encode(ids [][]int32) (*tensor.Tensor, error) {
 	n := len(ids)
-	out := tensor.New(n, z.Model.EmbedDim)
+	var parts []*tensor.Tensor
 	size := z.ChunkSize
 	if size <= 0 || size > n {
 		size = n
@@ -134,11 +138,13 @@ func (z *ZeroShot) encode(ids [][]int32) (*tensor.Tensor, error) {
 				rows[i] = ids[lo+i][:l]
 			}
 			emb := z.Model.TokenEmbedding(rows) // [hi-lo, l, W]
-			f := normalizeRows(z.Model.EncodeTextEmbeddingsShared(emb, rows, commonPrefix(rows, eot[lo:hi]))).Value
-			copy(out.Data()[lo*out.Dim(1):], f.Data())
+			parts = append(parts, normalizeRows(z.Model.EncodeTextEmbeddingsShared(emb, rows, commonPrefix(rows, eot[lo:hi]))).Value)
 		}
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return tensor.Concat(parts, 0), nil
 }
 
 // ImageFeatures implements Classifier.
@@ -146,9 +152,11 @@ func (z *ZeroShot) ImageFeatures(images *tensor.Tensor) *tensor.Tensor {
 	return imageFeatures(z.Model, images)
 }
 
-// LogitsFromFeatures implements Classifier: exp(logit_scale) · x̂ · tᵀ.
+// LogitsFromFeatures implements Classifier: exp(logit_scale) · x̂ · tᵀ
+// (feats and the logits on the host).
 func (z *ZeroShot) LogitsFromFeatures(feats *tensor.Tensor) *tensor.Tensor {
-	return tensor.MulScalar(tensor.MatMulT(feats, z.text, false, true), logitScale(z.Model))
+	x := toDev(feats, z.text.Device())
+	return host(tensor.MulScalar(tensor.MatMulT(x, z.text, false, true), logitScale(z.Model)))
 }
 
 // Logits implements Classifier.

@@ -126,7 +126,8 @@ type LoadResult struct {
 }
 
 // LoadStateDict copies sd[name] into each parameter of m (named under
-// prefix), in place, so references held by optimizers stay valid. Shape
+// prefix), in place, so references held by optimizers stay valid; a
+// parameter on a device receives a copy there (tensor.Copy). Shape
 // mismatches are always errors (one *ShapeMismatchError per key, joined);
 // with strict, missing and unexpected keys are errors too. Nothing is copied
 // if any error is returned.
@@ -165,7 +166,7 @@ func LoadStateDict(m Module, prefix string, sd map[string]*tensor.Tensor, strict
 	}
 	for _, p := range params {
 		if t, ok := sd[p.Name]; ok {
-			p.Var.Value.CopyFrom(t)
+			tensor.Copy(p.Var.Value, t) // onto the parameter's device (CopyFrom on the CPU)
 		}
 	}
 	return res, nil

@@ -89,7 +89,8 @@ func (t *Tensor) host(op string) {
 
 // To returns t on device d: t itself if it is already there, else a
 // contiguous copy uploaded to (or downloaded from) the device. Moving between
-// two non-CPU devices goes through the host.
+// two non-CPU devices goes through the host. A float16 tensor (Half) is
+// widened to float32 on its way to a device.
 func (t *Tensor) To(d Device) (*Tensor, error) {
 	if d == nil {
 		d = CPU
@@ -98,6 +99,9 @@ func (t *Tensor) To(d Device) (*Tensor, error) {
 		return t, nil
 	}
 	src := t
+	if t.half != nil {
+		src = t.Float() // float16 storage moves as float32: device ops compute in float32
+	}
 	if !t.onHost() {
 		b := backendFor(t.dev)
 		if b == nil {

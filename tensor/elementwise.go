@@ -48,6 +48,49 @@ func Relu(a *Tensor) *Tensor { return unary("Relu", opRelu, a) }
 // Square returns a².
 func Square(a *Tensor) *Tensor { return unary("Square", opSquare, a) }
 
+// MaximumScalar returns max(a, s) elementwise (a where a is NaN).
+func MaximumScalar(a *Tensor, s float32) *Tensor { return binaryScalar("MaximumScalar", opMax, a, s) }
+
+// GreaterThan returns 1 where a > s and 0 elsewhere (NaN: 0), a mask for
+// products (the ReLU and clamp gradients of device tensors).
+func GreaterThan(a *Tensor, s float32) *Tensor {
+	if !a.onHost() {
+		return deviceMap("GreaterThan", "gt", a, s)
+	}
+	a.float32Only("GreaterThan")
+	out := a.Clone()
+	for i, v := range out.data {
+		out.data[i] = 0
+		if v > s {
+			out.data[i] = 1
+		}
+	}
+	return out
+}
+
+// QuickGELU returns x·σ(1.702x), CLIP's activation, elementwise (the
+// device route of autograd's QuickGELU, whose own CPU kernels are
+// vectorized).
+func QuickGELU(a *Tensor) *Tensor { return unary("QuickGELU", opQuickGELU, a) }
+
+// QuickGELUGrad returns g·QuickGELU'(x) = g·(s + 1.702·x·s·(1−s)) with
+// s = σ(1.702x), for x and g of one shape.
+func QuickGELUGrad(x, g *Tensor) *Tensor {
+	if !SameShape(x.shape, g.shape) {
+		panic(&ShapeError{Op: "QuickGELUGrad", Shapes: [][]int{x.Shape(), g.Shape()}, Msg: "differ"})
+	}
+	if !x.onHost() || !g.onHost() {
+		return deviceBinary("QuickGELUGrad", "quickgelu_grad", x, g)
+	}
+	out := New(x.shape...)
+	xd, gd := x.Contiguous().Data(), g.Contiguous().Data()
+	for i := range out.data {
+		s := sigmoid(quickGELUAlpha * xd[i])
+		out.data[i] = gd[i] * (s + quickGELUAlpha*xd[i]*s*(1-s))
+	}
+	return out
+}
+
 // Map applies f to every element. It is a convenience for tests and cold
 // code: f is called once per element, so prefer the named ops in hot paths.
 func Map(a *Tensor, f func(float32) float32) *Tensor {
@@ -75,7 +118,7 @@ func Map2(a, b *Tensor, f func(x, y float32) float32) *Tensor {
 
 func binary(name string, op binOp, a, b *Tensor) *Tensor {
 	if !a.onHost() || !b.onHost() {
-		return deviceBinary(name, op, a, b)
+		return deviceBinary(name, op.deviceName(), a, b)
 	}
 	a.host(name)
 	b.host(name)
@@ -132,7 +175,7 @@ func unary(name string, op unOp, a *Tensor) *Tensor {
 	}
 	od := out.data
 	cost := 1
-	if op >= opExp && op <= opSigmoid {
+	if op >= opExp && op <= opSigmoid || op == opQuickGELU {
 		cost = 8 // transcendental: worth threads sooner
 	}
 	if len(od)*cost < parallelGrain {

@@ -232,6 +232,7 @@ const (
 	opSigmoid
 	opRelu
 	opSquare
+	opQuickGELU // x·σ(1.702x), CLIP's activation
 )
 
 // unaryKernel computes d = op(s); d and s may be the same slice.
@@ -274,8 +275,15 @@ func unaryKernel(op unOp, d, s []float32) {
 		for i := range d {
 			d[i] = s[i] * s[i]
 		}
+	case opQuickGELU:
+		for i := range d {
+			d[i] = s[i] * sigmoid(quickGELUAlpha*s[i])
+		}
 	}
 }
+
+// quickGELUAlpha is CLIP's constant in x·σ(1.702x).
+const quickGELUAlpha = 1.702
 
 // sigmoid is 1/(1+e^-x), evaluated so that neither branch overflows.
 func sigmoid(x float32) float32 {

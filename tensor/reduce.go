@@ -135,10 +135,12 @@ func SumTo(t *Tensor, shape []int) *Tensor {
 	if SameShape(t.shape, shape) {
 		return t
 	}
-	t.host("SumTo")
 	if !broadcastsTo(shape, t.shape) {
 		panic(&ShapeError{Op: "SumTo", Shapes: [][]int{t.Shape(), cloneInts(shape)},
 			Msg: "are incompatible: the second does not broadcast to the first"})
+	}
+	if !t.onHost() {
+		return deviceSumTo(t, cloneInts(shape)) // a copy: shape must not escape on the host path
 	}
 	out := New(shape...)
 	// apply2 gives out stride 0 on every dim it is broadcast along.

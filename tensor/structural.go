@@ -15,8 +15,9 @@ func Concat(ts []*Tensor, dim int) *Tensor {
 	a := first.axis("Concat", dim)
 	shape := first.Shape()
 	total := 0
+	onDevice := false
 	for _, t := range ts {
-		t.host("Concat")
+		onDevice = onDevice || !t.onHost()
 		ok := len(t.shape) == len(shape)
 		for i := 0; ok && i < len(shape); i++ {
 			ok = i == a || t.shape[i] == shape[i]
@@ -28,6 +29,9 @@ func Concat(ts []*Tensor, dim int) *Tensor {
 		total += t.shape[a]
 	}
 	shape[a] = total
+	if onDevice {
+		return deviceConcat(ts, a, shape)
+	}
 	out := New(shape...)
 	// Fast path: each input is a contiguous block of every outer row.
 	outer := numel(shape[:a])
@@ -90,10 +94,12 @@ func IndexSelect(t *Tensor, dim int, idx []int) *Tensor {
 	if t.half != nil {
 		t = t.Float()
 	}
-	t.host("IndexSelect")
 	a := t.axis("IndexSelect", dim)
 	n := t.shape[a]
 	checkIndices("IndexSelect", t.shape, dim, n, idx)
+	if !t.onHost() {
+		return deviceIndexSelect(t, a, idx)
+	}
 	shape := t.Shape()
 	shape[a] = len(idx)
 	out := New(shape...)
@@ -117,8 +123,6 @@ func IndexSelect(t *Tensor, dim int, idx []int) *Tensor {
 // src.Index(dim, i) for every i (repeated indices accumulate). src must have
 // dst's shape except len(idx) at dim.
 func IndexAdd(dst *Tensor, dim int, idx []int, src *Tensor) {
-	dst.host("IndexAdd")
-	src.host("IndexAdd")
 	a := dst.axis("IndexAdd", dim)
 	n := dst.shape[a]
 	want := dst.Shape()
@@ -128,6 +132,10 @@ func IndexAdd(dst *Tensor, dim int, idx []int, src *Tensor) {
 			Msg: fmt.Sprintf("are incompatible: src should be %v for %d indices along dim %d", want, len(idx), dim)})
 	}
 	checkIndices("IndexAdd", dst.shape, dim, n, idx)
+	if !dst.onHost() || !src.onHost() {
+		deviceIndexAdd(dst, a, idx, src)
+		return
+	}
 	if dst.IsContiguous() && src.IsContiguous() {
 		outer, inner := numel(want[:a]), numel(want[a+1:])
 		d, s := dst.data[dst.offset:], src.data[src.offset:]

@@ -81,6 +81,10 @@ func (o *AdamW) Step() {
 			if !v.RequiresGrad() || v.Grad == nil {
 				continue
 			}
+			if onDevice(v.Value) {
+				o.stepDevice(p.Name, v, g.WeightDecay)
+				continue
+			}
 			m, ok := o.m[p.Name]
 			if !ok {
 				m, o.v[p.Name] = tensor.ZerosLike(v.Value), tensor.ZerosLike(v.Value)
@@ -136,7 +140,8 @@ type AdamWState struct {
 	ParamSteps map[string]int
 }
 
-// State returns copies of the optimizer state.
+// State returns copies of the optimizer state (each moment on its
+// parameter's device).
 func (o *AdamW) State() AdamWState {
 	s := AdamWState{Steps: o.steps, ExpAvg: map[string]*tensor.Tensor{}, ExpAvgSq: map[string]*tensor.Tensor{},
 		ParamSteps: map[string]int{}}
@@ -146,13 +151,16 @@ func (o *AdamW) State() AdamWState {
 	return s
 }
 
-// LoadState replaces the optimizer state with copies of s. Errors name the
-// key: an unknown parameter, a moment whose shape differs from it, or a
-// parameter with only some of its three entries.
+// LoadState replaces the optimizer state with copies of s, each moment on
+// its parameter's device. Errors name the key: an unknown parameter, a
+// moment whose shape differs from it, or a parameter with only some of its
+// three entries.
 func (o *AdamW) LoadState(s AdamWState) error {
 	byName := map[string][]int{}
+	values := map[string]*tensor.Tensor{}
 	for _, p := range o.Params() {
 		byName[p.Name] = p.Var.Shape()
+		values[p.Name] = p.Var.Value
 	}
 	keys := make([]string, 0, len(s.ExpAvg))
 	for k := range s.ExpAvg {
@@ -182,10 +190,18 @@ func (o *AdamW) LoadState(s AdamWState) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	o.m, o.v, o.t = map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}, map[string]int{}
+	m, v, t := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}, map[string]int{}
 	for _, k := range keys {
-		o.m[k], o.v[k], o.t[k] = s.ExpAvg[k].Contiguous().Clone(), s.ExpAvgSq[k].Contiguous().Clone(), s.ParamSteps[k]
+		var err error
+		if m[k], err = toParam(s.ExpAvg[k], values[k]); err != nil {
+			return fmt.Errorf("optim: load state %q: %w", k, err)
+		}
+		if v[k], err = toParam(s.ExpAvgSq[k], values[k]); err != nil {
+			return fmt.Errorf("optim: load state %q: %w", k, err)
+		}
+		t[k] = s.ParamSteps[k]
 	}
+	o.m, o.v, o.t = m, v, t
 	o.steps = s.Steps
 	return nil
 }
@@ -194,21 +210,26 @@ func (o *AdamW) LoadState(s AdamWState) error {
 // global L2 norm of every gradient (summed in float64) is returned, and
 // when it exceeds maxNorm every gradient is scaled in place by
 // maxNorm/(norm + 1e-6). Parameters without a Grad are skipped.
+//
+// Gradients on a device are reduced there (one float32 sum of squares per
+// parameter, downloaded together and added in float64) and scaled there
+// (the scaled gradient replaces Grad).
 func ClipGradNorm(params []nn.NamedParam, maxNorm float64) float64 {
-	var sq float64
+	var grads []*tensor.Tensor
 	for _, p := range params {
-		if p.Var.Grad == nil {
-			continue
-		}
-		for _, x := range p.Var.Grad.Contiguous().Data() {
-			sq += float64(x) * float64(x)
+		if p.Var.Grad != nil {
+			grads = append(grads, p.Var.Grad)
 		}
 	}
-	norm := math.Sqrt(sq)
+	norm := math.Sqrt(sumSquares(grads))
 	if coef := maxNorm / (norm + 1e-6); coef < 1 {
 		for _, p := range params {
-			if p.Var.Grad != nil {
-				p.Var.Grad.ScaleInPlace(float32(coef))
+			switch g := p.Var.Grad; {
+			case g == nil:
+			case onDevice(g):
+				p.Var.Grad = tensor.MulScalar(g, float32(coef))
+			default:
+				g.ScaleInPlace(float32(coef))
 			}
 		}
 	}

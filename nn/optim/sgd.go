@@ -63,6 +63,10 @@ func (o *SGD) Step() {
 		if !v.RequiresGrad() || v.Grad == nil {
 			continue
 		}
+		if onDevice(v.Value) {
+			o.stepDevice(p.Name, v)
+			continue
+		}
 		g := v.Grad
 		if o.WeightDecay != 0 {
 			g = tensor.Add(g, tensor.MulScalar(v.Value, o.WeightDecay)) // grad + wd·p
@@ -97,7 +101,8 @@ type State struct {
 	Momentum map[string]*tensor.Tensor
 }
 
-// State returns copies of the optimizer state.
+// State returns copies of the optimizer state (each buffer on its
+// parameter's device).
 func (o *SGD) State() State {
 	s := State{Steps: o.steps, Momentum: map[string]*tensor.Tensor{}}
 	for k, b := range o.bufs {
@@ -106,12 +111,15 @@ func (o *SGD) State() State {
 	return s
 }
 
-// LoadState replaces the optimizer state with copies of s. Errors name the
-// key: an unknown parameter, or a buffer whose shape differs from it.
+// LoadState replaces the optimizer state with copies of s, each buffer on
+// its parameter's device. Errors name the key: an unknown parameter, or a
+// buffer whose shape differs from it.
 func (o *SGD) LoadState(s State) error {
 	byName := map[string][]int{}
+	values := map[string]*tensor.Tensor{}
 	for _, p := range o.Params {
 		byName[p.Name] = p.Var.Shape()
+		values[p.Name] = p.Var.Value
 	}
 	keys := make([]string, 0, len(s.Momentum))
 	for k := range s.Momentum {
@@ -132,10 +140,15 @@ func (o *SGD) LoadState(s State) error {
 	if len(errs) > 0 {
 		return errors.Join(errs...)
 	}
-	o.bufs = map[string]*tensor.Tensor{}
+	bufs := map[string]*tensor.Tensor{}
 	for k, b := range s.Momentum {
-		o.bufs[k] = b.Clone()
+		c, err := toParam(b, values[k])
+		if err != nil {
+			return fmt.Errorf("optim: load state %q: %w", k, err)
+		}
+		bufs[k] = c
 	}
+	o.bufs = bufs
 	o.steps = s.Steps
 	return nil
 }

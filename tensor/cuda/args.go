@@ -65,7 +65,8 @@ type layout struct {
 	s0, s1, s2 [maxRank]int32
 }
 
-// makeLayout fills a layout for shape and up to three strides.
+// makeLayout fills a layout for shape and up to three strides (a nil one
+// stays zero).
 func makeLayout(shape []int, strides ...[]int) (*layout, error) {
 	if len(shape) > maxRank {
 		return nil, fmt.Errorf("cuda: rank %d above %d", len(shape), maxRank)
@@ -75,6 +76,9 @@ func makeLayout(shape []int, strides ...[]int) (*layout, error) {
 	for i, d := range shape {
 		l.shape[i] = int32(d)
 		for j, s := range strides {
+			if s == nil {
+				continue
+			}
 			if s[i] >= 1<<31 || s[i] <= -(1<<31) {
 				return nil, fmt.Errorf("cuda: stride %d out of int range", s[i])
 			}

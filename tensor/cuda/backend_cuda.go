@@ -274,7 +274,7 @@ func (b *Backend) launch(name string, gx, gy, block, shared int, args *argPack, 
 var opCodes = map[string]int{
 	"copy": opCopy, "add": opAdd, "sub": opSub, "mul": opMul, "div": opDiv, "max": opMax,
 	"neg": opNeg, "exp": opExp, "log": opLog, "sqrt": opSqrt, "tanh": opTanh, "sigmoid": opSigmoid,
-	"relu": opRelu, "square": opSquare, "quickgelu": opQuickGELU,
+	"relu": opRelu, "square": opSquare, "quickgelu": opQuickGELU, "gt": opGT, "quickgelu_grad": opQuickGELUGrad,
 }
 
 func numel(shape []int) int {
@@ -285,31 +285,52 @@ func numel(shape []int) int {
 	return n
 }
 
-// Elementwise implements tensor.Kernels.
-func (b *Backend) Elementwise(op string, shape []int, out tensor.Buffer, x, y tensor.Operand, s float32) error {
+// contiguous returns the row-major strides of shape.
+func contiguous(shape []int) []int {
+	st := make([]int, len(shape))
+	s := 1
+	for i := len(shape) - 1; i >= 0; i-- {
+		st[i] = s
+		s *= shape[i]
+	}
+	return st
+}
+
+// stridesOf returns o's strides over shape (nil: contiguous).
+func stridesOf(o tensor.Operand, shape []int) []int {
+	if o.Strides == nil {
+		return contiguous(shape)
+	}
+	return o.Strides
+}
+
+// Elementwise implements tensor.Kernels: the inputs' strides go in the
+// layout's s0 and s1, the output's in s2.
+func (b *Backend) Elementwise(op string, shape []int, out, x, y tensor.Operand, s float32) error {
 	code, ok := opCodes[op]
 	if !ok {
 		return fmt.Errorf("cuda: no elementwise op %q", op)
 	}
 	n := numel(shape)
-	p, err := b.ptrs(out, 0, x.Buf, x.Off, y.Buf, y.Off)
+	p, err := b.ptrs(out.Buf, out.Off, x.Buf, x.Off, y.Buf, y.Off)
 	if err != nil {
 		return err
 	}
+	os := stridesOf(out, shape)
 	if y.Buf == nil {
-		l, err := makeLayout(shape, x.Strides)
+		l, err := makeLayout(shape, stridesOf(x, shape), nil, os)
 		if err != nil {
 			return err
 		}
 		return b.launch("ew_unary", gridFor(n), 1, threads, 0,
-			new(argPack).i32(code).i32(n).layout(l).ptr(p[0]).ptr(p[1]).f32(s), out, x.Buf)
+			new(argPack).i32(code).i32(n).layout(l).ptr(p[0]).ptr(p[1]).f32(s), out.Buf, x.Buf)
 	}
-	l, err := makeLayout(shape, x.Strides, y.Strides)
+	l, err := makeLayout(shape, stridesOf(x, shape), stridesOf(y, shape), os)
 	if err != nil {
 		return err
 	}
 	return b.launch("ew_binary", gridFor(n), 1, threads, 0,
-		new(argPack).i32(code).i32(n).layout(l).ptr(p[0]).ptr(p[1]).ptr(p[2]), out, x.Buf, y.Buf)
+		new(argPack).i32(code).i32(n).layout(l).ptr(p[0]).ptr(p[1]).ptr(p[2]), out.Buf, x.Buf, y.Buf)
 }
 
 // Reduce implements tensor.Kernels.
@@ -349,12 +370,25 @@ func (b *Backend) Rows(op string, rows, n int, out tensor.Buffer, x tensor.Buffe
 	if !ok {
 		return fmt.Errorf("cuda: no row op %q", op)
 	}
+	return b.softmaxRows(rows, n, logsm, 1, 0, out, x, xOff)
+}
+
+// MaskedSoftmax implements tensor.Kernels.
+func (b *Backend) MaskedSoftmax(rows, lq, n int, scale float32, causal bool, out tensor.Buffer, x tensor.Buffer, xOff int) error {
+	mask := 0
+	if causal {
+		mask = lq
+	}
+	return b.softmaxRows(rows, n, 0, scale, mask, out, x, xOff)
+}
+
+func (b *Backend) softmaxRows(rows, n, logsm int, scale float32, lq int, out, x tensor.Buffer, xOff int) error {
 	p, err := b.ptrs(out, 0, x, xOff)
 	if err != nil {
 		return err
 	}
 	return b.launch("softmax_rows", max(1, min(rows, 65535)), 1, threads, 0,
-		new(argPack).i32(rows).i32(n).i32(logsm).ptr(p[0]).ptr(p[1]), out, x)
+		new(argPack).i32(rows).i32(n).i32(logsm).f32(scale).i32(lq).ptr(p[0]).ptr(p[1]), out, x)
 }
 
 // LayerNorm implements tensor.Kernels.

@@ -5,12 +5,14 @@ package cuda
 import (
 	"errors"
 	"math"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/nn"
-	"github.com/gocoop/gocoop/nn/optim"
+	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/cocoop"
+	"github.com/gocoop/gocoop/internal/devicecheck"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -121,6 +123,18 @@ func TestOpsAgainstCPU(t *testing.T) {
 	}
 	ln, lm, lr := tensor.LayerNorm(a, lw, lb, 1e-5)
 	lnd, lmd, lrd := tensor.LayerNorm(ad, lwd, lbd, 1e-5)
+	g := rnd(12, 4, 7, 33)
+	gd := b.to(t, g)
+	ldx, ldw, ldb := tensor.LayerNormBackward(a, lw, lm, lr, g, true, true, true)
+	ldxd, ldwd, ldbd := tensor.LayerNormBackward(ad, lwd, lmd, lrd, gd, true, true, true)
+	logits, labels := rnd(13, 8, 1000), []int{0, 999, 3, 500, 3, 7, 8, 250}
+	logitsd := b.to(t, logits)
+	ia, iad := tensor.Zeros(4, 7, 33), b.to(t, tensor.Zeros(4, 7, 33))
+	tensor.IndexAdd(ia, 1, []int{2, 2, 6}, a.Slice(1, 0, 3))
+	tensor.IndexAdd(iad, 1, []int{2, 2, 6}, ad.Slice(1, 0, 3))
+	cp, cpd := a.Clone(), ad.Clone()
+	cp.Slice(2, 3, 8).CopyFrom(c.Slice(1, 0, 5))
+	tensor.Copy(cpd.Slice(2, 3, 8), cd.Slice(1, 0, 5))
 	rows := []row{
 		{"Add (broadcast)", 0, 0, tensor.Add(a, c), tensor.Add(ad, cd)},
 		{"Sub (broadcast)", 0, 0, tensor.Sub(c, a), tensor.Sub(cd, ad)},
@@ -147,6 +161,22 @@ func TestOpsAgainstCPU(t *testing.T) {
 		{"LayerNorm y", 1e-5, 1e-5, ln, lnd},
 		{"LayerNorm mean", 1e-6, 1e-5, lm, lmd},
 		{"LayerNorm rstd", 0, 1e-5, lr, lrd},
+		{"MaximumScalar", 0, 0, tensor.MaximumScalar(a, 0.1), tensor.MaximumScalar(ad, 0.1)},
+		{"GreaterThan", 0, 0, tensor.GreaterThan(a, 0), tensor.GreaterThan(ad, 0)},
+		{"QuickGELU", 1e-6, 1e-5, tensor.QuickGELU(a), tensor.QuickGELU(ad)},
+		{"QuickGELUGrad", 1e-6, 1e-5, tensor.QuickGELUGrad(a, pos), tensor.QuickGELUGrad(ad, posd)},
+		{"SumTo", 1e-5, 1e-5, tensor.SumTo(a, []int{7, 1}), tensor.SumTo(ad, []int{7, 1})},
+		{"MaskedSoftmax (causal)", 1e-7, 1e-5, tensor.MaskedSoftmax(a, 0.125, true), tensor.MaskedSoftmax(ad, 0.125, true)},
+		{"MaskedSoftmax", 1e-7, 1e-5, tensor.MaskedSoftmax(a, 0.125, false), tensor.MaskedSoftmax(ad, 0.125, false)},
+		{"LayerNormBackward dx", 1e-4, 1e-4, ldx, ldxd},
+		{"LayerNormBackward dw", 1e-4, 1e-4, ldw, ldwd},
+		{"LayerNormBackward db", 1e-4, 1e-4, ldb, ldbd},
+		{"Concat (strided, dim 2)", 0, 0, tensor.Concat([]*tensor.Tensor{a.Transpose(0, 1).Transpose(0, 1), a.Slice(2, 0, 3)}, 2), tensor.Concat([]*tensor.Tensor{ad.Transpose(0, 1).Transpose(0, 1), ad.Slice(2, 0, 3)}, 2)},
+		{"IndexSelect (dim 1, repeats)", 0, 0, tensor.IndexSelect(a, 1, []int{6, 0, 6}), tensor.IndexSelect(ad, 1, []int{6, 0, 6})},
+		{"IndexAdd (repeats)", 1e-6, 1e-6, ia, iad},
+		{"Copy into a view", 0, 0, cp, cpd},
+		{"CrossEntropyRows", 1e-5, 1e-5, tensor.CrossEntropyRows(logits, labels), tensor.CrossEntropyRows(logitsd, labels)},
+		{"CrossEntropyGrad", 1e-7, 1e-4, tensor.CrossEntropyGrad(logits, labels, 0.125), tensor.CrossEntropyGrad(logitsd, labels, 0.125)},
 		{"MatMul 64×96·96×80", 1e-4, 1e-4, tensor.MatMul(x, y), tensor.MatMul(xd, yd)},
 		{"MatMulT batched ·Wᵀ", 1e-4, 1e-4, tensor.MatMulT(batch, w, false, true), tensor.MatMulT(bd, wd, false, true)},
 		{"MatMul batched ·ᵀ", 1e-4, 1e-4, tensor.MatMul(batch, batch.Transpose(1, 2)), tensor.MatMul(bd, bd.Transpose(1, 2))},
@@ -169,10 +199,10 @@ func TestOpsAgainstCPU(t *testing.T) {
 	t.Logf("memory: %+v", b.MemStats())
 }
 
-// TestModelKernelsAgainstAutograd checks the kernels the models need
-// beyond the tensor ops (forward and backward) against autograd on the CPU,
-// with random upstream gradients (each output element its own seed).
-func TestModelKernelsAgainstAutograd(t *testing.T) {
+// TestBackendOpsAgainstAutograd checks the backend's own ops (outside
+// tensor.Kernels: the softmax backward and the fused attention, forward and
+// backward) against autograd on the CPU, with random upstream gradients.
+func TestBackendOpsAgainstAutograd(t *testing.T) {
 	b := gpu(t)
 	const atol, rtol = 1e-4, 1e-4
 	grad := func(out *autograd.Var, seed *tensor.Tensor, in ...*autograd.Var) []*tensor.Tensor {
@@ -184,20 +214,7 @@ func TestModelKernelsAgainstAutograd(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-
-	// QuickGELU.
-	x := rnd(10, 6, 77)
-	dy := rnd(11, 6, 77)
-	xv := autograd.Param(x)
-	yv := autograd.QuickGELU(xv)
-	yd, err := b.QuickGELU(b.to(t, x))
-	must(err)
-	check(t, "QuickGELU", host(t, yd), yv.Value, 1e-6, 1e-5)
-	dxd, err := b.QuickGELUBackward(b.to(t, x), b.to(t, dy))
-	must(err)
-	check(t, "QuickGELU backward", host(t, dxd), grad(yv, dy, xv)[0], 1e-6, 1e-5)
-
-	// Softmax and log-softmax backward.
+	x, dy := rnd(10, 6, 77), rnd(11, 6, 77)
 	for _, log := range []bool{false, true} {
 		xv := autograd.Param(x)
 		sv := autograd.Softmax(xv, -1)
@@ -208,19 +225,6 @@ func TestModelKernelsAgainstAutograd(t *testing.T) {
 		must(err)
 		check(t, "softmax backward (log "+map[bool]string{false: "no)", true: "yes)"}[log], host(t, d), grad(sv, dy, xv)[0], 1e-6, 1e-4)
 	}
-
-	// Layer norm backward.
-	w, bias := rnd(12, 77), rnd(13, 77)
-	xv, wv, bv := autograd.Param(x), autograd.Param(w), autograd.Param(bias)
-	lv := autograd.LayerNorm(xv, wv, bv, 1e-5)
-	_, mean, rstd := tensor.LayerNorm(x, w, bias, 1e-5)
-	ldx, ldw, ldb, err := b.LayerNormBackward(b.to(t, dy), b.to(t, x), b.to(t, mean), b.to(t, rstd), b.to(t, w))
-	must(err)
-	g := grad(lv, dy, xv, wv, bv)
-	check(t, "LayerNorm backward dx", host(t, ldx), g[0], atol, rtol)
-	check(t, "LayerNorm backward dw", host(t, ldw), g[1], atol, rtol)
-	check(t, "LayerNorm backward db", host(t, ldb), g[2], atol, rtol)
-
 	// Attention with and without the causal mask: [BH, T, hd].
 	for _, causal := range []bool{false, true} {
 		q, k, v := rnd(20, 8, 77, 64), rnd(21, 8, 77, 64), rnd(22, 8, 77, 64)
@@ -238,50 +242,71 @@ func TestModelKernelsAgainstAutograd(t *testing.T) {
 		check(t, name+" dk", host(t, dk), g[1], atol, rtol)
 		check(t, name+" dv", host(t, dv), g[2], atol, rtol)
 	}
+}
 
-	// Embedding gather (repeated ids: the backward accumulates).
-	table := rnd(30, 100, 32)
-	ids := []int{5, 0, 99, 5, 17, 5}
-	tv := autograd.Param(table)
-	ev := autograd.GatherRows(tv, ids)
-	ed, err := b.Embedding(b.to(t, table), ids)
-	must(err)
-	check(t, "embedding", host(t, ed), ev.Value, 0, 0)
-	de := rnd(31, len(ids), 32)
-	dtd, err := b.EmbeddingBackward(b.to(t, de), ids, 100)
-	must(err)
-	check(t, "embedding backward", host(t, dtd), grad(ev, de, tv)[0], 1e-6, 1e-6)
+// TestAutogradOnGPU is devicecheck.Autograd on the GPU: autograd's ops and
+// nn's modules forward and backward, and the optimizers, against the CPU
+// (the fake device runs the same table in package autograd's tests).
+func TestAutogradOnGPU(t *testing.T) {
+	b := gpu(t)
+	devicecheck.Autograd(t, b.Device(), 1e-4)
+}
 
-	// Cross-entropy (mean over rows).
-	logits := rnd(40, 8, 1000)
-	labels := []int{0, 999, 3, 500, 3, 7, 8, 250}
-	lgv := autograd.Param(logits)
-	cv := autograd.CrossEntropy(lgv, labels)
-	rowsLoss, err := b.CrossEntropy(b.to(t, logits), labels)
-	must(err)
-	check(t, "cross-entropy (mean of rows)", host(t, tensor.Mean(rowsLoss, nil, false)), cv.Value, 1e-5, 1e-5)
-	dl, err := b.CrossEntropyBackward(b.to(t, logits), labels, 1/float32(len(labels)))
-	must(err)
-	check(t, "cross-entropy backward", host(t, dl), grad(cv, tensor.Scalar(1), lgv)[0], 1e-7, 1e-4)
-
-	// SGD with momentum and AdamW with weight decay, three steps each.
-	p0, g0 := rnd(50, 1000), rnd(51, 1000)
-	sp := autograd.Param(p0.Clone())
-	sgd := optim.NewSGD([]nn.NamedParam{{Name: "p", Var: sp}}, 0.1, 0.9, 0.01)
-	pd, gd, bufd := b.to(t, p0), b.to(t, g0), b.to(t, tensor.New(1000))
-	for step := range 3 {
-		sp.Grad = g0.Clone()
-		sgd.Step()
-		must(b.SGDStep(pd, gd, bufd, 0.1, 0.9, 0.01, step == 0))
+// TestCLIPParity is devicecheck.CLIP on the GPU: the tiny configuration
+// and ViT-B/16, hash weights (clip.NewHashCLIP), both towers' features and
+// gradients against the CPU. ViT-B/16 (12 layers of width 768) allows more
+// float32 reordering.
+func TestCLIPParity(t *testing.T) {
+	b := gpu(t)
+	t.Run("tiny", func(t *testing.T) { devicecheck.CLIP(t, b.Device(), tinyConfig, 1e-4) })
+	if testing.Short() {
+		t.Skip("ViT-B/16 skipped in -short mode")
 	}
-	check(t, "SGD (3 steps)", host(t, pd), sp.Value, 1e-6, 1e-5)
-	ap := autograd.Param(p0.Clone())
-	adam := optim.NewAdamW([]optim.Group{{Params: []nn.NamedParam{{Name: "p", Var: ap}}, WeightDecay: 0.1}}, 1e-3)
-	pd, md, vd := b.to(t, p0), b.to(t, tensor.New(1000)), b.to(t, tensor.New(1000))
-	for step := 1; step <= 3; step++ {
-		ap.Grad = g0.Clone()
-		adam.Step()
-		must(b.AdamWStep(pd, gd, md, vd, adam.LR, adam.Beta1, adam.Beta2, adam.Eps, 0.1, step))
+	t.Run("ViT-B/16", func(t *testing.T) { devicecheck.CLIP(t, b.Device(), clip.ViTB16, 1e-3) })
+}
+
+// TestCoCoOpStep is devicecheck.LearnerStep on the GPU: one CoCoOp (and
+// CoOp) training step and the evaluation after it against the CPU, on the
+// tiny CLIP and on ViT-B/16 with 50 classes.
+func TestCoCoOpStep(t *testing.T) {
+	b := gpu(t)
+	t.Run("tiny", func(t *testing.T) {
+		devicecheck.LearnerStep(t, b.Device(), tinyConfig, cocoop.MethodCoCoOp, food50[:6], 2, 1e-4)
+		devicecheck.LearnerStep(t, b.Device(), tinyConfig, cocoop.MethodCoOp, food50[:6], 2, 1e-4)
+	})
+	if testing.Short() {
+		t.Skip("ViT-B/16 skipped in -short mode")
 	}
-	check(t, "AdamW (3 steps)", host(t, pd), ap.Value, 1e-6, 1e-5)
+	t.Run("ViT-B/16", func(t *testing.T) {
+		devicecheck.LearnerStep(t, b.Device(), clip.ViTB16, cocoop.MethodCoCoOp, food50, 1, 1e-3)
+	})
+}
+
+// tinyConfig is make_parity.py's TINY CLIP.
+var tinyConfig = clip.Config{
+	EmbedDim: 32, ImageResolution: 32, VisionLayers: 2, VisionWidth: 128, VisionHeads: 2,
+	VisionPatchSize: 8, ContextLength: 77, VocabSize: 49408,
+	TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 2,
+}
+
+// food50 is the first 50 Food-101 classes (names of 1–6 tokens), as
+// cocoop's benchmarks use.
+var food50 = []string{
+	"apple_pie", "baby_back_ribs", "baklava", "beef_carpaccio", "beef_tartare", "beet_salad", "beignets", "bibimbap",
+	"bread_pudding", "breakfast_burrito", "bruschetta", "caesar_salad", "cannoli", "caprese_salad", "carrot_cake",
+	"ceviche", "cheesecake", "cheese_plate", "chicken_curry", "chicken_quesadilla", "chicken_wings", "chocolate_cake",
+	"chocolate_mousse", "churros", "clam_chowder", "club_sandwich", "crab_cakes", "creme_brulee", "croque_madame",
+	"cup_cakes", "deviled_eggs", "donuts", "dumplings", "edamame", "eggs_benedict", "escargots", "falafel",
+	"filet_mignon", "fish_and_chips", "foie_gras", "french_fries", "french_onion_soup", "french_toast",
+	"fried_calamari", "fried_rice", "frozen_yogurt", "garlic_bread", "gnocchi", "greek_salad", "grilled_cheese_sandwich",
+}
+
+// names1000 is 1,000 distinct class names (food50 with a numbered word),
+// for the 1,000-class steps.
+func names1000() []string {
+	out := make([]string, 0, 1000)
+	for i := range 1000 {
+		out = append(out, food50[i%50]+" "+strconv.Itoa(i/50))
+	}
+	return out
 }

@@ -17,8 +17,9 @@ const kernelSource = `
 #define MAX_RANK 8
 
 // Layout is an index space (rank, shape) and the strides, in elements, of up
-// to three operands over it (0 on a broadcast dim). It is passed by value;
-// args.go packs it field by field in this order.
+// to three operands over it (0 on a broadcast dim); the elementwise kernels
+// put their inputs in s0 and s1 and their output in s2. It is passed by
+// value; args.go packs it field by field in this order.
 struct Layout {
 	int rank;
 	int shape[MAX_RANK];
@@ -43,6 +44,8 @@ struct Layout {
 #define OP_RELU 12
 #define OP_SQUARE 13
 #define OP_QUICKGELU 14
+#define OP_GT 15
+#define OP_QUICKGELU_GRAD 16
 
 #define NEG_INF __int_as_float(0xff800000)
 #define QUICKGELU_ALPHA 1.702f
@@ -61,7 +64,27 @@ __device__ __forceinline__ void offsets2(const Layout& L, int i, int* o0, int* o
 	*o1 = b;
 }
 
+// offsets3 is offsets2 for three operands.
+__device__ __forceinline__ void offsets3(const Layout& L, int i, int* o0, int* o1, int* o2) {
+	int a = 0, b = 0, c = 0;
+	for (int d = L.rank - 1; d >= 0; d--) {
+		int q = i % L.shape[d];
+		i /= L.shape[d];
+		a += q * L.s0[d];
+		b += q * L.s1[d];
+		c += q * L.s2[d];
+	}
+	*o0 = a;
+	*o1 = b;
+	*o2 = c;
+}
+
 __device__ __forceinline__ float sigmoidf(float x) { return 1.0f / (1.0f + expf(-x)); }
+
+// is_binary reports whether op reads a second operand (or the scalar).
+__device__ __forceinline__ bool is_binary(int op) {
+	return (op >= OP_ADD && op <= OP_MAX) || op == OP_GT || op == OP_QUICKGELU_GRAD;
+}
 
 __device__ __forceinline__ float apply_binary(int op, float x, float y) {
 	switch (op) {
@@ -70,7 +93,12 @@ __device__ __forceinline__ float apply_binary(int op, float x, float y) {
 	case OP_MUL: return x * y;
 	case OP_DIV: return x / y;
 	case OP_MAX: return (x > y || x != x) ? x : y; // NaN propagates from x
-	default: return y;                              // OP_COPY
+	case OP_GT: return x > y ? 1.0f : 0.0f;
+	case OP_QUICKGELU_GRAD: {                       // y·QuickGELU'(x), s = σ(1.702x)
+		float s = sigmoidf(QUICKGELU_ALPHA * x);
+		return y * (s + QUICKGELU_ALPHA * x * s * (1.0f - s));
+	}
+	default: return y; // OP_COPY
 	}
 }
 
@@ -115,35 +143,29 @@ __device__ float block_reduce(float v, int op, float* sh) {
 
 extern "C" {
 
-// ---- elementwise (tensor.Add ... tensor.Square, the scalar ops, copies) ----
+// ---- elementwise (tensor.Add ... tensor.Square, the scalar ops, copies,
+// QuickGELU and its gradient, the GreaterThan mask) -------------------------
 
-// ew_binary: out[i] = op(a[off0(i)], b[off1(i)]) over L (out contiguous);
-// broadcasting is a stride of 0.
+// ew_binary: out[off2(i)] = op(a[off0(i)], b[off1(i)]) over L; broadcasting
+// is a stride of 0; out is strided (a view: Concat, Copy) or contiguous.
 __global__ void ew_binary(int op, int n, Layout L, float* out, const float* a, const float* b) {
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-		int oa, ob;
-		offsets2(L, i, &oa, &ob);
-		out[i] = apply_binary(op, a[oa], b[ob]);
+		int oa, ob, oo;
+		offsets3(L, i, &oa, &ob, &oo);
+		out[oo] = apply_binary(op, a[oa], b[ob]);
 	}
 }
 
-// ew_unary: out[i] = op(a[off0(i)]) for the unary ops; for the binary op
-// codes, op(a[off0(i)], s) (AddScalar, MulScalar); OP_COPY gathers a
-// strided tensor into a contiguous one.
+// ew_unary: out[off2(i)] = op(a[off0(i)]) for the unary ops; for the binary
+// op codes, op(a[off0(i)], s) (AddScalar, MulScalar, MaximumScalar,
+// GreaterThan); OP_COPY copies between any two layouts. out may be a (in
+// place: each element is read before it is written, by the same thread).
 __global__ void ew_unary(int op, int n, Layout L, float* out, const float* a, float s) {
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-		int oa, unused;
-		offsets2(L, i, &oa, &unused);
+		int oa, unused, oo;
+		offsets3(L, i, &oa, &unused, &oo);
 		float x = a[oa];
-		out[i] = (op >= OP_ADD && op <= OP_MAX) ? apply_binary(op, x, s) : apply_unary(op, x);
-	}
-}
-
-// quickgelu_backward: dx = dy·(s + 1.702·x·s·(1−s)), s = σ(1.702x).
-__global__ void quickgelu_backward(int n, float* dx, const float* x, const float* dy) {
-	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-		float s = sigmoidf(QUICKGELU_ALPHA * x[i]);
-		dx[i] = dy[i] * (s + QUICKGELU_ALPHA * x[i] * s * (1.0f - s));
+		out[oo] = is_binary(op) ? apply_binary(op, x, s) : apply_unary(op, x);
 	}
 }
 
@@ -171,26 +193,35 @@ __global__ void reduce_strided(int op, int nout, int nred, Layout K, Layout R, f
 
 // ---- softmax and log-softmax over contiguous rows -------------------------
 
-// softmax_rows: y = softmax(x) (or log-softmax when logsm) row by row; one
-// block per row of n.
-__global__ void softmax_rows(int rows, int n, int logsm, float* y, const float* x) {
+// score is element j of row r as the softmax sees it: scale·x, or −∞ when
+// the causal mask (lq > 0 queries per matrix) hides key j from query r mod lq.
+__device__ __forceinline__ float score(const float* xr, int r, int j, float scale, int lq) {
+	return (lq > 0 && j > r % lq) ? NEG_INF : scale * xr[j];
+}
+
+// softmax_rows: y = softmax(scale·x + mask) (or log-softmax when logsm)
+// row by row, one block per row of n; lq > 0 applies the causal mask of
+// tensor.MaskedSoftmax (scale 1 and lq 0 for tensor.Softmax, LogSoftmax).
+__global__ void softmax_rows(int rows, int n, int logsm, float scale, int lq, float* y, const float* x) {
 	__shared__ float sh[32];
 	for (int r = blockIdx.x; r < rows; r += gridDim.x) {
 		const float* xr = x + (long long)r * n;
 		float* yr = y + (long long)r * n;
 		float m = NEG_INF;
-		for (int j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, xr[j]);
+		for (int j = threadIdx.x; j < n; j += blockDim.x) m = fmaxf(m, score(xr, r, j, scale, lq));
 		m = block_reduce(m, OP_MAX, sh);
 		float s = 0.0f;
-		for (int j = threadIdx.x; j < n; j += blockDim.x) s += expf(xr[j] - m);
+		for (int j = threadIdx.x; j < n; j += blockDim.x) s += expf(score(xr, r, j, scale, lq) - m);
 		s = block_reduce(s, OP_ADD, sh);
 		if (m == NEG_INF) { // all −∞: softmax is undefined; the CPU leaves the row
-			for (int j = threadIdx.x; j < n; j += blockDim.x) yr[j] = logsm ? NEG_INF : xr[j];
+			for (int j = threadIdx.x; j < n; j += blockDim.x) yr[j] = logsm ? NEG_INF : score(xr, r, j, scale, lq);
 			continue;
 		}
 		float lse = logf(s);
-		for (int j = threadIdx.x; j < n; j += blockDim.x)
-			yr[j] = logsm ? xr[j] - m - lse : expf(xr[j] - m) / s;
+		for (int j = threadIdx.x; j < n; j += blockDim.x) {
+			float v = score(xr, r, j, scale, lq);
+			yr[j] = logsm ? v - m - lse : expf(v - m) / s;
+		}
 	}
 }
 
@@ -360,7 +391,7 @@ __global__ void attention_backward(int T, int S, int hd, float scale,
 	}
 }
 
-// ---- embedding gather ------------------------------------------------------
+// ---- row gather and scatter (tensor.IndexSelect, IndexAdd: Gather, ScatterAdd)
 
 // embedding_forward: out[i, :] = table[ids[i], :] for n ids of width d.
 __global__ void embedding_forward(int n, int d, float* out, const float* table, const int* ids) {
@@ -412,14 +443,15 @@ __global__ void cross_entropy_backward(int rows, int n, float scale, float* dx, 
 // ---- optimizer updates (nn/optim) ------------------------------------------
 
 // sgd_update: g' = g + wd·p; with momentum, buf = g' on the first step and
-// buf = momentum·buf + g' after (dampening 0), g' = buf; then p −= lr·g'.
-__global__ void sgd_update(int n, float lr, float momentum, float wd, int first,
+// buf = momentum·buf + (1−dampening)·g' after, then g' = g' + momentum·buf
+// (nesterov) or buf; finally p −= lr·g' (optim.SGD).
+__global__ void sgd_update(int n, float lr, float momentum, float dampening, float wd, int nesterov, int first,
 		float* p, const float* g, float* buf) {
 	for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
 		float gi = g[i] + wd * p[i];
 		if (momentum != 0.0f) {
-			buf[i] = first ? gi : buf[i] * momentum + gi;
-			gi = buf[i];
+			buf[i] = first ? gi : buf[i] * momentum + (1.0f - dampening) * gi;
+			gi = nesterov ? gi + momentum * buf[i] : buf[i];
 		}
 		p[i] -= lr * gi;
 	}
@@ -446,7 +478,7 @@ __global__ void adamw_update(int n, float lr, float b1, float b2, float eps, flo
 // kernelNames lists every kernel of kernelSource; the backend resolves
 // each one after compiling (a missing one is an error at Open).
 var kernelNames = []string{
-	"ew_binary", "ew_unary", "quickgelu_backward",
+	"ew_binary", "ew_unary",
 	"reduce_strided",
 	"softmax_rows", "softmax_backward_rows",
 	"layernorm_rows", "layernorm_backward_rows", "layernorm_backward_params",
@@ -473,4 +505,6 @@ const (
 	opRelu
 	opSquare
 	opQuickGELU
+	opGT
+	opQuickGELUGrad
 )

@@ -60,7 +60,7 @@ func TestOpCodesMatchKernelSource(t *testing.T) {
 	want := map[string]int{
 		"COPY": opCopy, "ADD": opAdd, "SUB": opSub, "MUL": opMul, "DIV": opDiv, "MAX": opMax,
 		"NEG": opNeg, "EXP": opExp, "LOG": opLog, "SQRT": opSqrt, "TANH": opTanh, "SIGMOID": opSigmoid,
-		"RELU": opRelu, "SQUARE": opSquare, "QUICKGELU": opQuickGELU,
+		"RELU": opRelu, "SQUARE": opSquare, "QUICKGELU": opQuickGELU, "GT": opGT, "QUICKGELU_GRAD": opQuickGELUGrad,
 	}
 	def := regexp.MustCompile(`#define OP_(\w+) (\d+)`)
 	seen := 0

@@ -10,10 +10,12 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// The model ops beyond tensor.Kernels, on contiguous device tensors: each
-// launches one kernel of kernels.go (forward and backward side by side).
-// autograd, nn and nn/optim do not call them yet (docs/cuda.md §5); the
-// GPU tests check each against its CPU reference.
+// The backend's own ops on contiguous device tensors, beyond tensor.Kernels:
+// the softmax backward and the fused attention (forward and backward), each
+// one kernel of kernels.go. The models do not call them (autograd builds
+// attention from MatMul and tensor.MaskedSoftmax, whose kernels are in
+// tensor.Kernels); the GPU tests check them against autograd, and
+// BenchmarkAttention times them.
 
 // dev returns t's address, requiring a contiguous tensor on this backend.
 func (b *Backend) addr(name string, t *tensor.Tensor) (uint64, error) {
@@ -68,34 +70,6 @@ func rowsOf(t *tensor.Tensor) (rows, n int) {
 	return t.Numel() / max(n, 1), n
 }
 
-// QuickGELU returns x·σ(1.702x).
-func (b *Backend) QuickGELU(x *tensor.Tensor) (*tensor.Tensor, error) {
-	if _, err := b.addr("QuickGELU", x); err != nil {
-		return nil, err
-	}
-	out, err := b.zeros(x.Shape()...)
-	if err != nil {
-		return nil, err
-	}
-	buf, off := x.DeviceBuffer()
-	ob, _ := out.DeviceBuffer()
-	return out, b.Elementwise("quickgelu", x.Shape(), ob, tensor.Operand{Buf: buf, Off: off, Strides: x.Strides()}, tensor.Operand{}, 0)
-}
-
-// QuickGELUBackward returns dy·QuickGELU'(x).
-func (b *Backend) QuickGELUBackward(x, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	dx, err := b.zeros(x.Shape()...)
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.devs("QuickGELUBackward", dx, x, dy)
-	if err != nil {
-		return nil, err
-	}
-	n := x.Numel()
-	return dx, b.launch("quickgelu_backward", gridFor(n), 1, threads, 0, new(argPack).i32(n).ptr(p[0]).ptr(p[1]).ptr(p[2]), dx, x, dy)
-}
-
 // SoftmaxBackward returns the gradient through softmax (or log-softmax)
 // along the last axis from its output y.
 func (b *Backend) SoftmaxBackward(y, dy *tensor.Tensor, log bool) (*tensor.Tensor, error) {
@@ -114,38 +88,6 @@ func (b *Backend) SoftmaxBackward(y, dy *tensor.Tensor, log bool) (*tensor.Tenso
 	}
 	return dx, b.launch("softmax_backward_rows", max(1, min(rows, 65535)), 1, threads, 0,
 		new(argPack).i32(rows).i32(n).i32(l).ptr(p[0]).ptr(p[1]).ptr(p[2]), dx, y, dy)
-}
-
-// LayerNormBackward returns dx, dw and db from tensor.LayerNorm's saved
-// mean and rstd (w may be nil).
-func (b *Backend) LayerNormBackward(dy, x, mean, rstd, w *tensor.Tensor) (dx, dw, db *tensor.Tensor, err error) {
-	rows, d := rowsOf(x)
-	if dx, err = b.zeros(x.Shape()...); err != nil {
-		return
-	}
-	if dw, err = b.zeros(d); err != nil {
-		return
-	}
-	if db, err = b.zeros(d); err != nil {
-		return
-	}
-	p, err := b.devs("LayerNormBackward", dx, dw, db, dy, x, mean, rstd)
-	if err != nil {
-		return
-	}
-	var wp uint64
-	if w != nil {
-		if wp, err = b.addr("LayerNormBackward", w); err != nil {
-			return
-		}
-	}
-	if err = b.launch("layernorm_backward_rows", max(1, min(rows, 65535)), 1, threads, 0,
-		new(argPack).i32(rows).i32(d).ptr(p[0]).ptr(p[3]).ptr(p[4]).ptr(p[5]).ptr(p[6]).ptr(wp), dx, dy, x, mean, rstd, w); err != nil {
-		return
-	}
-	err = b.launch("layernorm_backward_params", gridFor(d), 1, threads, 0,
-		new(argPack).i32(rows).i32(d).ptr(p[1]).ptr(p[2]).ptr(p[3]).ptr(p[4]).ptr(p[5]).ptr(p[6]), dw, db, dy, x, mean, rstd)
-	return
 }
 
 // Attention returns softmax(q·kᵀ/√hd + causal mask)·v and the
@@ -202,120 +144,131 @@ func (b *Backend) AttentionBackward(dout, probs, q, k, v *tensor.Tensor) (dq, dk
 	return
 }
 
-// Embedding returns table's rows ids ([len(ids), d]).
-func (b *Backend) Embedding(table *tensor.Tensor, ids []int) (*tensor.Tensor, error) {
-	vocab, d := table.Dim(0), table.Dim(1)
-	for _, id := range ids {
-		if id >= vocab {
-			return nil, fmt.Errorf("cuda.Embedding: id %d of a %d-row table", id, vocab)
+// ---- the fused model kernels of tensor.Kernels -------------------------------
+
+// span resolves a contiguous operand (its Off; Strides ignored).
+func (b *Backend) span(o tensor.Operand) (uint64, error) { return b.at(o.Buf, o.Off) }
+
+func (b *Backend) spans(os ...tensor.Operand) ([]uint64, error) {
+	out := make([]uint64, len(os))
+	for i, o := range os {
+		var err error
+		if out[i], err = b.span(o); err != nil {
+			return nil, err
 		}
 	}
-	out, err := b.zeros(len(ids), d)
-	if err != nil {
-		return nil, err
-	}
-	idb, err := b.uploadInts(ids)
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.devs("Embedding", out, table)
-	if err != nil {
-		return nil, err
-	}
-	n := len(ids) * d
-	return out, b.launch("embedding_forward", gridFor(n), 1, threads, 0, new(argPack).i32(len(ids)).i32(d).ptr(p[0]).ptr(p[1]).ptr(idb.ptr), out, table, idb)
+	return out, nil
 }
 
-// EmbeddingBackward returns the table gradient [vocab, d] of Embedding.
-func (b *Backend) EmbeddingBackward(dout *tensor.Tensor, ids []int, vocab int) (*tensor.Tensor, error) {
-	d := dout.Dim(1)
-	dt, err := b.zeros(vocab, d)
-	if err != nil {
-		return nil, err
-	}
-	idb, err := b.uploadInts(ids)
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.devs("EmbeddingBackward", dt, dout)
-	if err != nil {
-		return nil, err
-	}
-	n := len(ids) * d
-	return dt, b.launch("embedding_backward", gridFor(n), 1, threads, 0, new(argPack).i32(len(ids)).i32(d).ptr(p[0]).ptr(p[1]).ptr(idb.ptr), dt, dout, idb)
-}
-
-// CrossEntropy returns the per-row losses logsumexp(x) − x[label].
-func (b *Backend) CrossEntropy(logits *tensor.Tensor, labels []int) (*tensor.Tensor, error) {
-	rows, n := rowsOf(logits)
-	if len(labels) != rows {
-		return nil, fmt.Errorf("cuda.CrossEntropy: %d labels for %d rows", len(labels), rows)
-	}
-	loss, err := b.zeros(rows)
-	if err != nil {
-		return nil, err
-	}
-	lb, err := b.uploadInts(labels)
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.devs("CrossEntropy", loss, logits)
-	if err != nil {
-		return nil, err
-	}
-	return loss, b.launch("cross_entropy_forward", max(1, min(rows, 65535)), 1, threads, 0,
-		new(argPack).i32(rows).i32(n).ptr(p[0]).ptr(p[1]).ptr(lb.ptr), loss, logits, lb)
-}
-
-// CrossEntropyBackward returns (softmax(x) − onehot)·scale.
-func (b *Backend) CrossEntropyBackward(logits *tensor.Tensor, labels []int, scale float32) (*tensor.Tensor, error) {
-	rows, n := rowsOf(logits)
-	dx, err := b.zeros(logits.Shape()...)
-	if err != nil {
-		return nil, err
-	}
-	lb, err := b.uploadInts(labels)
-	if err != nil {
-		return nil, err
-	}
-	p, err := b.devs("CrossEntropyBackward", dx, logits)
-	if err != nil {
-		return nil, err
-	}
-	return dx, b.launch("cross_entropy_backward", max(1, min(rows, 65535)), 1, threads, 0,
-		new(argPack).i32(rows).i32(n).f32(scale).ptr(p[0]).ptr(p[1]).ptr(lb.ptr), dx, logits, lb)
-}
-
-// SGDStep updates p in place as optim.SGD (no Nesterov, no dampening);
-// buf is the momentum buffer (ignored without momentum), first marks the
-// first step.
-func (b *Backend) SGDStep(p, g, buf *tensor.Tensor, lr, momentum, wd float32, first bool) error {
-	if buf == nil {
-		buf = p // unused by the kernel when momentum is 0
-	}
-	q, err := b.devs("SGDStep", p, g, buf)
+// LayerNormBackward implements tensor.Kernels: dx by rows, then dw and db
+// by columns.
+func (b *Backend) LayerNormBackward(rows, d int, dx, dw, db tensor.Buffer, dy, x, mean, rstd, w tensor.Operand) error {
+	p, err := b.spans(tensor.Operand{Buf: dx}, tensor.Operand{Buf: dw}, tensor.Operand{Buf: db}, dy, x, mean, rstd, w)
 	if err != nil {
 		return err
 	}
-	f := 0
-	if first {
-		f = 1
+	if err := b.launch("layernorm_backward_rows", max(1, min(rows, 65535)), 1, threads, 0,
+		new(argPack).i32(rows).i32(d).ptr(p[0]).ptr(p[3]).ptr(p[4]).ptr(p[5]).ptr(p[6]).ptr(p[7]), dx, dy.Buf, x.Buf, mean.Buf, rstd.Buf, w.Buf); err != nil {
+		return err
 	}
-	n := p.Numel()
-	return b.launch("sgd_update", gridFor(n), 1, threads, 0,
-		new(argPack).i32(n).f32(lr).f32(momentum).f32(wd).i32(f).ptr(q[0]).ptr(q[1]).ptr(q[2]), p, g, buf)
+	return b.launch("layernorm_backward_params", gridFor(d), 1, threads, 0,
+		new(argPack).i32(rows).i32(d).ptr(p[1]).ptr(p[2]).ptr(p[3]).ptr(p[4]).ptr(p[5]).ptr(p[6]), dw, db, dy.Buf, x.Buf, mean.Buf, rstd.Buf)
 }
 
-// AdamWStep is step t (from 1) of optim.AdamW on p, with moments m and v.
-func (b *Backend) AdamWStep(p, g, m, v *tensor.Tensor, lr, b1, b2, eps, wd float32, t int) error {
-	q, err := b.devs("AdamWStep", p, g, m, v)
+// Gather implements tensor.Kernels (embedding_forward).
+func (b *Backend) Gather(d int, out, src tensor.Operand, idx []int) error {
+	if len(idx) == 0 || d == 0 {
+		return nil
+	}
+	ids, err := b.uploadInts(idx)
+	if err != nil {
+		return err
+	}
+	p, err := b.spans(out, src)
+	if err != nil {
+		return err
+	}
+	return b.launch("embedding_forward", gridFor(len(idx)*d), 1, threads, 0,
+		new(argPack).i32(len(idx)).i32(d).ptr(p[0]).ptr(p[1]).ptr(ids.ptr), out.Buf, src.Buf, ids)
+}
+
+// ScatterAdd implements tensor.Kernels (embedding_backward: atomics).
+func (b *Backend) ScatterAdd(d int, dst, src tensor.Operand, idx []int) error {
+	if len(idx) == 0 || d == 0 {
+		return nil
+	}
+	ids, err := b.uploadInts(idx)
+	if err != nil {
+		return err
+	}
+	p, err := b.spans(dst, src)
+	if err != nil {
+		return err
+	}
+	return b.launch("embedding_backward", gridFor(len(idx)*d), 1, threads, 0,
+		new(argPack).i32(len(idx)).i32(d).ptr(p[0]).ptr(p[1]).ptr(ids.ptr), dst.Buf, src.Buf, ids)
+}
+
+// CrossEntropy implements tensor.Kernels.
+func (b *Backend) CrossEntropy(rows, n int, loss tensor.Buffer, logits tensor.Operand, labels []int) error {
+	lb, err := b.uploadInts(labels)
+	if err != nil {
+		return err
+	}
+	p, err := b.spans(tensor.Operand{Buf: loss}, logits)
+	if err != nil {
+		return err
+	}
+	return b.launch("cross_entropy_forward", max(1, min(rows, 65535)), 1, threads, 0,
+		new(argPack).i32(rows).i32(n).ptr(p[0]).ptr(p[1]).ptr(lb.ptr), loss, logits.Buf, lb)
+}
+
+// CrossEntropyBackward implements tensor.Kernels.
+func (b *Backend) CrossEntropyBackward(rows, n int, scale float32, dx tensor.Buffer, logits tensor.Operand, labels []int) error {
+	lb, err := b.uploadInts(labels)
+	if err != nil {
+		return err
+	}
+	p, err := b.spans(tensor.Operand{Buf: dx}, logits)
+	if err != nil {
+		return err
+	}
+	return b.launch("cross_entropy_backward", max(1, min(rows, 65535)), 1, threads, 0,
+		new(argPack).i32(rows).i32(n).f32(scale).ptr(p[0]).ptr(p[1]).ptr(lb.ptr), dx, logits.Buf, lb)
+}
+
+func flag(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// SGDStep implements tensor.Kernels (buf may have a nil Buf without
+// momentum: the kernel then never touches it).
+func (b *Backend) SGDStep(n int, lr, momentum, dampening, wd float32, nesterov, first bool, p, g, buf tensor.Operand) error {
+	if buf.Buf == nil {
+		buf = p
+	}
+	q, err := b.spans(p, g, buf)
+	if err != nil {
+		return err
+	}
+	return b.launch("sgd_update", gridFor(n), 1, threads, 0,
+		new(argPack).i32(n).f32(lr).f32(momentum).f32(dampening).f32(wd).i32(flag(nesterov)).i32(flag(first)).
+			ptr(q[0]).ptr(q[1]).ptr(q[2]), p.Buf, g.Buf, buf.Buf)
+}
+
+// AdamWStep implements tensor.Kernels: the bias corrections are computed
+// here in float64, as optim.AdamW does.
+func (b *Backend) AdamWStep(n int, lr, b1, b2, eps, wd float32, t int, p, g, m, v tensor.Operand) error {
+	q, err := b.spans(p, g, m, v)
 	if err != nil {
 		return err
 	}
 	bc1 := 1 - math.Pow(float64(b1), float64(t))
 	bc2 := 1 - math.Pow(float64(b2), float64(t))
-	n := p.Numel()
 	return b.launch("adamw_update", gridFor(n), 1, threads, 0,
 		new(argPack).i32(n).f32(lr).f32(b1).f32(b2).f32(eps).f32(wd).f32(float32(float64(lr)/bc1)).f32(float32(math.Sqrt(bc2))).
-			ptr(q[0]).ptr(q[1]).ptr(q[2]).ptr(q[3]), p, g, m, v)
+			ptr(q[0]).ptr(q[1]).ptr(q[2]).ptr(q[3]), p.Buf, g.Buf, m.Buf, v.Buf)
 }

@@ -1,0 +1,58 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/tensor"
+)
+
+// To moves every parameter of m to dev, in place (the Vars stay, their
+// values and any gradients are replaced by copies on dev), as PyTorch's
+// module.to(device): optimizers and hooks holding the Vars keep working.
+// Moving to the device a parameter is already on costs nothing.
+func To(m Module, dev tensor.Device) error {
+	for _, p := range m.NamedParameters("") {
+		v := p.Var
+		x, err := v.Value.To(dev)
+		if err != nil {
+			return fmt.Errorf("nn: move %s to %v: %w", p.Name, dev, err)
+		}
+		if v.Grad != nil {
+			g, err := v.Grad.To(dev)
+			if err != nil {
+				return fmt.Errorf("nn: move the gradient of %s to %v: %w", p.Name, dev, err)
+			}
+			v.Grad = g
+		}
+		v.Value = x
+	}
+	return nil
+}
+
+// DeviceOf returns the device of m's first parameter (tensor.CPU for a
+// module without parameters): where a module moved with To computes.
+func DeviceOf(m Module) tensor.Device {
+	for _, p := range m.NamedParameters("") {
+		return p.Var.Value.Device()
+	}
+	return tensor.CPU
+}
+
+// onDevice reports whether x's value lives off the CPU.
+func onDevice(x *autograd.Var) bool { return x.Value.Device() != tensor.CPU }
+
+// The device routes of the activations whose autograd ops run host kernels
+// of their own (autograd.Relu, autograd.QuickGELU): on a device they are
+// autograd.Function over the tensor ops, which dispatch to the backend's
+// kernels. On the CPU the autograd ops run as before.
+
+func reluDevice(x *autograd.Var) *autograd.Var {
+	return autograd.Function("relu", x, tensor.Relu, func(x, g *tensor.Tensor) *tensor.Tensor {
+		return tensor.Mul(g, tensor.GreaterThan(x, 0))
+	})
+}
+
+func quickGELUDevice(x *autograd.Var) *autograd.Var {
+	return autograd.Function("quick_gelu", x, tensor.QuickGELU, tensor.QuickGELUGrad)
+}
