@@ -4,14 +4,19 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/gocoop/gocoop/asm"
+	"github.com/gocoop/gocoop/tensor"
 )
 
-// TestQuickGELUKernels checks the vectorized QuickGELU kernels against their
-// scalar float64 references, on random inputs, extremes and non-finite
-// values, and that the result does not depend on where a slice is split.
+// TestQuickGELUKernels checks the QuickGELU layer, forward and backward, on
+// every kernel tier against scalar references with σ in float64, on random
+// inputs, extremes and NaN, over a ragged length (the asm kernels' tails);
+// asm's TestQuickGELU checks the kernels themselves, ±Inf included.
 func TestQuickGELUKernels(t *testing.T) {
+	defer asm.SetTier(asm.CurrentTier())
 	r := rand.New(rand.NewPCG(3, 4))
-	n := 3*geluChunk + 37
+	const n = 3*1024 + 37
 	x := make([]float32, n)
 	g := make([]float32, n)
 	for i := range x {
@@ -19,74 +24,69 @@ func TestQuickGELUKernels(t *testing.T) {
 		g[i] = float32(r.NormFloat64())
 	}
 	special := []float32{0, -0.0, 1e-30, -1e-30, 30, -30, 60, -60, 100, -100, 1e30, -1e30,
-		float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.NaN())}
+		math.MaxFloat32, -math.MaxFloat32, float32(math.NaN())}
 	copy(x[5:], special)
-	y, yRef := make([]float32, n), make([]float32, n)
-	dx, dxRef := make([]float32, n), make([]float32, n)
-	quickGELUFwd(y, x)
+	copy(x[n-len(special):], special) // in the tail of every tier
+	yRef, dxRef := make([]float32, n), make([]float32, n)
 	quickGELUFwdRef(yRef, x)
-	quickGELUBwd(dx, g, x)
 	quickGELUBwdRef(dxRef, g, x)
-	// Tolerance: a few float32 ulps of the terms of each result; the
-	// backward's 1.702·x·σ(1−σ) term carries the reference's own rounding
-	// of 1−σ (cancellation for large x), up to ulp(1)·1.702·|x|·|g|.
-	close := func(what string, i int, got, want, scale float32) {
-		t.Helper()
-		if math.IsNaN(float64(want)) {
-			if !math.IsNaN(float64(got)) {
-				t.Errorf("%s(%v) = %v, want NaN", what, x[i], got)
+	for _, tier := range asm.SupportedTiers() {
+		if err := asm.SetTier(tier); err != nil {
+			t.Fatal(err)
+		}
+		t.Run(tier.String(), func(t *testing.T) {
+			xv := Param(tensor.FromSlice(x, n))
+			yv := QuickGELU(xv)
+			yv.BackwardWith(tensor.FromSlice(g, n))
+			y, dx := yv.Value.ToSlice(), xv.Grad.ToSlice()
+			// Tolerance: a few float32 ulps of the terms of each result;
+			// the backward's 1.702·x·σ(1−σ) term carries the reference's
+			// own rounding of 1−σ (cancellation for large x), up to
+			// ulp(1)·1.702·|x|·|g|.
+			close := func(what string, i int, got, want, scale float32) {
+				t.Helper()
+				if math.IsNaN(float64(want)) {
+					if !math.IsNaN(float64(got)) {
+						t.Errorf("%s(%v) = %v, want NaN", what, x[i], got)
+					}
+					return
+				}
+				if got == want {
+					return
+				}
+				d := math.Abs(float64(got - want))
+				if d > 4e-7*math.Max(float64(scale), math.Abs(float64(want))) {
+					t.Errorf("%s(%v) = %v, want %v (diff %g)", what, x[i], got, want, d)
+				}
 			}
-			return
-		}
-		if got == want {
-			return
-		}
-		d := math.Abs(float64(got - want))
-		if d > 4e-7*math.Max(float64(scale), math.Abs(float64(want))) {
-			t.Errorf("%s(%v) = %v, want %v (diff %g)", what, x[i], got, want, d)
-		}
-	}
-	for i := range x {
-		ax := float32(math.Abs(float64(x[i])))
-		close("fwd", i, y[i], yRef[i], 1)
-		close("bwd", i, dx[i], dxRef[i], (1+quickGELUAlpha*ax)*float32(math.Abs(float64(g[i]))))
-	}
-	// Split independence: any chunking gives the same bits.
-	y2, dx2 := make([]float32, n), make([]float32, n)
-	for lo := 0; lo < n; {
-		hi := min(n, lo+1+r.IntN(700))
-		quickGELUFwd(y2[lo:hi], x[lo:hi])
-		quickGELUBwd(dx2[lo:hi], g[lo:hi], x[lo:hi])
-		lo = hi
-	}
-	for i := range x {
-		if math.Float32bits(y2[i]) != math.Float32bits(y[i]) || math.Float32bits(dx2[i]) != math.Float32bits(dx[i]) {
-			t.Fatalf("element %d (x = %v) depends on the split: %v/%v vs %v/%v", i, x[i], y2[i], dx2[i], y[i], dx[i])
-		}
-	}
-}
-
-func BenchmarkQuickGELUKernels(b *testing.B) {
-	n := 219 * 2048
-	x, g, y := make([]float32, n), make([]float32, n), make([]float32, n)
-	for i := range x {
-		x[i] = float32(i%97)/10 - 5
-		g[i] = 1
-	}
-	for _, k := range []struct {
-		name string
-		f    func()
-	}{
-		{"fwd", func() { quickGELUFwd(y, x) }},
-		{"fwd_ref", func() { quickGELUFwdRef(y, x) }},
-		{"bwd", func() { quickGELUBwd(y, g, x) }},
-		{"bwd_ref", func() { quickGELUBwdRef(y, g, x) }},
-	} {
-		b.Run(k.name, func(b *testing.B) {
-			b.SetBytes(int64(4 * n))
-			for b.Loop() {
-				k.f()
+			for i := range x {
+				ax := float32(math.Abs(float64(x[i])))
+				close("fwd", i, y[i], yRef[i], 1)
+				close("bwd", i, dx[i], dxRef[i], (1+quickGELUAlpha*ax)*float32(math.Abs(float64(g[i]))))
 			}
 		})
 	}
 }
+
+// quickGELUFwdRef is the scalar reference of QuickGELU (σ in float64).
+func quickGELUFwdRef(y, x []float32) {
+	for i := range y {
+		y[i] = x[i] * sigmoid32(quickGELUAlpha*x[i])
+	}
+}
+
+// quickGELUBwdRef is the scalar reference of QuickGELU's backward (σ in
+// float64). For |x| > 2e38, where 1.702·x overflows, it returns the limits
+// 1 and 0 of the derivative, as the kernels do.
+func quickGELUBwdRef(dx, g, x []float32) {
+	for i := range dx {
+		s := sigmoid32(quickGELUAlpha * x[i])
+		d := s + quickGELUAlpha*x[i]*s*(1-s)
+		if math.Abs(float64(x[i])) > 1e38 {
+			d = s // 1 for x > 0, 0 for x < 0
+		}
+		dx[i] = g[i] * d
+	}
+}
+
+func sigmoid32(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
