@@ -179,6 +179,7 @@ func (p *Pretrainer) StepsDone() int { return p.step }
 // forward, ContrastiveLoss, backward into every weight, gradient clipping,
 // AdamW at the scheduled learning rate, and the temperature clamp. It
 // returns the step's report (Loss is that of the batch before the update).
+// For a model on a device (CLIP.To) the host images are moved there.
 func (p *Pretrainer) Step(images *tensor.Tensor, ids [][]int32) Progress {
 	if p.start.IsZero() {
 		p.start = time.Now()
@@ -187,7 +188,7 @@ func (p *Pretrainer) Step(images *tensor.Tensor, ids [][]int32) Progress {
 	lr := p.Schedule.LR(p.step)
 	p.Opt.LR = float32(lr)
 	p.Opt.ZeroGrad()
-	loss := ContrastiveLoss(m.EncodeImage(images), m.EncodeText(ids), m.LogitScale)
+	loss := ContrastiveLoss(m.EncodeImage(toDevice(images, m.Device())), m.EncodeText(ids), m.LogitScale)
 	loss.Backward()
 	params := p.Opt.Params()
 	norm := math.NaN()
@@ -196,11 +197,17 @@ func (p *Pretrainer) Step(images *tensor.Tensor, ids [][]int32) Progress {
 	}
 	p.Opt.Step()
 	p.Opt.ZeroGrad() // drop the gradients now: they are as large as the model
-	ls := m.LogitScale.Value.Data()
-	ls[0] = float32(min(max(float64(ls[0]), 0), MaxLogitScale))
+	var scale float32
+	if lv := m.LogitScale.Value; lv.Device() != tensor.CPU {
+		scale = clampDevice(lv, 0, float32(MaxLogitScale))
+	} else {
+		ls := lv.Data()
+		ls[0] = float32(min(max(float64(ls[0]), 0), MaxLogitScale))
+		scale = ls[0]
+	}
 	p.step++
-	return Progress{Step: p.step, Steps: p.Config.Steps, Loss: float64(loss.Value.Item()), LR: lr,
-		Scale: math.Exp(float64(ls[0])), GradNorm: norm, Elapsed: time.Since(p.start)}
+	return Progress{Step: p.step, Steps: p.Config.Steps, Loss: float64(onHost(loss.Value).Item()), LR: lr,
+		Scale: math.Exp(float64(scale)), GradNorm: norm, Elapsed: time.Since(p.start)}
 }
 
 // Run trains from the current step to Config.Steps on batches, calling
@@ -379,7 +386,8 @@ func (p *Pretrainer) Resume(path string) error {
 // ZeroShotAccuracy classifies images [N, 3, R, R] against one caption per
 // class (token rows of one length) by cosine similarity, as CLIP's
 // zero-shot classifier, and returns the fraction whose argmax is labels[i].
-// It records no graph.
+// It records no graph. For a model on a device the images are moved there
+// and the similarities back.
 func ZeroShotAccuracy(m *CLIP, images *tensor.Tensor, labels []int, classIDs [][]int32) float64 {
 	n := images.Dim(0)
 	if len(labels) != n || n == 0 {
@@ -390,8 +398,8 @@ func ZeroShotAccuracy(m *CLIP, images *tensor.Tensor, labels []int, classIDs [][
 		txt := autograd.L2Normalize(m.EncodeText(classIDs), 1, 1e-12)
 		for lo := 0; lo < n; lo += 256 {
 			hi := min(lo+256, n)
-			img := autograd.L2Normalize(m.EncodeImage(images.Slice(0, lo, hi).Contiguous()), 1, 1e-12)
-			pred := tensor.Argmax(autograd.MatMulT(img, txt, false, true).Value, 1)
+			img := autograd.L2Normalize(m.EncodeImage(toDevice(images.Slice(0, lo, hi).Contiguous(), m.Device())), 1, 1e-12)
+			pred := tensor.Argmax(onHost(autograd.MatMulT(img, txt, false, true).Value), 1)
 			for i, c := range pred {
 				if c == labels[lo+i] {
 					correct++

@@ -110,11 +110,16 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) 
 	fresh := fs.Bool("fresh", false, "retrain seeds whose checkpoint is already in --out")
 	cf := addConfigFlags(fs)
 	rf := addRunFlags(fs)
+	deviceName := addDeviceFlag(fs)
 	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	defer restore()
+	dev, err := openDevice(*deviceName)
+	if err != nil {
+		return err
+	}
 	m, err := checkMethod(*method, true)
 	if err != nil {
 		return err
@@ -185,7 +190,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) 
 		}
 		dss[n] = ds
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts, device: dev})
 	if err != nil {
 		return err
 	}

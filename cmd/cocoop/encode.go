@@ -41,7 +41,12 @@ func runEncode(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	fs.Var(&images, "image", "image `path` to encode (repeatable)")
 	fs.Var(&texts, "text", "`text` to encode (repeatable)")
 	threads := addThreadsFlag(fs)
+	deviceName := addDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dev, err := openDevice(*deviceName)
+	if err != nil {
 		return err
 	}
 	switch {
@@ -68,6 +73,9 @@ func runEncode(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	}
 	model, err := loadModel(*weights, nil)
 	if err != nil {
+		return err
+	}
+	if _, err := model.To(dev); err != nil {
 		return err
 	}
 	imgEmb, err := encodeImages(model, images, *batch)
@@ -118,7 +126,15 @@ func encodeImages(model *clip.CLIP, paths []string, batch int) ([]float32, error
 		if err != nil {
 			return nil, err
 		}
-		autograd.NoGrad(func() { emb = append(emb, model.EncodeImage(x).Value.ToSlice()...) })
+		if x, err = toModel(model, x); err != nil {
+			return nil, err
+		}
+		var f *tensor.Tensor
+		autograd.NoGrad(func() { f = model.EncodeImage(x).Value })
+		if f, err = hostOf(f); err != nil {
+			return nil, err
+		}
+		emb = append(emb, f.ToSlice()...)
 	}
 	return emb, nil
 }
@@ -132,7 +148,10 @@ func encodeTexts(model *clip.CLIP, texts []string, truncate bool) ([]float32, er
 	if err != nil {
 		return nil, err
 	}
-	var emb []float32
-	autograd.NoGrad(func() { emb = model.EncodeText(ids).Value.ToSlice() })
-	return emb, nil
+	var f *tensor.Tensor
+	autograd.NoGrad(func() { f = model.EncodeText(ids).Value })
+	if f, err = hostOf(f); err != nil {
+		return nil, err
+	}
+	return f.ToSlice(), nil
 }

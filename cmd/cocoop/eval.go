@@ -121,11 +121,16 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	evalBatch := fs.Int("eval-batch", 100, "images per batch")
 	outDir := fs.String("out", "", "write `DIR`/eval.json")
 	rf := addRunFlags(fs)
+	deviceName := addDeviceFlag(fs)
 	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	defer restore()
+	dev, err := openDevice(*deviceName)
+	if err != nil {
+		return err
+	}
 	name, err := checkDatasetName(*dataset)
 	if err != nil {
 		return err
@@ -190,7 +195,7 @@ func runEval(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	if len(items) == 0 {
 		return fmt.Errorf("%s: the %s split of the %s classes is empty", ds.Name, *split, *subsample)
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights, quiet: rf.quiet, interrupt: true})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, quiet: rf.quiet, interrupt: true, device: dev})
 	if err != nil {
 		return err
 	}

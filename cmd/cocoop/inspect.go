@@ -82,11 +82,16 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	outDir := fs.String("out", "", "output `directory` (required)")
 	trainSteps := fs.Int("train-steps", 0, "then train `N` steps on the images and plot the gradients over training")
 	threads := addThreadsFlag(fs)
+	deviceName := addDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	dev, err := openDevice(*deviceName)
+	if err != nil {
+		return err
 	}
 	restore, err := setThreads(*threads)
 	if err != nil {
@@ -158,7 +163,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 			return fmt.Errorf("--checkpoint %s is a %s prompt; inspect needs a CoCoOp one (it has the meta-net π)", *checkpoint, ck.Meta.Config.Method)
 		}
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, device: dev})
 	if err != nil {
 		return err
 	}

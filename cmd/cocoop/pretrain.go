@@ -332,6 +332,7 @@ type pretrainJob struct {
 	overwrite  bool
 	rep        *reporter
 	onStep     func(step int) // called after every step (tests stop runs with it)
+	device     tensor.Device  // --device (nil: the CPU)
 }
 
 func runPretrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
@@ -354,11 +355,16 @@ func runPretrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) 
 	resume := fs.Bool("resume", false, "continue the unfinished run in --out")
 	overwrite := fs.Bool("overwrite", false, "replace the run in --out")
 	rf := addRunFlags(fs)
+	deviceName := addDeviceFlag(fs)
 	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	defer restore()
+	dev, err := openDevice(*deviceName)
+	if err != nil {
+		return err
+	}
 	if *out == "" {
 		return usagef("--out is required (directory for the model, its optimizer state and pretrain.json)")
 	}
@@ -387,7 +393,7 @@ func runPretrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) 
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	rep := newReporter(stderrOf(fs), rf.quiet)
-	r, err := pretrain(ctx, pretrainJob{dir: *out, settings: s, fashionDir: *fashionDir, resume: *resume, overwrite: *overwrite, rep: rep})
+	r, err := pretrain(ctx, pretrainJob{dir: *out, settings: s, fashionDir: *fashionDir, resume: *resume, overwrite: *overwrite, rep: rep, device: dev})
 	if err != nil {
 		return err
 	}
@@ -459,7 +465,7 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 	// the model's digest: a crash between the two leaves a report whose
 	// digest no longer matches, which the demo's check rejects.
 	save := func() error {
-		if err := p.Save(modelPath); err != nil {
+		if err := saveFromHost(p, modelPath); err != nil {
 			return err
 		}
 		sum, err := fileSHA256(modelPath)
@@ -501,6 +507,12 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 	if err != nil {
 		return nil, err
 	}
+	if job.device != nil && job.device != tensor.CPU {
+		if _, err := m.To(job.device); err != nil {
+			return nil, err
+		}
+		rep.logf("pretrain: the model on %v", job.device)
+	}
 	if p, err = clip.NewPretrainer(m, cfg); err != nil {
 		return nil, err
 	}
@@ -539,6 +551,32 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 		return nil, err
 	}
 	return report, nil
+}
+
+// saveFromHost is p.Save for a model on any device: one on a device, and
+// its optimizer state, are moved to the host for the save and back after
+// it, so that the files are those a CPU run writes (clip's writer reads
+// host tensors).
+func saveFromHost(p *clip.Pretrainer, path string) (err error) {
+	dev := p.Model.Device()
+	if dev == tensor.CPU {
+		return p.Save(path)
+	}
+	move := func(d tensor.Device) error {
+		if _, err := p.Model.To(d); err != nil {
+			return err
+		}
+		return p.Opt.To(d)
+	}
+	if err := move(tensor.CPU); err != nil {
+		return err
+	}
+	defer func() {
+		if merr := move(dev); merr != nil && err == nil {
+			err = merr
+		}
+	}()
+	return p.Save(path)
 }
 
 // numParams is the number of weights of m.

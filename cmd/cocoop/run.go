@@ -97,12 +97,13 @@ func loadRunData(s dataSpec) (*data.Dataset, error) {
 
 // runSpec says how startRun starts a run.
 type runSpec struct {
-	args        []string // the command's arguments, for the log
-	weights     string   // --weights
-	logDir      string   // "": no log file; else created, and log.txt in it appended to
-	quiet       bool     // --quiet
-	interrupt   bool     // Ctrl-C cancels session.ctx (a clean stop) instead of ending the process
-	fullPrompts bool     // --full-prompts
+	args        []string      // the command's arguments, for the log
+	weights     string        // --weights
+	logDir      string        // "": no log file; else created, and log.txt in it appended to
+	quiet       bool          // --quiet
+	interrupt   bool          // Ctrl-C cancels session.ctx (a clean stop) instead of ending the process
+	fullPrompts bool          // --full-prompts
+	device      tensor.Device // --device, opened (nil: the CPU)
 }
 
 // session is a started run.
@@ -124,6 +125,12 @@ func startRun(fs *flag.FlagSet, s runSpec) (*session, error) {
 		return nil, err
 	}
 	m.Text.FullPrompts = s.fullPrompts // --full-prompts: the text tower's one route switch
+	if s.device != nil && s.device != tensor.CPU {
+		if _, err := m.To(s.device); err != nil {
+			return nil, err
+		}
+		sess.rep.logf("models on %v", s.device)
+	}
 	sess.model = m
 	if s.logDir != "" {
 		if err := os.MkdirAll(s.logDir, 0o755); err != nil {

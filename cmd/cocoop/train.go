@@ -266,11 +266,16 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 	printFreq := fs.Int("print-freq", 0, "plain log line every N steps (default: cocoop 20, coop 5, as Dassl)")
 	cf := addConfigFlags(fs)
 	rf := addRunFlags(fs)
+	deviceName := addDeviceFlag(fs)
 	restore, err := rf.parse(fs, args)
 	if err != nil {
 		return err
 	}
 	defer restore()
+	dev, err := openDevice(*deviceName)
+	if err != nil {
+		return err
+	}
 	m, err := checkMethod(*method, false)
 	if err != nil {
 		return err
@@ -350,7 +355,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 			return fmt.Errorf("%w; pass --eval=false to train without the test evaluation", err)
 		}
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts, device: dev})
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,12 @@ func runZeroshot(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	top := fs.Int("top", 5, "how many classes to print per image")
 	var templates stringList
 	fs.Var(&templates, "template", "prompt `template` with {} for the class name (repeatable; default \"a photo of a {}.\")")
+	deviceName := addDeviceFlag(fs)
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	dev, err := openDevice(*deviceName)
+	if err != nil {
 		return err
 	}
 	names := splitClasses(*classes)
@@ -72,6 +77,9 @@ func runZeroshot(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if _, err := model.To(dev); err != nil {
+		return err
+	}
 	txt, err := classFeatures(model, names, templates)
 	if err != nil {
 		return err
@@ -81,11 +89,17 @@ func runZeroshot(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if x, err = toModel(model, x); err != nil {
+		return err
+	}
 	var probs *tensor.Tensor
 	autograd.NoGrad(func() {
 		logits := model.LogitsPerImage(model.EncodeImage(x), autograd.Constant(txt)) // [N, n_classes]
 		probs = tensor.Softmax(logits.Value, -1)
 	})
+	if probs, err = hostOf(probs); err != nil {
+		return err
+	}
 	k := min(*top, len(names))
 	for i, p := range paths {
 		row := probs.Index(0, i).ToSlice()

@@ -9,7 +9,7 @@ import (
 )
 
 // ErrNotBuilt is Open's error in a binary built without the cuda tag.
-var ErrNotBuilt = errors.New("cuda: this binary was built without CUDA support; rebuild with go build -tags cuda (docs/cuda.md)")
+var ErrNotBuilt = errors.New("cuda: this binary was built without CUDA support (the default, pure-Go build); rebuild it with go build -tags cuda ./cmd/cocoop (needs gcc, not the CUDA toolkit) and run it where the NVIDIA driver, cuBLAS and NVRTC are installed (docs/cuda.md)")
 
 // Options configure Open (see the cuda build).
 type Options struct {
