@@ -124,6 +124,13 @@ func (c *cache) release() error {
 	return first
 }
 
+// resetPeak starts a new high-water mark at the current use.
+func (c *cache) resetPeak() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.stats.Peak = c.stats.InUse
+}
+
 // Stats returns the current counts.
 func (c *cache) Stats() MemStats {
 	c.mu.Lock()

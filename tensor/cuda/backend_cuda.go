@@ -116,6 +116,10 @@ func (b *Backend) Device() tensor.Device { return b.dev }
 // MemStats returns the caching allocator's counts.
 func (b *Backend) MemStats() MemStats { return b.cache.Stats() }
 
+// ResetPeak starts a new high-water mark of MemStats.Peak at the memory in
+// use now (benchmarks measure one step's peak with it).
+func (b *Backend) ResetPeak() { b.cache.resetPeak() }
+
 // DeviceMemory returns the driver's free and total bytes.
 func (b *Backend) DeviceMemory() (free, total int, err error) { return memInfo() }
 
