@@ -37,7 +37,8 @@ type TextTransformer struct {
 	// at all C positions, as openai/CLIP and the official CoOp code run
 	// tokenize()'s 77-token rows. Features and gradients agree up to
 	// float32 rounding (text_packed_test.go); the full route is there for
-	// comparison, benchmarks and teaching.
+	// comparison, benchmarks and teaching, and is taken on a device
+	// whatever this says (FullRoute).
 	FullPrompts bool
 }
 

@@ -7,9 +7,10 @@ import (
 
 // The backend seam. Storage lives on the host unless a tensor is moved with
 // To to a device whose Backend is registered (a CUDA backend behind a build
-// tag, say). Only what a Backend provides runs on a device (today: MatMul via
-// Sgemm, and To); every other op panics with a *DeviceError rather than
-// copying silently.
+// tag, say). Only what a Backend provides runs on a device: MatMul via Sgemm
+// and To for any backend, and the ops of device_ops.go for one with
+// Kernels; every other op (the host-only ones: Data, At, Map, the in-place
+// methods) panics with a *DeviceError rather than copying silently.
 
 // Device names where a tensor's storage lives. CPU is the default; a CUDA
 // backend (build tag cuda) registers itself with RegisterBackend. Device

@@ -8,7 +8,10 @@
 // CUDA support.
 //
 // Tensors move with To (no implicit transfers); MatMul runs on cuBLAS
-// (fp32; TF32 only with Options.TF32), and elementwise ops, reductions,
-// softmax and layer norm run on the kernels. What runs where, the kernel
-// list and what is verified are in docs/cuda.md.
+// (fp32; TF32 only with Options.TF32), and every other tensor op the models
+// use — elementwise ops, reductions, softmax and layer norm with their
+// backward, gathers, cross-entropy, the optimizer updates — runs on the
+// kernels of tensor.Kernels, so that clip.CLIP.To(dev) moves CLIP and CoCoOp
+// onto the GPU. What runs where, the kernel list and what is verified (no
+// GPU has run it yet) are in docs/cuda.md.
 package cuda

@@ -141,6 +141,12 @@ __device__ float block_reduce(float v, int op, float* sh) {
 	return sh[0];
 }
 
+// score is element j of row r as the softmax sees it: scale·x, or −∞ when
+// the causal mask (lq > 0 queries per matrix) hides key j from query r mod lq.
+__device__ __forceinline__ float score(const float* xr, int r, int j, float scale, int lq) {
+	return (lq > 0 && j > r % lq) ? NEG_INF : scale * xr[j];
+}
+
 extern "C" {
 
 // ---- elementwise (tensor.Add ... tensor.Square, the scalar ops, copies,
@@ -192,12 +198,6 @@ __global__ void reduce_strided(int op, int nout, int nred, Layout K, Layout R, f
 }
 
 // ---- softmax and log-softmax over contiguous rows -------------------------
-
-// score is element j of row r as the softmax sees it: scale·x, or −∞ when
-// the causal mask (lq > 0 queries per matrix) hides key j from query r mod lq.
-__device__ __forceinline__ float score(const float* xr, int r, int j, float scale, int lq) {
-	return (lq > 0 && j > r % lq) ? NEG_INF : scale * xr[j];
-}
 
 // softmax_rows: y = softmax(scale·x + mask) (or log-softmax when logsm)
 // row by row, one block per row of n; lq > 0 applies the causal mask of

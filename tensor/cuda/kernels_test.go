@@ -1,6 +1,10 @@
 package cuda
 
 import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -131,5 +135,107 @@ func TestErrorMessagesNameWhatIsMissing(t *testing.T) {
 	}
 	if o := nvrtcOptions(9, 0); o[0] != "--gpu-architecture=compute_90" {
 		t.Errorf("options %v", o)
+	}
+}
+
+// cudaPrelude declares, as plain C++, what kernelSource takes from CUDA:
+// the qualifiers, the thread indices and the intrinsics it calls.
+const cudaPrelude = `#define __global__
+#define __device__
+#define __forceinline__ inline
+#define __shared__
+struct dim3 { unsigned x, y, z; };
+extern dim3 threadIdx, blockIdx, blockDim, gridDim;
+float expf(float); float logf(float); float sqrtf(float); float tanhf(float); float rsqrtf(float);
+float fmaxf(float, float); float __int_as_float(int);
+float __shfl_down_sync(unsigned, float, int);
+void __syncthreads();
+float atomicAdd(float*, float);
+`
+
+// TestKernelSourceCompilesAsCxx type-checks kernelSource with the host's
+// C++ compiler, the CUDA qualifiers and intrinsics declared by cudaPrelude:
+// without NVRTC this catches syntax and type errors in the kernels (a call
+// with the wrong arguments, an undeclared name), not what only the GPU
+// compiler checks.
+func TestKernelSourceCompilesAsCxx(t *testing.T) {
+	cxx, err := exec.LookPath("g++")
+	if err != nil {
+		t.Skipf("no g++ on this machine: %v", err)
+	}
+	src := filepath.Join(t.TempDir(), "kernels.cpp")
+	if err := os.WriteFile(src, []byte(cudaPrelude+kernelSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(cxx, "-std=c++14", "-fsyntax-only", "-Werror=return-type", src).CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", cxx, err, out)
+	}
+}
+
+// TestLaunchArgumentsMatchKernels compares, for every b.launch in the Go
+// source, the argPack chain (i32, f32, ptr, layout in order) with the
+// kernel's parameter list in kernelSource (int, float, a pointer, Layout):
+// cuLaunchKernel trusts both to agree, and only a GPU would notice that
+// they do not.
+func TestLaunchArgumentsMatchKernels(t *testing.T) {
+	params := map[string][]string{}
+	for _, m := range regexp.MustCompile(`__global__ void (\w+)\(([^)]*)\)`).FindAllStringSubmatch(kernelSource, -1) {
+		var kinds []string
+		for _, p := range strings.Split(m[2], ",") {
+			p = strings.TrimSpace(p)
+			switch {
+			case strings.Contains(p, "*"):
+				kinds = append(kinds, "ptr")
+			case strings.HasPrefix(p, "int "):
+				kinds = append(kinds, "i32")
+			case strings.HasPrefix(p, "float "):
+				kinds = append(kinds, "f32")
+			case strings.HasPrefix(p, "Layout "):
+				kinds = append(kinds, "layout")
+			default:
+				t.Fatalf("kernel %s: parameter %q of an unknown kind", m[1], p)
+			}
+		}
+		params[m[1]] = kinds
+	}
+	launch := regexp.MustCompile(`b\.launch\("(\w+)",`)
+	chain := regexp.MustCompile(`\.\s*(i32|f32|ptr|layout)\(`)
+	seen := map[string]bool{}
+	for _, file := range []string{"backend_cuda.go", "ops_cuda.go"} {
+		b, err := os.ReadFile(file)
+		if errors.Is(err, os.ErrNotExist) {
+			t.Skipf("%s is not here (a test binary run away from its source)", file)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		for _, loc := range launch.FindAllStringSubmatchIndex(src, -1) {
+			name := src[loc[2]:loc[3]]
+			seen[name] = true
+			rest := src[loc[1]:]
+			end := strings.Index(rest, "\n\t}") // the end of the launch statement's block
+			if i := strings.Index(rest, "b.launch("); i >= 0 && (end < 0 || i < end) {
+				end = i
+			}
+			if end < 0 {
+				end = len(rest)
+			}
+			var got []string
+			for _, c := range chain.FindAllStringSubmatch(rest[:end], -1) {
+				got = append(got, c[1])
+			}
+			if name == "attention_backward" { // its pack is built before: 3 ints, the scale, 8 pointers in a loop
+				got = []string{"i32", "i32", "i32", "f32", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr", "ptr"}
+			}
+			if want := params[name]; strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("%s: %s launches it with %v, the kernel takes %v", name, file, got, want)
+			}
+		}
+	}
+	for _, k := range kernelNames {
+		if !seen[k] {
+			t.Errorf("kernel %s is never launched", k)
+		}
 	}
 }
