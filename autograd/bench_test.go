@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/gocoop/gocoop/tensor"
@@ -87,5 +88,58 @@ func BenchmarkLayerNorm(bm *testing.B) {
 		w.ZeroGrad()
 		b.ZeroGrad()
 		LayerNorm(x, w, b, 1e-5).BackwardWith(g)
+	}
+}
+
+// cocoopPacking lays out CoCoOp's text rows as clip's packing does: per
+// image a prefix sequence of 5 rows (SOS and 4 context vectors), then 50
+// class prompts that list the prefix and own 2–6 suffix rows each (up to
+// EOT); rows are numbered prefixes first, then the suffixes in prompt order.
+func cocoopPacking(images int) (seqs []PackedSeq, R int) {
+	const p, classes = 5, 50
+	for g := range images {
+		var pre []int
+		for j := range p {
+			pre = append(pre, g*p+j)
+		}
+		seqs = append(seqs, PackedSeq{Rows: pre})
+	}
+	R = images * p
+	for g := range images {
+		for c := range classes {
+			rows := append([]int(nil), seqs[g].Rows...)
+			for range 2 + c%5 {
+				rows = append(rows, R)
+				R++
+			}
+			seqs = append(seqs, PackedSeq{Rows: rows, Own: p})
+		}
+	}
+	return seqs, R
+}
+
+// BenchmarkPackedAttention: the text tower's attention in one layer of a
+// CoCoOp step (cocoopPacking, 8 heads × 64) at batch 1 and 8, forward
+// alone and forward with backward (q, k, v all require grad).
+func BenchmarkPackedAttention(bm *testing.B) {
+	const H, d = 8, 64
+	for _, images := range []int{1, 8} {
+		seqs, R := cocoopPacking(images)
+		rng := tensor.NewRNG(1)
+		q, k, v := Param(rng.Normal(0, 1, R, H, d)), Param(rng.Normal(0, 1, R, H, d)), Param(rng.Normal(0, 1, R, H, d))
+		g := rng.Normal(0, 1, R, H, d)
+		bm.Run(fmt.Sprintf("batch%d/forward", images), func(bm *testing.B) {
+			for bm.Loop() {
+				NoGrad(func() { PackedAttention(q, k, v, seqs, nil) })
+			}
+		})
+		bm.Run(fmt.Sprintf("batch%d/train", images), func(bm *testing.B) {
+			for bm.Loop() {
+				q.ZeroGrad()
+				k.ZeroGrad()
+				v.ZeroGrad()
+				PackedAttention(q, k, v, seqs, nil).BackwardWith(g)
+			}
+		})
 	}
 }
