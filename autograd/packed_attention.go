@@ -30,16 +30,22 @@ type PackedSeq struct {
 //
 // This is what lets many prompts share one prefix: the prefix rows are
 // owned (and computed once) by one sequence, and every prompt lists them
-// before its own rows. Backward, per sequence with P its probabilities:
+// before its own rows. Backward, with P the probabilities and scale 1/√d:
 //
-//	dv_j += Σ_i P_ij·dO_i     ds_ij = P_ij·(dO_i·v_j − Σ_j' P_ij'·dO_i·v_j')·scale
-//	dq_i  = Σ_j ds_ij·k_j     dk_j += Σ_i ds_ij·q_i
+//	dV = Pᵀ·dO     dP = dO·Vᵀ     dS = P∘(dP − rowsum(P∘dP))·scale
+//	dQ = dS·K      dK = dSᵀ·Q
 //
 // so shared key rows collect the gradient of every sequence that attends
-// to them. Each sequence sums its key/value gradients in a buffer of its
-// own, then adds the sums into its rows; sequences that share rows do this
-// one after the other in order, so results do not depend on the number of
-// workers.
+// to them.
+//
+// The work runs as small matrix products (asm.Sgemm) per block and head: a
+// block (attnBlock) stacks the queries of a few consecutive sequences of one
+// share group and takes the union of their keys, and the scores a query may
+// not see (other sequences' rows, later positions) are masked to
+// probability 0. Per head, the blocks of a share group run one after the
+// other in order; each sums its key/value gradients in a buffer, then adds
+// the sums into its key rows, so every row collects its blocks' sums in
+// block order, whatever the number of workers.
 //
 // probs, if non-nil, receives per sequence its probabilities [H, n−Own, n]
 // (owned queries × all n keys, zero above the causal diagonal), for
@@ -49,7 +55,7 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	seqs = clonePackedSeqs(seqs) // the closure must not see later changes
 	scale := float32(1 / math.Sqrt(float64(d)))
 	qd, kd, vd := q.Value.Contiguous().Data(), k.Value.Contiguous().Data(), v.Value.Contiguous().Data()
-	at := func(data []float32, row, h int) []float32 { return data[(row*H+h)*d:][:d] }
+	plan := planAttnBlocks(seqs, shareGroups(seqs, R), R)
 
 	// pOff[s]: start of sequence s's probabilities, H blocks of (n−Own)×n.
 	pOff := make([]int, len(seqs)+1)
@@ -63,21 +69,51 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 		n := len(sq.Rows)
 		return pd[pOff[s]+(h*(n-sq.Own)+i-sq.Own)*n:][:i+1]
 	}
+
 	out := tensor.New(R, H, d)
 	od := out.Data()
-	forSeqHeads(seqs, H, d, func(s, h int) {
-		rows := seqs[s].Rows
-		for i := seqs[s].Own; i < len(rows); i++ {
-			p, qi := prow(s, h, i), at(qd, rows[i], h)
-			for j, r := range rows[:i+1] {
-				p[j] = scale * asm.Dot(qi, at(kd, r, h))
+	plan.forBlockHeads(H, d, func(b *attnBlock, h int, sc *attnScratch) {
+		c, u, ld := len(b.queries), len(b.keys), b.ld
+		qb := sc.gather(sc.q, qd, b.queries, h, c) // Q [c, d]
+		kb := sc.gather(sc.k, kd, b.keys, h, ld)   // K [ld, d], rows past u zero
+		vb := sc.gather(sc.v, vd, b.keys, h, u)    // V [u, d]
+		s := sc.s[:c*ld]                           // S = scale·Q·Kᵀ [c, ld], columns past u not used
+		asm.Sgemm(false, true, c, ld, d, scale, qb, d, kb, d, 0, s, ld)
+		// P = each query's softmax over its causal keys [c, ld]: the scores
+		// less their maximum go back into the row, −∞ at the keys the query
+		// may not see, one exp over the block makes those 0 (asm's exp is 0
+		// below −86.9), and each row is divided by its sum. Columns past u
+		// are not used.
+		b.forQueries(func(qi, seq, i int, cols []int) {
+			row, p := s[qi*ld:][:u], prow(seq, h, i)
+			m := float32(math.Inf(-1))
+			for j, col := range cols {
+				p[j] = row[col]
+				if p[j] > m {
+					m = p[j]
+				}
 			}
-			asm.SoftmaxRow(p)
-			oi := at(od, rows[i], h)
-			for j, r := range rows[:i+1] {
-				asm.Axpy(p[j], at(vd, r, h), oi)
+			copy(row, sc.negInf)
+			for j, col := range cols {
+				row[col] = p[j] - m
 			}
-		}
+		})
+		asm.ExpInPlace(s)
+		b.forQueries(func(qi, seq, i int, cols []int) {
+			row, p := s[qi*ld:][:u], prow(seq, h, i)
+			var sum float32
+			for _, col := range cols {
+				sum += row[col]
+			}
+			inv := 1 / sum
+			for j, col := range cols {
+				row[col] *= inv
+				p[j] = row[col]
+			}
+		})
+		ob := sc.o[:c*d] // O = P·V [c, d]
+		asm.Sgemm(false, false, c, d, u, 1, s, ld, vb, d, 0, ob, d)
+		sc.scatter(ob, od, b.queries, h)
 	})
 	if probs != nil {
 		*probs = make([]*tensor.Tensor, len(seqs))
@@ -88,7 +124,6 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	}
 
 	nq, nk, nv := q.node, k.node, v.node
-	groups := shareGroups(seqs, R)
 	return newOp("packed_attention", out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		grad := func(n *node) (*tensor.Tensor, []float32) {
@@ -102,56 +137,56 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 		dk, dkd := grad(nk)
 		dv, dvd := grad(nv)
 		needDS := nq.requiresGrad || nk.requiresGrad
-		// Per head, the sequences of a group (those sharing rows) run one
-		// after the other in order; each sums its key and value gradients
-		// in a buffer of its own, then adds the sums into its rows, so every
-		// row collects its sequences' sums in sequence order whatever the
-		// number of workers.
-		forGroupHeads(seqs, groups, H, d, func(s, h int, sc *packedScratch) {
-			rows := seqs[s].Rows
-			n := len(rows)
-			ds, pk, pv := sc.ds[:n], sc.dk[:n*d], sc.dv[:n*d]
-			clear(pk)
-			clear(pv)
-			part := func(buf []float32, j int) []float32 { return buf[j*d:][:d] }
-			for i := seqs[s].Own; i < n; i++ {
-				p, gi := prow(s, h, i), at(gd, rows[i], h)
-				if dvd != nil {
-					for j := range p {
-						asm.Axpy(p[j], gi, part(pv, j))
-					}
+		plan.forGroupHeads(H, d, func(b *attnBlock, h int, sc *attnScratch) {
+			c, u, ld := len(b.queries), len(b.keys), b.ld
+			gb := sc.gather(sc.g, gd, b.queries, h, c) // dO [c, d]
+			// Pᵀ [u, c]: column qi holds query qi's probabilities in the rows
+			// of its keys, 0 elsewhere.
+			pt := sc.pt[:u*c]
+			clear(pt)
+			b.forQueries(func(qi, seq, i int, cols []int) {
+				for j, x := range prow(seq, h, i) {
+					pt[cols[j]*c+qi] = x
 				}
-				if !needDS {
-					continue
-				}
-				var dot float32
-				for j, r := range rows[:i+1] {
-					ds[j] = asm.Dot(gi, at(vd, r, h)) // dP_ij
-					dot += p[j] * ds[j]
-				}
-				for j := range p {
-					ds[j] = p[j] * (ds[j] - dot) * scale
-				}
-				if dqd != nil {
-					dqi := at(dqd, rows[i], h)
-					for j, r := range rows[:i+1] {
-						asm.Axpy(ds[j], at(kd, r, h), dqi)
-					}
-				}
-				if dkd != nil {
-					qi := at(qd, rows[i], h)
-					for j := range p {
-						asm.Axpy(ds[j], qi, part(pk, j))
-					}
-				}
+			})
+			sum := sc.sum[:u*d] // a key or value gradient sum [u, d]
+			if dvd != nil {
+				asm.Sgemm(false, false, u, d, c, 1, pt, c, gb, d, 0, sum, d) // Pᵀ·dO
+				sc.addInto(sum, dvd, b.keys, h)
 			}
-			for j, r := range rows {
-				if dkd != nil {
-					asm.Axpy(1, part(pk, j), at(dkd, r, h))
+			if !needDS {
+				return
+			}
+			vb := sc.gather(sc.v, vd, b.keys, h, ld) // V [ld, d], rows past u zero
+			dp := sc.s[:c*ld]                        // dP = dO·Vᵀ [c, ld], columns past u not used
+			asm.Sgemm(false, true, c, ld, d, 1, gb, d, vb, d, 0, dp, ld)
+			// dS = P∘(dP − rowsum(P∘dP))·scale [c, u] and its transpose
+			// dSᵀ [u, c], 0 outside each query's causal keys.
+			ds, dst := sc.ds[:c*u], sc.dst[:u*c]
+			clear(ds)
+			clear(dst)
+			b.forQueries(func(qi, seq, i int, cols []int) {
+				p, dpr := prow(seq, h, i), dp[qi*ld:][:u]
+				var dot float32
+				for j, x := range p {
+					dot += x * dpr[cols[j]]
 				}
-				if dvd != nil {
-					asm.Axpy(1, part(pv, j), at(dvd, r, h))
+				for j, x := range p {
+					col := cols[j]
+					v := x * (dpr[col] - dot) * scale
+					ds[qi*u+col], dst[col*c+qi] = v, v
 				}
+			})
+			if dqd != nil {
+				kb := sc.gather(sc.k, kd, b.keys, h, u) // K [u, d]
+				dqb := sc.o[:c*d]                       // dQ = dS·K [c, d]
+				asm.Sgemm(false, false, c, d, u, 1, ds, u, kb, d, 0, dqb, d)
+				sc.scatter(dqb, dqd, b.queries, h)
+			}
+			if dkd != nil {
+				qb := sc.gather(sc.q, qd, b.queries, h, c)                    // Q [c, d]
+				asm.Sgemm(false, false, u, d, c, 1, dst, c, qb, d, 0, sum, d) // dSᵀ·Q
+				sc.addInto(sum, dkd, b.keys, h)
 			}
 		})
 		if dq != nil {
@@ -164,6 +199,218 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 			nv.accumulate(dv)
 		}
 	}, q, k, v)
+}
+
+// Block sizes. A block takes whole sequences of its share group, in order,
+// while it has at most blockQueries queries and blockKeys distinct keys; a
+// sequence with more owned positions than blockQueries is cut into pieces
+// of blockQueries queries, each a block with all the keys it needs. All
+// c×u scores of a block are computed, also those between different
+// sequences' queries and keys, so larger blocks waste arithmetic, while
+// smaller ones make more sgemm calls, each with about a microsecond of
+// set-up. CoCoOp's prompts (5 shared prefix keys, 2–6 own rows) make
+// blocks of about 32 queries and 37 keys.
+//
+// keyPad: the key dimension of the score products (S = Q·Kᵀ, dP = dO·Vᵀ,
+// the N of op(B) = Kᵀ or Vᵀ) is padded with zero key rows to a multiple of
+// keyPad, so that sgemm packs whole panels of Kᵀ with its assembly copier
+// (64 wide on AVX-512, 16 on AVX2) rather than with the Go loop for ragged
+// panels; at CoCoOp's sizes (BenchmarkPackedAttention, batch 1) forward
+// and backward took ≈ 1.4× less CPU time with the 37 keys padded to 64.
+//
+// Products of these sizes (32·64·64 multiply-adds) are far below the size
+// at which asm spreads one product across cores, so each runs on the core
+// of the worker that calls it, as the loops over blocks and heads want.
+// Only pieces with hundreds of keys may be split by asm again (the same
+// bits either way).
+const (
+	blockQueries = 32
+	blockKeys    = 64
+	keyPad       = 64
+)
+
+// attnBlock is the unit of PackedAttention's matrix products: pieces of
+// consecutive sequences of one share group, their queries stacked, their
+// keys merged.
+type attnBlock struct {
+	queries []int // rows of the queries, piece after piece [c]
+	keys    []int // rows of the pieces' keys, each once, in order of first use [u]
+	pieces  []blockPiece
+	ld      int // u rounded up to keyPad: row stride of the scores
+}
+
+// blockPiece: the queries at positions lo..hi−1 of sequence s, rows q0..
+// of the block's queries; the key at position j (0 ≤ j < hi) is the
+// block's key cols[j].
+type blockPiece struct {
+	s, lo, hi, q0 int
+	cols          []int
+}
+
+// forQueries calls f for each query of the block: its row qi in the
+// block, its sequence and position i, and the block's keys for its
+// positions 0..i.
+func (b *attnBlock) forQueries(f func(qi, seq, i int, cols []int)) {
+	for _, pc := range b.pieces {
+		for i := pc.lo; i < pc.hi; i++ {
+			f(pc.q0+i-pc.lo, pc.s, i, pc.cols[:i+1])
+		}
+	}
+}
+
+// attnPlan holds the blocks of each share group, in sequence order.
+type attnPlan struct {
+	groups      [][]*attnBlock
+	blocks      []*attnBlock // all of them, group after group
+	maxQ, maxLd int          // scratch sizes
+}
+
+// planAttnBlocks cuts each share group (shareGroups) into blocks.
+func planAttnBlocks(seqs []PackedSeq, groups [][]int, R int) *attnPlan {
+	plan := &attnPlan{groups: make([][]*attnBlock, len(groups))}
+	col := make([]int, R) // 1 + the row's key index in the open block; 0: not a key of it
+	b := &attnBlock{}
+	closeBlock := func(gi int) {
+		if len(b.queries) == 0 {
+			return
+		}
+		for _, r := range b.keys {
+			col[r] = 0
+		}
+		c, u := len(b.queries), len(b.keys)
+		b.ld = (u + keyPad - 1) / keyPad * keyPad
+		plan.maxQ, plan.maxLd = max(plan.maxQ, c), max(plan.maxLd, b.ld)
+		plan.groups[gi] = append(plan.groups[gi], b)
+		plan.blocks = append(plan.blocks, b)
+		b = &attnBlock{}
+	}
+	for gi, group := range groups {
+		for _, s := range group {
+			rows := seqs[s].Rows
+			for lo := seqs[s].Own; lo < len(rows); {
+				hi := min(len(rows), lo+blockQueries)
+				newKeys := 0
+				for _, r := range rows[:hi] {
+					if col[r] == 0 {
+						newKeys++
+					}
+				}
+				if len(b.queries)+hi-lo > blockQueries || len(b.keys)+newKeys > blockKeys {
+					closeBlock(gi)
+				}
+				pc := blockPiece{s: s, lo: lo, hi: hi, q0: len(b.queries), cols: make([]int, hi)}
+				for j, r := range rows[:hi] {
+					if col[r] == 0 {
+						b.keys = append(b.keys, r)
+						col[r] = len(b.keys)
+					}
+					pc.cols[j] = col[r] - 1
+				}
+				b.queries = append(b.queries, rows[lo:hi]...)
+				b.pieces = append(b.pieces, pc)
+				lo = hi
+			}
+		}
+		closeBlock(gi)
+	}
+	return plan
+}
+
+// work is the multiply-adds of one head's score products over all blocks.
+func (plan *attnPlan) work(d int) int {
+	var w int
+	for _, b := range plan.blocks {
+		w += len(b.queries) * b.ld * d
+	}
+	return w
+}
+
+// forBlockHeads runs body(block, h, scratch) for every block and head,
+// split across workers; each call writes only its own query rows. scratch
+// is private to the worker.
+func (plan *attnPlan) forBlockHeads(H, d int, body func(b *attnBlock, h int, sc *attnScratch)) {
+	items := len(plan.blocks) * H
+	tensor.ParallelFor(items, 1+plan.work(d)/max(len(plan.blocks), 1), func(_, lo, hi int) {
+		sc := newAttnScratch(plan, H, d)
+		for it := lo; it < hi; it++ {
+			body(plan.blocks[it/H], it%H, sc)
+		}
+	})
+}
+
+// forGroupHeads runs body(block, h, scratch) for every block and head: the
+// (group, head) pairs are split across workers, and for each head the
+// group's blocks run in order. A worker with several heads of a group runs
+// them block by block (for each block, its heads), so that it reads and
+// writes whole runs of each row's heads. scratch is private to the worker.
+func (plan *attnPlan) forGroupHeads(H, d int, body func(b *attnBlock, h int, sc *attnScratch)) {
+	items := len(plan.groups) * H
+	tensor.ParallelFor(items, 1+plan.work(d)/max(len(plan.groups), 1), func(_, lo, hi int) {
+		sc := newAttnScratch(plan, H, d)
+		for it := lo; it < hi; {
+			g, h0 := it/H, it%H
+			h1 := min(H, h0+hi-it) // heads h0..h1−1 of group g are this worker's
+			for _, b := range plan.groups[g] {
+				for h := h0; h < h1; h++ {
+					body(b, h, sc)
+				}
+			}
+			it += h1 - h0
+		}
+	})
+}
+
+// attnScratch is a worker's buffers for one block and head: gathered rows
+// of q, k, v and dO, output rows and a key gradient sum ([·, d] each), the
+// scores or dP [c, ld], and Pᵀ, dS, dSᵀ.
+type attnScratch struct {
+	H, d                               int
+	q, k, v, g, o, sum, s, pt, ds, dst []float32
+	negInf                             []float32 // maxLd × −∞
+}
+
+func newAttnScratch(plan *attnPlan, H, d int) *attnScratch {
+	qd, kd, qk := plan.maxQ*d, plan.maxLd*d, plan.maxQ*plan.maxLd
+	buf := make([]float32, 3*qd+3*kd+4*qk)
+	take := func(n int) []float32 {
+		s := buf[:n:n]
+		buf = buf[n:]
+		return s
+	}
+	negInf := make([]float32, plan.maxLd)
+	for i := range negInf {
+		negInf[i] = float32(math.Inf(-1))
+	}
+	return &attnScratch{H: H, d: d, negInf: negInf,
+		q: take(qd), g: take(qd), o: take(qd), k: take(kd), v: take(kd), sum: take(kd),
+		s: take(qk), pt: take(qk), ds: take(qk), dst: take(qk)}
+}
+
+// gather copies head h of the given rows of data [R, H, d] into buf as a
+// matrix [n, d] (n ≥ len(rows)) whose rows past len(rows) are zero.
+func (sc *attnScratch) gather(buf, data []float32, rows []int, h, n int) []float32 {
+	H, d := sc.H, sc.d
+	for i, r := range rows {
+		copy(buf[i*d:][:d], data[(r*H+h)*d:][:d])
+	}
+	clear(buf[len(rows)*d : n*d])
+	return buf[:n*d]
+}
+
+// scatter copies m [len(rows), d] into head h of the given rows of data.
+func (sc *attnScratch) scatter(m, data []float32, rows []int, h int) {
+	H, d := sc.H, sc.d
+	for i, r := range rows {
+		copy(data[(r*H+h)*d:][:d], m[i*d:][:d])
+	}
+}
+
+// addInto adds m [len(rows), d] into head h of the given rows of data.
+func (sc *attnScratch) addInto(m, data []float32, rows []int, h int) {
+	H, d := sc.H, sc.d
+	for i, r := range rows {
+		asm.Axpy(1, m[i*d:][:d], data[(r*H+h)*d:][:d])
+	}
 }
 
 // shareGroups partitions the sequences into groups that share no row with
@@ -205,48 +452,6 @@ func shareGroups(seqs []PackedSeq, R int) [][]int {
 		groups[gi] = append(groups[gi], s)
 	}
 	return groups
-}
-
-// packedScratch is a worker's buffers for the backward of one sequence and
-// head: dP of a query row, and the key and value gradient sums [n, d].
-type packedScratch struct{ ds, dk, dv []float32 }
-
-// forGroupHeads runs body(s, h, scratch) for every sequence and head: the
-// (group, head) pairs are split across workers, and within a pair the
-// group's sequences run in order. scratch is private to the worker.
-func forGroupHeads(seqs []PackedSeq, groups [][]int, H, d int, body func(s, h int, sc *packedScratch)) {
-	var work, longest int
-	for _, sq := range seqs {
-		n := len(sq.Rows)
-		work += (n - sq.Own) * n * d
-		longest = max(longest, n)
-	}
-	items := len(groups) * H
-	tensor.ParallelFor(items, 1+work/max(len(groups), 1), func(_, lo, hi int) {
-		sc := &packedScratch{ds: make([]float32, longest), dk: make([]float32, longest*d), dv: make([]float32, longest*d)}
-		for it := lo; it < hi; it++ {
-			h := it % H
-			for _, s := range groups[it/H] {
-				body(s, h, sc)
-			}
-		}
-	})
-}
-
-// forSeqHeads runs body(s, h) for every sequence and head, split across
-// workers; each call writes only its own rows.
-func forSeqHeads(seqs []PackedSeq, H, d int, body func(s, h int)) {
-	var work int
-	for _, sq := range seqs {
-		n := len(sq.Rows)
-		work += (n - sq.Own) * n * d
-	}
-	items := len(seqs) * H
-	tensor.ParallelFor(items, 1+work/max(len(seqs), 1), func(_, lo, hi int) {
-		for it := lo; it < hi; it++ {
-			body(it/H, it%H)
-		}
-	})
 }
 
 // checkPacked validates q, k, v [R, H, d] of one shape and the sequences:

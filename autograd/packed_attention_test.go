@@ -75,6 +75,18 @@ func randomPacked(rng *tensor.RNG, groups, perGroup, p, maxExtra int) (seqs []Pa
 func TestPackedAttentionMatchesUnpacked(t *testing.T) {
 	rng := tensor.NewRNG(7)
 	big, bigR := randomPacked(rng, 3, 4, 5, 9)
+	coco, cocoR := cocoopPacking(2)
+	// long: a sequence of 100 rows (cut into blocks of blockQueries
+	// queries, the last with more than blockKeys keys), one sharing its first
+	// 70 rows (a block of 73 keys), one that owns no row, and in another
+	// group rows listed out of order.
+	perm := tensor.NewRNG(3).Perm(100)
+	long := []PackedSeq{
+		{Rows: perm},
+		{Rows: append(append([]int(nil), perm[:70]...), 100, 101, 102), Own: 70},
+		{Rows: perm[:10], Own: 10},
+		{Rows: []int{106, 103, 105, 104}},
+	}
 	for _, c := range []struct {
 		name    string
 		seqs    []PackedSeq
@@ -82,6 +94,8 @@ func TestPackedAttentionMatchesUnpacked(t *testing.T) {
 	}{
 		{"fixture", packedFixture, 10, 2, 3},
 		{"groups", big, bigR, 4, 16},
+		{"cocoop", coco, cocoR, 2, 64},
+		{"long", long, 107, 2, 8},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mk := func() []*Var {
