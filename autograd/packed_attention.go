@@ -218,11 +218,11 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 // panels; at CoCoOp's sizes (BenchmarkPackedAttention, batch 1) forward
 // and backward took ≈ 1.4× less CPU time with the 37 keys padded to 64.
 //
-// Products of these sizes (32·64·64 multiply-adds) are far below the size
-// at which asm spreads one product across cores, so each runs on the core
-// of the worker that calls it, as the loops over blocks and heads want.
-// Only pieces with hundreds of keys may be split by asm again (the same
-// bits either way).
+// Products of these sizes (32·64·64 multiply-adds) are below the size at
+// which asm spreads one product across cores (parMNK), so each runs on the
+// core of the worker that calls it, as the loops over blocks and heads
+// want. Pieces with more keys (from 128 on the pure-Go tier, 2048 with
+// AVX) may be split across cores by asm again, with the same bits.
 const (
 	blockQueries = 32
 	blockKeys    = 64
