@@ -81,12 +81,13 @@ const quickGELUAlpha = asm.QuickGELUAlpha
 // QuickGELU returns x·σ(1.702x) (CLIP's activation);
 // d/dx = σ(1.702x) + 1.702·x·σ(1.702x)·(1 − σ(1.702x)).
 //
-// Forward and backward are fused row kernels (asm.QuickGELU,
-// asm.QuickGELUGrad: σ from a vector exp, one pass over the elements). Only
+// Forward and backward are tensor.QuickGELU and tensor.QuickGELUGrad: on
+// the CPU fused row kernels (asm.QuickGELU, asm.QuickGELUGrad: σ from a
+// vector exp, one pass over the elements), on a device the backend's. Only
 // the input is kept for the backward, which recomputes σ.
 func QuickGELU(a *Var) *Var {
-	x, na := a.Value.Contiguous(), a.node
-	return newOp("quick_gelu", mapTensor(x, asm.QuickGELU), func(g *tensor.Tensor) {
-		na.accumulate(zip(g, x, asm.QuickGELUGrad))
+	x, na := a.Value, a.node
+	return newOp("quick_gelu", tensor.QuickGELU(x), func(g *tensor.Tensor) {
+		na.accumulate(tensor.QuickGELUGrad(x, g))
 	}, a)
 }

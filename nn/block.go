@@ -16,17 +16,9 @@ func NewMLP(p Params, name string, d int) *MLP {
 	return &MLP{CFc: NewLinear(p, JoinName(name, "c_fc"), d, 4*d, true), CProj: NewLinear(p, JoinName(name, "c_proj"), 4*d, d, true)}
 }
 
-// Forward maps x [..., D] to [..., D]. On a device the activation is
-// tensor.QuickGELU through autograd.Function (autograd.QuickGELU's
-// vectorized kernels are host code).
+// Forward maps x [..., D] to [..., D].
 func (m *MLP) Forward(x *autograd.Var) *autograd.Var {
-	h := m.CFc.Forward(x) // [..., D] -> [..., 4D]
-	if onDevice(h) {
-		h = quickGELUDevice(h)
-	} else {
-		h = autograd.QuickGELU(h)
-	}
-	return m.CProj.Forward(h) // [..., 4D] -> [..., D]
+	return m.CProj.Forward(autograd.QuickGELU(m.CFc.Forward(x))) // [..., D] -> [..., 4D] -> [..., D]
 }
 
 // NamedParameters implements Module.

@@ -42,10 +42,9 @@ func DeviceOf(m Module) tensor.Device {
 // onDevice reports whether x's value lives off the CPU.
 func onDevice(x *autograd.Var) bool { return x.Value.Device() != tensor.CPU }
 
-// The device routes of the activations whose autograd ops run host kernels
-// of their own (autograd.Relu, autograd.QuickGELU): on a device they are
-// autograd.Function over the tensor ops, which dispatch to the backend's
-// kernels. On the CPU the autograd ops run as before.
+// The device route of autograd.Relu, whose backward runs a host kernel of
+// its own: on a device it is autograd.Function over the tensor ops, which
+// dispatch to the backend's kernels. On the CPU autograd.Relu runs as before.
 
 func reluDevice(x *autograd.Var) *autograd.Var {
 	return autograd.Function("relu", x, tensor.Relu, func(x, g *tensor.Tensor) *tensor.Tensor {
@@ -53,6 +52,3 @@ func reluDevice(x *autograd.Var) *autograd.Var {
 	})
 }
 
-func quickGELUDevice(x *autograd.Var) *autograd.Var {
-	return autograd.Function("quick_gelu", x, tensor.QuickGELU, tensor.QuickGELUGrad)
-}

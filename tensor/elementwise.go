@@ -1,5 +1,7 @@
 package tensor
 
+import "github.com/gocoop/gocoop/asm"
+
 // Elementwise ops with NumPy broadcasting. Each returns a fresh contiguous
 // tensor (one allocation); the loops are in kernels.go and iter.go.
 
@@ -68,9 +70,8 @@ func GreaterThan(a *Tensor, s float32) *Tensor {
 	return out
 }
 
-// QuickGELU returns x·σ(1.702x), CLIP's activation, elementwise (the
-// device route of autograd's QuickGELU, whose own CPU kernels are
-// vectorized).
+// QuickGELU returns x·σ(1.702x), CLIP's activation, elementwise: on the
+// CPU the fused row kernel asm.QuickGELU, on a device the backend's.
 func QuickGELU(a *Tensor) *Tensor { return unary("QuickGELU", opQuickGELU, a) }
 
 // QuickGELUGrad returns g·QuickGELU'(x) = g·(s + 1.702·x·s·(1−s)) with
@@ -83,11 +84,8 @@ func QuickGELUGrad(x, g *Tensor) *Tensor {
 		return deviceBinary("QuickGELUGrad", "quickgelu_grad", x, g)
 	}
 	out := New(x.shape...)
-	xd, gd := x.Contiguous().Data(), g.Contiguous().Data()
-	for i := range out.data {
-		s := sigmoid(quickGELUAlpha * xd[i])
-		out.data[i] = gd[i] * (s + quickGELUAlpha*xd[i]*s*(1-s))
-	}
+	xd, gd, od := x.Contiguous().Data(), g.Contiguous().Data(), out.data
+	parallelForVec(len(od), 8, func(lo, hi int) { asm.QuickGELUGrad(od[lo:hi], gd[lo:hi], xd[lo:hi]) })
 	return out
 }
 

@@ -276,14 +276,9 @@ func unaryKernel(op unOp, d, s []float32) {
 			d[i] = s[i] * s[i]
 		}
 	case opQuickGELU:
-		for i := range d {
-			d[i] = s[i] * sigmoid(quickGELUAlpha*s[i])
-		}
+		asm.QuickGELU(d, s)
 	}
 }
-
-// quickGELUAlpha is CLIP's constant in x·σ(1.702x).
-const quickGELUAlpha = 1.702
 
 // sigmoid is 1/(1+e^-x), evaluated so that neither branch overflows.
 func sigmoid(x float32) float32 {
