@@ -51,4 +51,3 @@ func reluDevice(x *autograd.Var) *autograd.Var {
 		return tensor.Mul(g, tensor.GreaterThan(x, 0))
 	})
 }
-
