@@ -6,19 +6,16 @@ import (
 	"testing"
 
 	"github.com/gocoop/gocoop/clip"
+	"github.com/gocoop/gocoop/clip/cliptest"
 	"github.com/gocoop/gocoop/cocoop"
-	"github.com/gocoop/gocoop/internal/devicecheck"
+	"github.com/gocoop/gocoop/cocoop/cocooptest"
 	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 	"github.com/gocoop/gocoop/tensor/devicetest"
 )
 
 // tiny is make_parity.py's TINY CLIP.
-var tiny = clip.Config{
-	EmbedDim: 32, ImageResolution: 32, VisionLayers: 2, VisionWidth: 128, VisionHeads: 2,
-	VisionPatchSize: 8, ContextLength: 77, VocabSize: 49408,
-	TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 2,
-}
+var tiny = cliptest.Tiny
 
 var deviceNames = []string{"Abyssinian", "Boeing 737-200", "Yorkshire_Terrier", "baby_back_ribs", "X", "great pyrenees"}
 
@@ -27,13 +24,13 @@ var deviceNames = []string{"Abyssinian", "Boeing 737-200", "Yorkshire_Terrier", 
 // of tensor/devicetest, and evaluates, against the same on the CPU: the
 // device takes the text tower's full route, the CPU its shortcut, so the
 // two agree to float32 rounding. The GPU runs the same check
-// (tensor/cuda's TestCoCoOpStep).
+// (bench/cuda's TestCoCoOpStep).
 func TestStepOnFakeDevice(t *testing.T) {
 	dev := devicetest.New().Device()
 	for _, batch := range []int{1, 3} {
-		devicecheck.LearnerStep(t, dev, tiny, cocoop.MethodCoCoOp, deviceNames, batch, 1e-5)
+		cocooptest.LearnerStep(t, dev, tiny, cocoop.MethodCoCoOp, deviceNames, batch, 1e-5)
 	}
-	devicecheck.LearnerStep(t, dev, tiny, cocoop.MethodCoOp, deviceNames, 2, 1e-5)
+	cocooptest.LearnerStep(t, dev, tiny, cocoop.MethodCoOp, deviceNames, 2, 1e-5)
 }
 
 // TestDeviceCheckpointSameFormat saves a checkpoint from a learner on the
@@ -58,7 +55,7 @@ func TestDeviceCheckpointSameFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	images := devicecheck.Images(tiny, 2)
+	images := cliptest.Images(tiny, 2)
 	if _, err := c.ForwardBackward(images, []int{0, 4}); err != nil {
 		t.Fatal(err)
 	}

@@ -5,14 +5,9 @@ package cuda
 import (
 	"errors"
 	"math"
-	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/gocoop/gocoop/autograd"
-	"github.com/gocoop/gocoop/clip"
-	"github.com/gocoop/gocoop/cocoop"
-	"github.com/gocoop/gocoop/internal/devicecheck"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -199,15 +194,15 @@ func TestOpsAgainstCPU(t *testing.T) {
 	t.Logf("memory: %+v", b.MemStats())
 }
 
-// TestBackendOpsAgainstAutograd checks the backend's own ops (outside
+// TestBackendOpsAgainstCPU checks the backend's own ops (outside
 // tensor.Kernels: the softmax backward and the fused attention, forward and
-// backward) against autograd on the CPU, with random upstream gradients.
-func TestBackendOpsAgainstAutograd(t *testing.T) {
+// backward) against their definitions in tensor ops on the CPU
+// (softmaxBackward, attention, attentionBackward: autograd's formulas), with
+// random upstream gradients. autograd itself is checked on the GPU by
+// bench/cuda's TestAutogradOnGPU.
+func TestBackendOpsAgainstCPU(t *testing.T) {
 	b := gpu(t)
 	const atol, rtol = 1e-4, 1e-4
-	grad := func(out *autograd.Var, seed *tensor.Tensor, in ...*autograd.Var) []*tensor.Tensor {
-		return autograd.Grad([]*autograd.Var{out}, in, []*tensor.Tensor{seed})
-	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -216,97 +211,28 @@ func TestBackendOpsAgainstAutograd(t *testing.T) {
 	}
 	x, dy := rnd(10, 6, 77), rnd(11, 6, 77)
 	for _, log := range []bool{false, true} {
-		xv := autograd.Param(x)
-		sv := autograd.Softmax(xv, -1)
+		y := tensor.Softmax(x, -1)
 		if log {
-			sv = autograd.LogSoftmax(xv, -1)
+			y = tensor.LogSoftmax(x, -1)
 		}
-		d, err := b.SoftmaxBackward(b.to(t, sv.Value), b.to(t, dy), log)
+		d, err := b.SoftmaxBackward(b.to(t, y), b.to(t, dy), log)
 		must(err)
-		check(t, "softmax backward (log "+map[bool]string{false: "no)", true: "yes)"}[log], host(t, d), grad(sv, dy, xv)[0], 1e-6, 1e-4)
+		check(t, "softmax backward (log "+map[bool]string{false: "no)", true: "yes)"}[log], host(t, d), softmaxBackward(y, dy, log), 1e-6, 1e-4)
 	}
 	// Attention with and without the causal mask: [BH, T, hd].
 	for _, causal := range []bool{false, true} {
 		q, k, v := rnd(20, 8, 77, 64), rnd(21, 8, 77, 64), rnd(22, 8, 77, 64)
 		dout := rnd(23, 8, 77, 64)
-		qv, kv, vv := autograd.Param(q), autograd.Param(k), autograd.Param(v)
-		ov := autograd.ScaledDotProductAttention(qv, kv, vv, causal, nil)
+		o, p := attention(q, k, v, causal)
 		od, pd, err := b.Attention(b.to(t, q), b.to(t, k), b.to(t, v), causal)
 		must(err)
 		name := map[bool]string{false: "attention", true: "attention (causal)"}[causal]
-		check(t, name, host(t, od), ov.Value, atol, rtol)
+		check(t, name, host(t, od), o, atol, rtol)
 		dq, dk, dv, err := b.AttentionBackward(b.to(t, dout), pd, b.to(t, q), b.to(t, k), b.to(t, v))
 		must(err)
-		g := grad(ov, dout, qv, kv, vv)
-		check(t, name+" dq", host(t, dq), g[0], atol, rtol)
-		check(t, name+" dk", host(t, dk), g[1], atol, rtol)
-		check(t, name+" dv", host(t, dv), g[2], atol, rtol)
+		wq, wk, wv := attentionBackward(dout, p, q, k, v)
+		check(t, name+" dq", host(t, dq), wq, atol, rtol)
+		check(t, name+" dk", host(t, dk), wk, atol, rtol)
+		check(t, name+" dv", host(t, dv), wv, atol, rtol)
 	}
-}
-
-// TestAutogradOnGPU is devicecheck.Autograd on the GPU: autograd's ops and
-// nn's modules forward and backward, and the optimizers, against the CPU
-// (the fake device runs the same table in package autograd's tests).
-func TestAutogradOnGPU(t *testing.T) {
-	b := gpu(t)
-	devicecheck.Autograd(t, b.Device(), 1e-4)
-}
-
-// TestCLIPParity is devicecheck.CLIP on the GPU: the tiny configuration
-// and ViT-B/16, hash weights (clip.NewHashCLIP), both towers' features and
-// gradients against the CPU. ViT-B/16 (12 layers of width 768) allows more
-// float32 reordering.
-func TestCLIPParity(t *testing.T) {
-	b := gpu(t)
-	t.Run("tiny", func(t *testing.T) { devicecheck.CLIP(t, b.Device(), tinyConfig, 1e-4) })
-	if testing.Short() {
-		t.Skip("ViT-B/16 skipped in -short mode")
-	}
-	t.Run("ViT-B/16", func(t *testing.T) { devicecheck.CLIP(t, b.Device(), clip.ViTB16, 1e-3) })
-}
-
-// TestCoCoOpStep is devicecheck.LearnerStep on the GPU: one CoCoOp (and
-// CoOp) training step and the evaluation after it against the CPU, on the
-// tiny CLIP and on ViT-B/16 with 50 classes.
-func TestCoCoOpStep(t *testing.T) {
-	b := gpu(t)
-	t.Run("tiny", func(t *testing.T) {
-		devicecheck.LearnerStep(t, b.Device(), tinyConfig, cocoop.MethodCoCoOp, food50[:6], 2, 1e-4)
-		devicecheck.LearnerStep(t, b.Device(), tinyConfig, cocoop.MethodCoOp, food50[:6], 2, 1e-4)
-	})
-	if testing.Short() {
-		t.Skip("ViT-B/16 skipped in -short mode")
-	}
-	t.Run("ViT-B/16", func(t *testing.T) {
-		devicecheck.LearnerStep(t, b.Device(), clip.ViTB16, cocoop.MethodCoCoOp, food50, 1, 1e-3)
-	})
-}
-
-// tinyConfig is make_parity.py's TINY CLIP.
-var tinyConfig = clip.Config{
-	EmbedDim: 32, ImageResolution: 32, VisionLayers: 2, VisionWidth: 128, VisionHeads: 2,
-	VisionPatchSize: 8, ContextLength: 77, VocabSize: 49408,
-	TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 2,
-}
-
-// food50 is the first 50 Food-101 classes (names of 1–6 tokens), as
-// cocoop's benchmarks use.
-var food50 = []string{
-	"apple_pie", "baby_back_ribs", "baklava", "beef_carpaccio", "beef_tartare", "beet_salad", "beignets", "bibimbap",
-	"bread_pudding", "breakfast_burrito", "bruschetta", "caesar_salad", "cannoli", "caprese_salad", "carrot_cake",
-	"ceviche", "cheesecake", "cheese_plate", "chicken_curry", "chicken_quesadilla", "chicken_wings", "chocolate_cake",
-	"chocolate_mousse", "churros", "clam_chowder", "club_sandwich", "crab_cakes", "creme_brulee", "croque_madame",
-	"cup_cakes", "deviled_eggs", "donuts", "dumplings", "edamame", "eggs_benedict", "escargots", "falafel",
-	"filet_mignon", "fish_and_chips", "foie_gras", "french_fries", "french_onion_soup", "french_toast",
-	"fried_calamari", "fried_rice", "frozen_yogurt", "garlic_bread", "gnocchi", "greek_salad", "grilled_cheese_sandwich",
-}
-
-// names1000 is 1,000 distinct class names (food50 with a numbered word),
-// for the 1,000-class steps.
-func names1000() []string {
-	out := make([]string, 0, 1000)
-	for i := range 1000 {
-		out = append(out, food50[i%50]+" "+strconv.Itoa(i/50))
-	}
-	return out
 }

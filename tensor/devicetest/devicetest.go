@@ -10,6 +10,10 @@
 // float32 operations. What it cannot check is the CUDA C itself: the GPU
 // tests (tensor/cuda, bench/cuda/run.sh) run the same checks on the real
 // device.
+//
+// Compare and CompareFloat are the device-against-CPU measure that the
+// checks of every layer share (autograd/autogradtest, nn/nntest,
+// clip/cliptest, cocoop/cocooptest).
 package devicetest
 
 import (

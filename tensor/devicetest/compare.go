@@ -1,22 +1,19 @@
-// Package devicecheck holds the checks that compare a device against the
-// CPU: autograd's ops and nn's modules forward and backward, the optimizer
-// updates, CLIP (features and gradients of both towers) and a CoCoOp
-// training and evaluation step. The same checks run on the fake device of
-// tensor/devicetest in the ordinary tests (package autograd, clip, cocoop)
-// and on the GPU in the CUDA test binary (tensor/cuda, bench/cuda/run.sh).
-//
-// Every comparison is tensor.RelErr (max|Δ| / max|want|, the project's
-// parity measure) against a stated bound, and is logged as
-// "<name>  max |Δ| <abs>  rel <rel>", the line bench/cuda/run.sh tabulates.
-package devicecheck
+package devicetest
 
 import (
-	"fmt"
 	"math"
 	"testing"
 
 	"github.com/gocoop/gocoop/tensor"
 )
+
+// The device-against-CPU checks of every layer (autograd/autogradtest,
+// nn/nntest, clip/cliptest, cocoop/cocooptest) compare with Compare and
+// CompareFloat: tensor.RelErr (max|Δ| / max|want|, the project's parity
+// measure) against a stated bound, logged as
+// "<name>  max |Δ| <abs>  rel <rel>", the line bench/cuda/run.sh tabulates.
+// They run on this fake device in the ordinary tests and on the GPU in the
+// CUDA test binary of bench/cuda.
 
 // Compare checks got (on any device; downloaded) against want on the CPU:
 // same shape and RelErr ≤ rel. It logs the measure and returns it.
@@ -54,8 +51,8 @@ func CompareFloat(t testing.TB, name string, got, want, rel float64) {
 	}
 }
 
-// to moves x to dev or fails the test.
-func to(t testing.TB, x *tensor.Tensor, dev tensor.Device) *tensor.Tensor {
+// To moves x to dev or fails the test.
+func To(t testing.TB, x *tensor.Tensor, dev tensor.Device) *tensor.Tensor {
 	t.Helper()
 	y, err := x.To(dev)
 	if err != nil {
@@ -64,14 +61,10 @@ func to(t testing.TB, x *tensor.Tensor, dev tensor.Device) *tensor.Tensor {
 	return y
 }
 
-// onDevice fails the test unless x lives on dev.
-func onDevice(t testing.TB, name string, x *tensor.Tensor, dev tensor.Device) {
+// OnDevice fails the test unless x lives on dev.
+func OnDevice(t testing.TB, name string, x *tensor.Tensor, dev tensor.Device) {
 	t.Helper()
 	if x.Device() != dev {
 		t.Fatalf("%s: result on %v, want %v", name, x.Device(), dev)
 	}
 }
-
-func rnd(seed uint64, shape ...int) *tensor.Tensor { return tensor.NewRNG(seed).Normal(0, 1, shape...) }
-
-func label(parts ...any) string { return fmt.Sprint(parts...) }
