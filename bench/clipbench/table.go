@@ -74,6 +74,9 @@ func printTable(w io.Writer, rep *Report) {
 // testdata/clipbench.json).
 func printREADME(w io.Writer, rep *Report) {
 	printRows(w, rep)
+	if rep.Weights != "" {
+		fmt.Fprintf(w, "\nWeights: %s.\n", weightsNote(rep.Weights))
+	}
 	printTargets(w, rep)
 }
 
