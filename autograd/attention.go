@@ -40,10 +40,8 @@ func AttentionProbs(q, k *Var, causal bool) *Var {
 	if onDevice(q.Value) || onDevice(k.Value) {
 		return attentionProbsDevice(q, k, scale, causal)
 	}
-	// The scores are scaled, masked and softmaxed in place: p is the only
-	// [..., Lq, Lk] tensor kept.
-	p := tensor.MatMulT(q.Value, k.Value, false, true).Contiguous() // [..., Lq, Lk]
-	scaleMaskSoftmax(p, scale, causal)
+	// p is the only [..., Lq, Lk] tensor kept.
+	p := tensor.MaskedSoftmax(tensor.MatMulT(q.Value, k.Value, false, true), scale, causal) // [..., Lq, Lk]
 	nq, nk := q.node, k.node
 	qv, kv := q.Value, k.Value
 	return newOp("attention_probs", p, func(g *tensor.Tensor) {
@@ -76,31 +74,6 @@ func attentionProbsDevice(q, k *Var, scale float32, causal bool) *Var {
 			nk.accumulate(tensor.SumTo(tensor.MatMulT(dS, qv, true, false), nk.shape))
 		}
 	}, q, k)
-}
-
-// scaleMaskSoftmax replaces the contiguous scores s [..., Lq, Lk] by
-// softmax(s·scale + causal mask) along the last axis, row by row (rows
-// split across cores): the operations of s.ScaleInPlace, a causal mask (−∞ at
-// key j > query i) and tensor.Softmax, in the same order per element, in one pass.
-func scaleMaskSoftmax(s *tensor.Tensor, scale float32, causal bool) {
-	lq, lk := s.Dim(-2), s.Dim(-1)
-	if lq == 0 || lk == 0 {
-		return
-	}
-	data := s.Data()
-	ninf := float32(math.Inf(-1))
-	tensor.ParallelFor(len(data)/lk, 4*lk, func(_, lo, hi int) {
-		for r := lo; r < hi; r++ {
-			row := data[r*lk : (r+1)*lk]
-			asm.Scale(scale, row)
-			if causal {
-				for j := r%lq + 1; j < lk; j++ {
-					row[j] = ninf
-				}
-			}
-			asm.SoftmaxRow(row)
-		}
-	})
 }
 
 // softmaxBackwardLastInPlace turns dP into dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale

@@ -52,7 +52,8 @@ type PackedSeq struct {
 // inspection; they share storage with the graph, treat them as read-only.
 func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *Var {
 	R, H, d := checkPacked(q, k, v, seqs)
-	seqs = clonePackedSeqs(seqs) // the closure must not see later changes
+	hostOnly("PackedAttention", q.Value) // no device kernel yet (docs/cuda.md §4)
+	seqs = clonePackedSeqs(seqs)         // the closure must not see later changes
 	scale := float32(1 / math.Sqrt(float64(d)))
 	qd, kd, vd := q.Value.Contiguous().Data(), k.Value.Contiguous().Data(), v.Value.Contiguous().Data()
 	plan := planAttnBlocks(seqs, shareGroups(seqs, R), R)

@@ -49,30 +49,27 @@ func ConvertWeights(m *CLIP) int64 {
 // NewHashCLIP's, without its float32 peak. bench/reference rounds the same
 // entries with PyTorch's .half().
 func NewHashCLIPHalf(cfg Config) (*CLIP, error) {
-	if err := cfg.validate(); err != nil {
+	sd, err := hashStateDict(cfg, true)
+	if err != nil {
 		return nil, err
 	}
-	names, shapes := cfg.StateDictShapes()
-	sd := make(map[string]*tensor.Tensor, len(names))
-	for _, k := range names {
-		scale, offset := HashInit(k, shapes[k])
-		if !HalfWeight(k, shapes[k]) {
-			sd[k] = HashTensor(k, scale, offset, shapes[k]...)
-			continue
-		}
-		n := 1
-		for _, d := range shapes[k] {
-			n *= d
-		}
-		h := make([]uint16, n)
-		const chunk = 1 << 16
-		buf := make([]float32, chunk)
-		for lo := 0; lo < n; lo += chunk {
-			hi := min(n, lo+chunk)
-			hashFillAt(buf[:hi-lo], k, scale, offset, lo)
-			asm.NarrowHalf(h[lo:hi], buf[:hi-lo])
-		}
-		sd[k] = tensor.FromHalf(h, shapes[k]...)
-	}
 	return hashCLIP(sd)
+}
+
+// hashTensorHalf is HashTensor rounded to float16, made in chunks (no
+// float32 copy of the whole tensor).
+func hashTensorHalf(name string, scale, offset float32, shape ...int) *tensor.Tensor {
+	n := 1
+	for _, d := range shape {
+		n *= d
+	}
+	h := make([]uint16, n)
+	const chunk = 1 << 16
+	buf := make([]float32, min(n, chunk))
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(n, lo+chunk)
+		hashFillAt(buf[:hi-lo], name, scale, offset, lo)
+		asm.NarrowHalf(h[lo:hi], buf[:hi-lo])
+	}
+	return tensor.FromHalf(h, shape...)
 }

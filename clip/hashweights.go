@@ -138,6 +138,12 @@ func HashTensor(name string, scale, offset float32, shape ...int) *tensor.Tensor
 // Tensors are generated in parallel (ViT-B/16's 150M values take about a
 // second on two cores).
 func HashStateDict(cfg Config) (map[string]*tensor.Tensor, error) {
+	return hashStateDict(cfg, false)
+}
+
+// hashStateDict is HashStateDict with, when half, the weight matrices
+// (HalfWeight) made float16 (hashTensorHalf).
+func hashStateDict(cfg Config, half bool) (map[string]*tensor.Tensor, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
@@ -145,7 +151,11 @@ func HashStateDict(cfg Config) (map[string]*tensor.Tensor, error) {
 	sd := make(map[string]*tensor.Tensor, len(names))
 	for _, k := range names {
 		scale, offset := HashInit(k, shapes[k])
-		sd[k] = HashTensor(k, scale, offset, shapes[k]...)
+		if half && HalfWeight(k, shapes[k]) {
+			sd[k] = hashTensorHalf(k, scale, offset, shapes[k]...)
+		} else {
+			sd[k] = HashTensor(k, scale, offset, shapes[k]...)
+		}
 	}
 	return sd, nil
 }

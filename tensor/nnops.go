@@ -156,8 +156,8 @@ func fromFloat64(s []float64) *Tensor {
 // MaskedSoftmax returns softmax(scale·t + mask) along the last axis of t
 // [..., Lq, Lk], attention's probabilities from its scores: with causal,
 // query i (the second-to-last axis) sees keys j ≤ i and the others get −∞
-// (top-left aligned, as PyTorch's is_causal). Per row it does what
-// autograd.AttentionProbs does in place: asm.Scale, the mask, asm.SoftmaxRow.
+// (top-left aligned, as PyTorch's is_causal). Per row: asm.Scale, the mask,
+// asm.SoftmaxRow (autograd.AttentionProbs' forward on the CPU).
 func MaskedSoftmax(t *Tensor, scale float32, causal bool) *Tensor {
 	if len(t.shape) < 2 {
 		panic(&ShapeError{Op: "MaskedSoftmax", Shapes: [][]int{t.Shape()}, Msg: "want scores [..., Lq, Lk]"})
