@@ -1,9 +1,15 @@
 package clip
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"math"
+	"os"
+	"path/filepath"
+	"sort"
 	"testing"
 
+	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/tensor"
 )
@@ -91,4 +97,70 @@ func u16bytes(s []uint16) []byte {
 		b[2*i], b[2*i+1] = byte(v), byte(v>>8)
 	}
 	return b
+}
+
+// TestLoadHalfWeights: a checkpoint stored in float16 (as the OpenAI
+// release) loads with its weight matrices in float16 and
+// computes the same bits as the float32 Load of it.
+func TestLoadHalfWeights(t *testing.T) {
+	path := writeHalfSafetensors(t, tinyStateDict(t))
+	ref, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half, err := LoadHalfWeights(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, p := range half.NamedParameters("") {
+		if p.Var.Value.DType() == tensor.Float16 {
+			n++
+			if !HalfWeight(p.Name, p.Var.Value.Shape()) {
+				t.Errorf("%s kept in float16", p.Name)
+			}
+		}
+	}
+	if n == 0 {
+		t.Fatal("no weight matrix kept in float16")
+	}
+	cfg := half.Config
+	imgs := HashTensor("test.images", 1, 0, 2, 3, cfg.ImageResolution, cfg.ImageResolution)
+	ids := tinyIDs(t)
+	autograd.NoGrad(func() {
+		sameBitsVar(t, "EncodeImage", half.EncodeImage(imgs).Value, ref.EncodeImage(imgs).Value)
+		sameBitsVar(t, "EncodeText", half.EncodeText(ids).Value, ref.EncodeText(ids).Value)
+	})
+}
+
+// writeHalfSafetensors writes sd as safetensors with every tensor in F16
+// (rounded), as the OpenAI release stores CLIP, and returns the path.
+func writeHalfSafetensors(t *testing.T, sd map[string]*tensor.Tensor) string {
+	t.Helper()
+	names := make([]string, 0, len(sd))
+	for k := range sd {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	header := map[string]any{}
+	var data []byte
+	for _, k := range names {
+		v := sd[k].ToSlice()
+		begin := len(data)
+		for _, x := range v {
+			data = binary.LittleEndian.AppendUint16(data, asm.Float32ToHalf(x))
+		}
+		header[k] = map[string]any{"dtype": "F16", "shape": sd[k].Shape(), "data_offsets": []int{begin, len(data)}}
+	}
+	h, err := json.Marshal(header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	out = append(append(out, h...), data...)
+	path := filepath.Join(t.TempDir(), "half.safetensors")
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -17,14 +17,26 @@ import (
 
 // readStateDict reads a checkpoint of any format (ckpt.Load) into float32
 // tensors by name.
-func readStateDict(path string) (map[string]*tensor.Tensor, error) {
-	st, _, err := ckpt.Load(path)
+func readStateDict(path string, keepHalf bool) (map[string]*tensor.Tensor, error) {
+	st, _, err := ckpt.LoadWith(path, ckpt.LoadOptions{KeepHalf: keepHalf})
 	if err != nil {
 		return nil, err
 	}
 	sd := make(map[string]*tensor.Tensor, st.Len())
 	for _, k := range st.Keys() {
 		t := st.Get(k)
+		if t.Half != nil {
+			// Stored in float16: weight matrices stay so, the rest widens.
+			if t.Numel() != len(t.Half) {
+				return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Half))
+			}
+			h := tensor.FromHalf(t.Half, t.Shape...)
+			if !HalfWeight(k, t.Shape) {
+				h = h.Float()
+			}
+			sd[k] = h
+			continue
+		}
 		if t.Numel() != len(t.Data) {
 			return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Data))
 		}
@@ -217,8 +229,19 @@ func fromStateDict(sd map[string]*tensor.Tensor, stated *Config) (*CLIP, error) 
 // configuration as JSON under "config" (as SaveSafetensors writes it): then
 // its heads are used, so models of any
 // width load, and the rest of it must agree with the shapes.
-func Load(path string) (*CLIP, error) {
-	sd, err := readStateDict(path)
+func Load(path string) (*CLIP, error) { return load(path, false) }
+
+// LoadHalfWeights is Load keeping the weight matrices (HalfWeight) that
+// the file stores in float16 — the OpenAI release stores all of them so —
+// in float16, straight from the file: ConvertWeights without the float32
+// copy, so neither the model nor the load ever holds them in float32. The
+// model computes the same bits as Load's (the widening is exact); it is for
+// frozen models (CoOp, CoCoOp, zero-shot). Matrices a file stores in
+// float32 stay float32.
+func LoadHalfWeights(path string) (*CLIP, error) { return load(path, true) }
+
+func load(path string, keepHalf bool) (*CLIP, error) {
+	sd, err := readStateDict(path, keepHalf)
 	if err != nil {
 		return nil, err
 	}

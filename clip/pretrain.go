@@ -352,11 +352,11 @@ func (p *Pretrainer) Resume(path string) error {
 	if err := json.Unmarshal([]byte(ometa["param_steps"]), &st.ParamSteps); err != nil {
 		return fmt.Errorf("clip: resume: %s: param_steps: %w", OptimizerPath(path), err)
 	}
-	sd, err := readStateDict(path)
+	sd, err := readStateDict(path, false)
 	if err != nil {
 		return fmt.Errorf("clip: resume: %w", err)
 	}
-	osd, err := readStateDict(OptimizerPath(path))
+	osd, err := readStateDict(OptimizerPath(path), false)
 	if err != nil {
 		return fmt.Errorf("clip: resume: %w", err)
 	}

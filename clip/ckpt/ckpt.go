@@ -31,6 +31,18 @@ import (
 type Tensor struct {
 	Shape []int
 	Data  []float32
+	// Half holds the IEEE binary16 bits, row-major, instead of Data (then
+	// nil) for a tensor the file stores as F16, when loaded with
+	// LoadOptions.KeepHalf.
+	Half []uint16
+}
+
+// LoadOptions tunes LoadWith.
+type LoadOptions struct {
+	// KeepHalf keeps the tensors a file stores as F16 in Tensor.Half
+	// instead of widening them to float32 (Hugging Face checkpoints, whose
+	// q, k, v projections are joined, are widened all the same).
+	KeepHalf bool
 }
 
 // Numel returns the number of elements the shape describes.
@@ -141,16 +153,21 @@ var droppedBuffers = []string{"input_resolution", "context_length", "vocab_size"
 // are mapped in every container, not only safetensors (pytorch_model.bin).
 // Errors name the path and, where one is at fault, the tensor key.
 func Load(path string) (*StateDict, Format, error) {
+	return LoadWith(path, LoadOptions{})
+}
+
+// LoadWith is Load with options.
+func LoadWith(path string, opt LoadOptions) (*StateDict, Format, error) {
 	src, err := openSource(path)
 	if err != nil {
 		return nil, FormatUnknown, err
 	}
 	defer src.Close()
-	return loadSource(path, src)
+	return loadSource(path, src, opt)
 }
 
-// loadSource is Load on an opened source; path is used in messages only.
-func loadSource(path string, src source) (*StateDict, Format, error) {
+// loadSource is LoadWith on an opened source; path is used in messages only.
+func loadSource(path string, src source, opt LoadOptions) (*StateDict, Format, error) {
 	size := src.Size()
 	if size == 0 {
 		return nil, FormatUnknown, fmt.Errorf("%s: not a CLIP checkpoint: %w (empty file)", path, ErrUnknownFormat)
@@ -165,11 +182,11 @@ func loadSource(path string, src source) (*StateDict, Format, error) {
 	)
 	switch {
 	case isZip(head):
-		sd, format, err = loadZip(path, src)
+		sd, format, err = loadZip(path, src, opt.KeepHalf)
 	case isLegacyTorch(head):
 		err = fmt.Errorf("%s: %w: legacy (pre-1.6, non-zip) torch.save format; re-save with torch>=1.6", path, ErrUnsupported)
 	case len(head) > 8 && head[8] == '{':
-		sd, format, err = loadSafetensors(path, src)
+		sd, format, err = loadSafetensors(path, src, opt.KeepHalf)
 	default:
 		err = fmt.Errorf("%s: not a CLIP checkpoint: %w (first bytes % x)", path, ErrUnknownFormat, head)
 	}
@@ -181,6 +198,9 @@ func loadSource(path string, src source) (*StateDict, Format, error) {
 	// CLIPModel state dict (pytorch_model.bin), or HF names under a wrapper
 	// prefix.
 	if format != FormatHFSafetensors && slices.ContainsFunc(sd.keys, isHFName) {
+		for _, t := range sd.m {
+			t.widen()
+		}
 		if sd, err = fromHF(sd); err != nil {
 			return nil, format, fmt.Errorf("%s: %w", path, err)
 		}
@@ -239,4 +259,17 @@ func isCLIPMarker(k string) bool {
 		return true
 	}
 	return isHFName(k) || strings.HasPrefix(k, "visual.") || strings.HasPrefix(k, "transformer.resblocks.")
+}
+
+// widen replaces Half by its float32 values in Data.
+func (t *Tensor) widen() {
+	if t.Half == nil {
+		return
+	}
+	tab := halfTable()
+	t.Data = make([]float32, len(t.Half))
+	for i, h := range t.Half {
+		t.Data[i] = tab[h]
+	}
+	t.Half = nil
 }

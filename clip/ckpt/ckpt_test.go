@@ -135,7 +135,7 @@ func TestLoadReaderSource(t *testing.T) {
 			t.Fatal(err)
 		}
 		st, _ := f.Stat()
-		got, _, err := loadSource(path, &readerSource{r: f, size: st.Size()})
+		got, _, err := loadSource(path, &readerSource{r: f, size: st.Size()}, LoadOptions{})
 		f.Close()
 		if err != nil {
 			t.Fatal(err)
@@ -703,4 +703,44 @@ func TestLoadZipChecksum(t *testing.T) {
 		return
 	}
 	t.Fatal("entry not found")
+}
+
+// TestKeepHalf: with LoadOptions.KeepHalf the F16 tensors of a torch zip
+// (a TorchScript archive stored in float16, as the OpenAI release) and of
+// safetensors come as their binary16 bits, which widen to exactly what Load
+// gives; the other dtypes are as Load gives them.
+func TestKeepHalf(t *testing.T) {
+	for _, name := range []string{"tiny_scripted.pt", "tiny_dtypes.safetensors", "tiny_dtypes.pt"} {
+		path := filepath.Join("testdata", name)
+		want, _, err := Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := LoadWith(path, LoadOptions{KeepHalf: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		halves := 0
+		for _, k := range want.Keys() {
+			g, w := got.Get(k), want.Get(k)
+			if g.Half != nil {
+				halves++
+				if g.Data != nil || len(g.Half) != len(w.Data) {
+					t.Fatalf("%s %s: Half %d values and Data %d, want %d halves only", name, k, len(g.Half), len(g.Data), len(w.Data))
+				}
+				g.widen()
+			}
+			if !slices.Equal(g.Shape, w.Shape) || len(g.Data) != len(w.Data) {
+				t.Fatalf("%s %s: shape %v (%d values), want %v (%d)", name, k, g.Shape, len(g.Data), w.Shape, len(w.Data))
+			}
+			for i := range w.Data {
+				if !sameBits(g.Data[i], w.Data[i]) {
+					t.Fatalf("%s %s[%d]: %v, want %v", name, k, i, g.Data[i], w.Data[i])
+				}
+			}
+		}
+		if halves == 0 {
+			t.Errorf("%s: no tensor kept in float16", name)
+		}
+	}
 }

@@ -180,6 +180,24 @@ func decodeStrided(dst []float32, src []byte, d dtype, offset int, shape, stride
 	}
 }
 
+// gatherHalf is decodeStrided for an F16 storage kept as binary16 bits.
+func gatherHalf(dst []uint16, src []byte, offset int, shape, stride []int) {
+	idx := make([]int, len(shape))
+	pos := offset
+	for i := range dst {
+		dst[i] = binary.LittleEndian.Uint16(src[2*pos:])
+		for k := len(shape) - 1; k >= 0; k-- { // odometer, last dimension fastest
+			idx[k]++
+			pos += stride[k]
+			if idx[k] < shape[k] {
+				break
+			}
+			pos -= stride[k] * shape[k]
+			idx[k] = 0
+		}
+	}
+}
+
 // isContiguous reports whether stride is the row-major stride of shape
 // (dimensions of size 1 may have any stride).
 func isContiguous(shape, stride []int) bool {

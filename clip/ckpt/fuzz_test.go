@@ -43,7 +43,7 @@ func FuzzSafetensors(f *testing.F) {
 	}
 	f.Add([]byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"x\":{\"dtype\":\"F16\"}}"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sd, _, err := loadSafetensors("fuzz.safetensors", newBytesSource(data))
+		sd, _, err := loadSafetensors("fuzz.safetensors", newBytesSource(data), false)
 		if err != nil {
 			return
 		}
@@ -120,7 +120,7 @@ func FuzzLoad(f *testing.F) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		sd, _, err := loadSource("fuzz.pt", newBytesSource(data))
+		sd, _, err := loadSource("fuzz.pt", newBytesSource(data), LoadOptions{})
 		if err != nil {
 			return
 		}
@@ -166,7 +166,7 @@ func FuzzTorchZip(f *testing.F) {
 		if err := w.Close(); err != nil {
 			t.Fatal(err)
 		}
-		sd, _, err := loadSource("fuzz.pt", newBytesSource(buf.Bytes()))
+		sd, _, err := loadSource("fuzz.pt", newBytesSource(buf.Bytes()), LoadOptions{})
 		if err != nil {
 			return
 		}

@@ -175,7 +175,7 @@ func isHFName(k string) bool {
 }
 
 // loadSafetensors reads a safetensors file, mapping Hugging Face names.
-func loadSafetensors(path string, src source) (*StateDict, Format, error) {
+func loadSafetensors(path string, src source, keepHalf bool) (*StateDict, Format, error) {
 	entries, _, dataStart, err := parseSafetensorsHeader(path, src)
 	if err != nil {
 		return nil, FormatSafetensors, err
@@ -193,8 +193,17 @@ func loadSafetensors(path string, src source) (*StateDict, Format, error) {
 		if err != nil {
 			return nil, format, fmt.Errorf("%s: tensor %q: %w", path, e.name, err)
 		}
-		t := &Tensor{Shape: e.shape, Data: make([]float32, (e.end-e.begin)/int64(e.dtype.size()))}
-		decode(t.Data, b, e.dtype)
+		n := (e.end - e.begin) / int64(e.dtype.size())
+		t := &Tensor{Shape: e.shape}
+		if keepHalf && e.dtype == dtF16 && format != FormatHFSafetensors {
+			t.Half = make([]uint16, n)
+			for i := range t.Half {
+				t.Half[i] = binary.LittleEndian.Uint16(b[2*i:])
+			}
+		} else {
+			t.Data = make([]float32, n)
+			decode(t.Data, b, e.dtype)
+		}
 		raw.Set(e.name, t)
 	}
 	if format == FormatHFSafetensors {

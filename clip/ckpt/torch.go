@@ -105,7 +105,8 @@ type zipLoader struct {
 	cache  map[string][]byte // entry name → bytes
 	budget int64             // float32 elements still allowed in the output
 	// members caches classMembers by "module\nname" (nil: not found).
-	members map[string]map[string]bool
+	members  map[string]map[string]bool
+	keepHalf bool // F16 storages stay binary16 (Tensor.Half)
 }
 
 // isZip reports a zip local-file or end-of-directory signature.
@@ -171,11 +172,12 @@ func (l *zipLoader) entryBytes(f *zip.File) ([]byte, error) {
 }
 
 // loadZip reads a torch.save or torch.jit.save archive.
-func loadZip(path string, src source) (*StateDict, Format, error) {
+func loadZip(path string, src source, keepHalf bool) (*StateDict, Format, error) {
 	l, root, pklName, err := openZip(path, src)
 	if err != nil {
 		return nil, FormatUnknown, err
 	}
+	l.keepHalf = keepHalf
 	refs, format, err := collectTensorsWith(root, l.classMembers)
 	if err != nil {
 		return nil, format, fmt.Errorf("%s: %s: %w", path, pklName, err)
@@ -500,6 +502,11 @@ func (l *zipLoader) materialize(key string, r *tensorRef) (*Tensor, error) {
 		if shape[i] > 1 { // strides of size-0/1 dimensions are never used
 			stride[i] = int(st)
 		}
+	}
+	if l.keepHalf && s.dtype == dtF16 {
+		t := &Tensor{Shape: shape, Half: make([]uint16, numel)}
+		gatherHalf(t.Half, b, int(r.offset), shape, stride)
+		return t, nil
 	}
 	t := &Tensor{Shape: shape, Data: make([]float32, numel)}
 	decodeStrided(t.Data, b, s.dtype, int(r.offset), shape, stride)

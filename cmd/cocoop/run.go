@@ -38,7 +38,10 @@ func loadDataset(name, root string) (*data.Dataset, error) {
 
 // loadModel loads the CLIP weights of --weights path, logging to rep when
 // it is not nil. A directory, or a prompt checkpoint given in place of the
-// weights, gets a clear error.
+// weights, gets a clear error. CLIP is frozen in every command that loads
+// it here, so the weight matrices a file stores in float16 (the OpenAI
+// release) stay float16 (clip.LoadHalfWeights: the same results, half the
+// weight memory).
 func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 	if err := checkFile("weights", path); err != nil {
 		return nil, err
@@ -46,7 +49,7 @@ func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 	if rep != nil {
 		rep.logf("loading CLIP weights %s", path)
 	}
-	m, err := clip.Load(path)
+	m, err := clip.LoadHalfWeights(path)
 	if err != nil {
 		if isPromptCheckpoint(path) {
 			return nil, fmt.Errorf("--weights %s is a prompt checkpoint written by cocoop train (ctx, meta_net.*), not CLIP weights: pass it with --checkpoint (eval, inspect) or --resume (train), and give the CLIP checkpoint (e.g. ViT-B-16.pt) with --weights", path)
