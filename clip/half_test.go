@@ -164,3 +164,25 @@ func writeHalfSafetensors(t *testing.T, sd map[string]*tensor.Tensor) string {
 	}
 	return path
 }
+
+// TestHalfWeightsViTB16: the README's figure for ViT-B/16, 598 MB of
+// float32 weights of which ConvertWeights leaves 300 MB (decimal MB).
+func TestHalfWeightsViTB16(t *testing.T) {
+	names, shapes := ViTB16.StateDictShapes()
+	var f32, after int64
+	for _, k := range names {
+		n := int64(1)
+		for _, d := range shapes[k] {
+			n *= int64(d)
+		}
+		f32 += 4 * n
+		if HalfWeight(k, shapes[k]) {
+			after += 2 * n
+		} else {
+			after += 4 * n
+		}
+	}
+	if got := [2]int64{(f32 + 5e5) / 1e6, (after + 5e5) / 1e6}; got != [2]int64{598, 300} {
+		t.Fatalf("ViT-B/16 weights: %d MB float32, %d MB after ConvertWeights; the README says 598 and 300", got[0], got[1])
+	}
+}
