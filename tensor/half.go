@@ -98,36 +98,30 @@ func (t *Tensor) Float() *Tensor {
 		return t
 	}
 	out := New(t.shape...)
+	asm.WidenHalf(out.data, t.halfRowMajor())
+	return out
+}
+
+// halfRowMajor returns t's float16 elements in row-major order: its
+// storage when t is contiguous, else a gathered copy.
+func (t *Tensor) halfRowMajor() []uint16 {
+	n := t.Numel()
 	if t.IsContiguous() {
-		asm.WidenHalf(out.data, t.half[t.offset:t.offset+len(out.data)])
-		return out
+		return t.half[t.offset : t.offset+n]
 	}
-	// Walk t's elements in row-major order, widening one innermost row at
-	// a time.
-	r := len(t.shape)
-	if r == 0 || len(out.data) == 0 {
-		if len(out.data) == 1 {
-			out.data[0] = asm.HalfToFloat32(t.half[t.offset])
-		}
-		return out
-	}
-	n, st := t.shape[r-1], t.strides[r-1]
-	idx := make([]int, r-1)
-	for o := 0; o < len(out.data); o += n {
-		off := t.offset
-		for i, v := range idx {
-			off += v * t.strides[i]
-		}
-		row := out.data[o : o+n]
-		for j := range row {
-			row[j] = asm.HalfToFloat32(t.half[off+j*st])
-		}
-		for i := len(idx) - 1; i >= 0; i-- {
-			idx[i]++
-			if idx[i] < t.shape[i] {
+	out := make([]uint16, n)
+	idx := make([]int, len(t.shape))
+	off := t.offset
+	for i := range out {
+		out[i] = t.half[off]
+		for d := len(idx) - 1; d >= 0; d-- { // odometer, last dim fastest
+			idx[d]++
+			off += t.strides[d]
+			if idx[d] < t.shape[d] {
 				break
 			}
-			idx[i] = 0
+			off -= t.strides[d] * t.shape[d]
+			idx[d] = 0
 		}
 	}
 	return out

@@ -117,9 +117,13 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 		one(m*sh[0], ad, cd)
 		return out
 	}
-	if bh != nil { // b shared by a batch that is not one tall product
-		bd = make([]float32, len(bh))
-		asm.WidenHalf(bd, bh)
+	if bh != nil { // b shared by a batch that is not one tall product: widen its extent
+		rows, cols := k, n
+		if tb {
+			rows, cols = n, k
+		}
+		bd = make([]float32, (rows-1)*ldb+cols)
+		asm.WidenHalf(bd, bh[:len(bd)])
 	}
 	last := len(sh) - 1
 	cnt := sh[last]

@@ -202,13 +202,7 @@ func (t *Tensor) Clone() *Tensor {
 		return deviceMap("Clone", "copy", t, 0)
 	}
 	if t.half != nil {
-		h := make([]uint16, t.Numel())
-		if t.IsContiguous() {
-			copy(h, t.half[t.offset:])
-		} else {
-			asm.NarrowHalf(h, t.Float().data) // exact: the values are binary16
-		}
-		return FromHalf(h, t.shape...)
+		return FromHalf(append([]uint16(nil), t.halfRowMajor()...), t.shape...)
 	}
 	out := New(t.shape...)
 	if t.IsContiguous() {
