@@ -15,8 +15,9 @@ import (
 	"github.com/gocoop/gocoop/tensor"
 )
 
-// readStateDict reads a checkpoint of any format (ckpt.Load) into float32
-// tensors by name.
+// readStateDict reads a checkpoint of any format (ckpt.Load) into tensors by
+// name: float32, except with keepHalf the weight matrices (HalfWeight) the
+// file stores in float16, which stay float16.
 func readStateDict(path string, keepHalf bool) (map[string]*tensor.Tensor, error) {
 	st, _, err := ckpt.LoadWith(path, ckpt.LoadOptions{KeepHalf: keepHalf})
 	if err != nil {
