@@ -37,36 +37,18 @@ func ScaledDotProductAttention(q, k, v *Var, causal bool, probs **tensor.Tensor)
 func AttentionProbs(q, k *Var, causal bool) *Var {
 	d := q.Value.Dim(-1)
 	scale := float32(1 / math.Sqrt(float64(d)))
-	if onDevice(q.Value) || onDevice(k.Value) {
-		return attentionProbsDevice(q, k, scale, causal)
-	}
-	// p is the only [..., Lq, Lk] tensor kept.
-	p := tensor.MaskedSoftmax(tensor.MatMulT(q.Value, k.Value, false, true), scale, causal) // [..., Lq, Lk]
 	nq, nk := q.node, k.node
 	qv, kv := q.Value, k.Value
+	// The scores are softmaxed in place: p is the only [..., Lq, Lk] tensor kept.
+	p := tensor.MaskedSoftmaxInPlace(tensor.MatMulT(qv, kv, false, true), scale, causal) // [..., Lq, Lk]
 	return newOp("attention_probs", p, func(g *tensor.Tensor) {
-		dS := g.Contiguous().Clone() // dP, then dS in place
-		softmaxBackwardLastInPlace(p, dS, scale)
-		if nq.requiresGrad {
-			nq.accumulate(tensor.SumTo(tensor.MatMul(dS, kv), nq.shape))
+		var dS *tensor.Tensor
+		if onDevice(p) { // composed of tensor ops, which dispatch to the backend
+			dS = tensor.MulScalar(softmaxBackward(p, g, -1), scale)
+		} else {
+			dS = g.Contiguous().Clone() // dP, then dS in place
+			softmaxBackwardLastInPlace(p, dS, scale)
 		}
-		if nk.requiresGrad {
-			nk.accumulate(tensor.SumTo(tensor.MatMulT(dS, qv, true, false), nk.shape))
-		}
-	}, q, k)
-}
-
-// attentionProbsDevice is AttentionProbs with tensor ops, for device
-// values: the masked softmax kernel (tensor.MaskedSoftmax) forward, and
-// dS = P ⊙ (dP − rowsum(dP ⊙ P))·scale composed of elementwise ops and a
-// row sum backward.
-func attentionProbsDevice(q, k *Var, scale float32, causal bool) *Var {
-	nq, nk := q.node, k.node
-	qv, kv := q.Value, k.Value
-	p := tensor.MaskedSoftmax(tensor.MatMulT(qv, kv, false, true), scale, causal) // [..., Lq, Lk]
-	return newOp("attention_probs", p, func(g *tensor.Tensor) {
-		dot := tensor.Sum(tensor.Mul(g, p), []int{-1}, true)
-		dS := tensor.MulScalar(tensor.Mul(p, tensor.Sub(g, dot)), scale)
 		if nq.requiresGrad {
 			nq.accumulate(tensor.SumTo(tensor.MatMul(dS, kv), nq.shape))
 		}

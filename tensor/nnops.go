@@ -165,12 +165,25 @@ func MaskedSoftmax(t *Tensor, scale float32, causal bool) *Tensor {
 	if !t.onHost() {
 		return deviceMaskedSoftmax(t, scale, causal)
 	}
-	out := t.Contiguous().Clone()
+	return MaskedSoftmaxInPlace(t.Contiguous().Clone(), scale, causal)
+}
+
+// MaskedSoftmaxInPlace is MaskedSoftmax writing into t, which it returns,
+// on the CPU (t must be contiguous: the fresh scores of a product, which
+// attention does not keep); on a device it returns MaskedSoftmax(t).
+func MaskedSoftmaxInPlace(t *Tensor, scale float32, causal bool) *Tensor {
+	if len(t.shape) < 2 {
+		panic(&ShapeError{Op: "MaskedSoftmaxInPlace", Shapes: [][]int{t.Shape()}, Msg: "want scores [..., Lq, Lk]"})
+	}
+	if !t.onHost() {
+		return deviceMaskedSoftmax(t, scale, causal)
+	}
+	out := t
+	data := out.Data() // panics unless contiguous
 	lq, lk := t.shape[len(t.shape)-2], t.shape[len(t.shape)-1]
 	if lq == 0 || lk == 0 {
 		return out
 	}
-	data := out.data
 	ninf := float32(math.Inf(-1))
 	parallelFor(len(data)/lk, 4*lk, func(lo, hi int) {
 		for r := lo; r < hi; r++ {
