@@ -3,7 +3,6 @@ package asm
 import (
 	"math"
 	"math/rand/v2"
-	"sync"
 	"testing"
 )
 
@@ -157,41 +156,6 @@ func TestQuickGELU(t *testing.T) {
 			QuickGELUGrad(xd, gs, xd)
 			if !sameBits(in, ys[:m]) || !sameBits(gd, ds[:m]) || !sameBits(xd, ds[:m]) {
 				t.Fatalf("len %d: aliased results differ", m)
-			}
-		}
-	})
-}
-
-// TestQuickGELUSplit checks on every tier that QuickGELU and QuickGELUGrad
-// give the same bits whether a slice is done at once or cut at multiples
-// of 16 (as tensor.ParallelForVec cuts it) into chunks run concurrently by
-// 1, 2, 3, 5 or 7 goroutines.
-func TestQuickGELUSplit(t *testing.T) {
-	forEachTier(t, func(t *testing.T) {
-		r := rand.New(rand.NewPCG(33, 34))
-		const n = 7*160 + 13
-		x, dy := make([]float32, n), make([]float32, n)
-		for i := range x {
-			x[i] = float32(8 * r.NormFloat64())
-			dy[i] = float32(r.NormFloat64())
-		}
-		y, dx := make([]float32, n), make([]float32, n)
-		QuickGELU(y, x)
-		QuickGELUGrad(dx, dy, x)
-		for _, workers := range []int{1, 2, 3, 5, 7} {
-			y2, dx2 := make([]float32, n), make([]float32, n)
-			chunk := (n/workers + 15) &^ 15
-			var wg sync.WaitGroup
-			for lo := 0; lo < n; lo += chunk {
-				hi := min(n, lo+chunk)
-				wg.Go(func() {
-					QuickGELU(y2[lo:hi], x[lo:hi])
-					QuickGELUGrad(dx2[lo:hi], dy[lo:hi], x[lo:hi])
-				})
-			}
-			wg.Wait()
-			if !sameBits(y2, y) || !sameBits(dx2, dx) {
-				t.Fatalf("%d workers: the bits depend on the split", workers)
 			}
 		}
 	})

@@ -1,7 +1,6 @@
 package autograd
 
 import (
-	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -74,9 +73,6 @@ func Relu(a *Var) *Var {
 		}))
 	}, a)
 }
-
-// quickGELUAlpha is CLIP's constant in x·σ(1.702x).
-const quickGELUAlpha = asm.QuickGELUAlpha
 
 // QuickGELU returns x·σ(1.702x) (CLIP's activation);
 // d/dx = σ(1.702x) + 1.702·x·σ(1.702x)·(1 − σ(1.702x)).

@@ -62,7 +62,7 @@ func TestQuickGELUKernels(t *testing.T) {
 			for i := range x {
 				ax := float32(math.Abs(float64(x[i])))
 				close("fwd", i, y[i], yRef[i], 1)
-				close("bwd", i, dx[i], dxRef[i], (1+quickGELUAlpha*ax)*float32(math.Abs(float64(g[i]))))
+				close("bwd", i, dx[i], dxRef[i], (1+asm.QuickGELUAlpha*ax)*float32(math.Abs(float64(g[i]))))
 			}
 		})
 	}
@@ -71,7 +71,7 @@ func TestQuickGELUKernels(t *testing.T) {
 // quickGELUFwdRef is the scalar reference of QuickGELU (σ in float64).
 func quickGELUFwdRef(y, x []float32) {
 	for i := range y {
-		y[i] = x[i] * sigmoid32(quickGELUAlpha*x[i])
+		y[i] = x[i] * sigmoid32(asm.QuickGELUAlpha*x[i])
 	}
 }
 
@@ -80,8 +80,8 @@ func quickGELUFwdRef(y, x []float32) {
 // 1 and 0 of the derivative, as the kernels do.
 func quickGELUBwdRef(dx, g, x []float32) {
 	for i := range dx {
-		s := sigmoid32(quickGELUAlpha * x[i])
-		d := s + quickGELUAlpha*x[i]*s*(1-s)
+		s := sigmoid32(asm.QuickGELUAlpha * x[i])
+		d := s + asm.QuickGELUAlpha*x[i]*s*(1-s)
 		if math.Abs(float64(x[i])) > 1e38 {
 			d = s // 1 for x > 0, 0 for x < 0
 		}
