@@ -2,7 +2,6 @@ package optim
 
 import (
 	"fmt"
-	"math"
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/tensor"
@@ -34,6 +33,7 @@ func kernels(op, name string, v *autograd.Var, ts ...*tensor.Tensor) tensor.Kern
 func (o *SGD) stepDevice(name string, v *autograd.Var) {
 	g := v.Grad.Contiguous()
 	var buf tensor.Operand
+	ts := []*tensor.Tensor{g} // the tensors the kernel reads beside v
 	first := false
 	if o.Momentum != 0 {
 		b, ok := o.bufs[name]
@@ -43,9 +43,9 @@ func (o *SGD) stepDevice(name string, v *autograd.Var) {
 			first = true
 		}
 		buf = b.DeviceOperand()
-		kernels("SGD.Step", name, v, g, b)
+		ts = append(ts, b)
 	}
-	k := kernels("SGD.Step", name, v, g)
+	k := kernels("SGD.Step", name, v, ts...)
 	if err := k.SGDStep(v.Value.Numel(), o.LR, o.Momentum, o.Dampening, o.WeightDecay, o.Nesterov, first,
 		v.Value.DeviceOperand(), g.DeviceOperand(), buf); err != nil {
 		panic(fmt.Errorf("optim.SGD.Step: parameter %s: %w", name, err))
@@ -112,9 +112,6 @@ func sumSquares(grads []*tensor.Tensor) float64 {
 		for _, s := range sums.Data() {
 			sq += float64(s)
 		}
-	}
-	if math.IsNaN(sq) {
-		return math.NaN()
 	}
 	return sq
 }
