@@ -9,10 +9,7 @@ import (
 // toDevice returns t on dev, t itself when it is there: the explicit move
 // of an input batch to the model's device. A failed transfer panics.
 func toDevice(t *tensor.Tensor, dev tensor.Device) *tensor.Tensor {
-	if t.Device() == dev {
-		return t
-	}
-	out, err := t.To(dev)
+	out, err := t.To(dev) // t itself when it is there
 	if err != nil {
 		panic(fmt.Errorf("clip: %w", err))
 	}

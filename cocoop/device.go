@@ -22,10 +22,7 @@ func onDevice(t *tensor.Tensor) bool { return t.Device() != tensor.CPU }
 // toDev returns t on dev (t itself when already there); a failed transfer
 // panics, caught at the API boundary (catch).
 func toDev(t *tensor.Tensor, dev tensor.Device) *tensor.Tensor {
-	if t.Device() == dev {
-		return t
-	}
-	out, err := t.To(dev)
+	out, err := t.To(dev) // t itself when it is there
 	if err != nil {
 		panic(fmt.Errorf("cocoop: %w", err))
 	}

@@ -45,9 +45,6 @@ func openDevice(name string) (tensor.Device, error) {
 
 // toModel moves a host batch to the model's device (t itself on the CPU).
 func toModel(m *clip.CLIP, t *tensor.Tensor) (*tensor.Tensor, error) {
-	if t.Device() == m.Device() {
-		return t, nil
-	}
 	return t.To(m.Device())
 }
 
