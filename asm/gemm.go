@@ -66,6 +66,11 @@ type gemmConfig struct {
 	// widenHalf, if set, widens binary16 to float32 a vector at a time
 	// (packBHalf, WidenHalf); else HalfToFloat32 per element.
 	widenHalf halfWidener
+	// halfKern and halfEdge, if set, are kern and edge reading a binary16
+	// B̃: a product with HalfPanels of this nr runs them on the panels in
+	// place instead of packing B (panels.go).
+	halfKern kernelFunc
+	halfEdge []edgeKernel
 	// directMNK: products with m·n·k at most this skip packing A (the
 	// micro-kernel reads A rows in place through its row stride rsA).
 	directMNK int
@@ -96,9 +101,11 @@ func (c *gemmConfig) validate() error {
 			return fmt.Errorf("asm: gemm config %d×%d: %s copies %d-wide panels, want %d", c.mr, c.nr, p.name, p.pc.nr, c.nr)
 		}
 	}
-	for i, e := range c.edge {
-		if e.nr >= c.nr || i > 0 && e.nr <= c.edge[i-1].nr {
-			return fmt.Errorf("asm: gemm config %d×%d: edge kernel widths must ascend below %d", c.mr, c.nr, c.nr)
+	for _, edge := range [][]edgeKernel{c.edge, c.halfEdge} {
+		for i, e := range edge {
+			if e.nr >= c.nr || i > 0 && e.nr <= edge[i-1].nr {
+				return fmt.Errorf("asm: gemm config %d×%d: edge kernel widths must ascend below %d", c.mr, c.nr, c.nr)
+			}
 		}
 	}
 	return nil
@@ -236,15 +243,21 @@ func (p *gemmProblem) runRows(workers int) {
 			nc := min(chunk, p.n-jc)
 			for pc := 0; pc < p.k; pc += cfg.kc {
 				kc := min(cfg.kc, p.k-pc)
-				bp := ws.get(&ws.b, ceilDiv(nc, nr)*nr*kc)
-				p.packB(ws, bp, pc, kc, jc, nc)
+				var b bBlock
+				if p.panelsDirect {
+					b = p.hp.block(jc, pc)
+				} else {
+					bp := ws.get(&ws.b, ceilDiv(nc, nr)*nr*kc)
+					p.packB(ws, bp, pc, kc, jc, nc)
+					b = packedBlock(bp, nr, kc)
+				}
 				var a aBlock
 				if p.directA {
 					a = aBlock{ic: 0, mc: p.m, s: p.a[pc:], rs: p.lda, cs: 1, ts: mr * p.lda}
 				} else {
 					a = aBlock{ic: 0, mc: p.m, s: abuf[pc*mt*mr:], rs: 1, cs: mr, ts: mr * kc}
 				}
-				p.macro(ws, a, bp, jc, nc, pc, kc)
+				p.macro(ws, a, b, jc, nc, pc, kc)
 			}
 		}
 	})
@@ -264,14 +277,20 @@ func (p *gemmProblem) runBlocks(workers int) {
 	tiles := ceilDiv(p.m, mr)
 	mblocks := min(tiles, workers*ceilDiv(p.m, workers*cfg.mc))
 	workers = min(workers, mblocks)
-	// Columns per shared-B̃ block: all of N unless B̃ would pass maxSharedB.
+	// Columns per shared-B̃ block: all of N unless B̃ would pass maxSharedB
+	// (or all of N with no packing when B is prepacked HalfPanels).
 	ncb := min(roundUp(p.n, nr), cfg.nc)
 	if ncb*p.k > maxSharedB {
 		ncb = max(nr, maxSharedB/p.k/nr*nr)
 	}
-	ws0 := wsPool.Get().(*workspace)
-	defer wsPool.Put(ws0)
-	bbuf := ws0.get(&ws0.shared, ncb*p.k)
+	var bbuf []float32
+	if p.panelsDirect {
+		ncb = roundUp(p.n, nr)
+	} else {
+		ws0 := wsPool.Get().(*workspace)
+		defer wsPool.Put(ws0)
+		bbuf = ws0.get(&ws0.shared, ncb*p.k)
+	}
 	nkb := ceilDiv(p.k, cfg.kc)
 	for jc := 0; jc < p.n; jc += ncb {
 		nc := min(ncb, p.n-jc)
@@ -279,6 +298,9 @@ func (p *gemmProblem) runBlocks(workers int) {
 		ncPad := npan * nr
 		panPerTask := max(1, ceilDiv(npan, 8*workers))
 		ptasks := nkb * ceilDiv(npan, panPerTask)
+		if p.panelsDirect {
+			ptasks = 0
+		}
 		var nextPack, packed, nextBlock atomic.Int64
 		parallel(workers, func(w int) {
 			ws := wsPool.Get().(*workspace)
@@ -301,7 +323,13 @@ func (p *gemmProblem) runBlocks(workers int) {
 				for pc := 0; pc < p.k; pc += cfg.kc {
 					kc := min(cfg.kc, p.k-pc)
 					a := p.blockA(ws, ic, mc, pc, kc)
-					p.macro(ws, a, bbuf[pc*ncPad:], jc, nc, pc, kc)
+					var b bBlock
+					if p.panelsDirect {
+						b = p.hp.block(jc, pc)
+					} else {
+						b = packedBlock(bbuf[pc*ncPad:], nr, kc)
+					}
+					p.macro(ws, a, b, jc, nc, pc, kc)
 				}
 			}
 		}) // returns when all workers are done: bbuf can be repacked
@@ -350,11 +378,15 @@ type gemmProblem struct {
 	cfg            *gemmConfig
 	transA, transB bool
 	directA        bool // read A in place instead of packing it
-	m, n, k        int
-	alpha, beta    float32
-	a, b, c        []float32
-	bh             []uint16 // B as binary16 instead of b (gemmHalfB)
-	lda, ldb, ldc  int
+	// hp: B as prepacked binary16 panels instead of b (gemmPanels);
+	// panelsDirect: the tier's half kernels read them in place.
+	hp            *HalfPanels
+	panelsDirect  bool
+	m, n, k       int
+	alpha, beta   float32
+	a, b, c       []float32
+	bh            []uint16 // B as binary16 instead of b (gemmHalfB)
+	lda, ldb, ldc int
 }
 
 // aBlock describes rows ic:ic+mc of op(A)[:, pc:pc+kc], packed or in place.
@@ -376,10 +408,29 @@ func (p *gemmProblem) blockA(ws *workspace, ic, mc, pc, kc int) aBlock {
 	return aBlock{ic: ic, mc: mc, s: ap, rs: 1, cs: mr, ts: mr * kc}
 }
 
+// bBlock locates the nr-wide B̃ micro-panels of one KC block: panel jp
+// (counted from the block's first column) starts at base + jp·step bytes,
+// its rows csB elements apart, float32 or (half) binary16.
+type bBlock struct {
+	base unsafe.Pointer
+	step uintptr
+	csB  int
+	half bool
+}
+
+// packedBlock locates panels packed [kc][nr] one after the other in bp.
+func packedBlock(bp []float32, nr, kc int) bBlock {
+	return bBlock{base: unsafe.Pointer(&bp[0]), step: uintptr(4 * nr * kc), csB: nr}
+}
+
 // macro runs the jr/ir loops: C[a.ic:+a.mc, jc:jc+nc] (+)= Ã·B̃.
-func (p *gemmProblem) macro(ws *workspace, a aBlock, bp []float32, jc, nc, pc, kc int) {
+func (p *gemmProblem) macro(ws *workspace, a aBlock, b bBlock, jc, nc, pc, kc int) {
 	cfg := p.cfg
 	mr, nr := cfg.mr, cfg.nr
+	kernel, edge := cfg.kern, cfg.edge
+	if b.half {
+		kernel, edge = cfg.halfKern, cfg.halfEdge
+	}
 	beta := p.beta
 	if pc > 0 {
 		beta = 1
@@ -389,10 +440,10 @@ func (p *gemmProblem) macro(ws *workspace, a aBlock, bp []float32, jc, nc, pc, k
 	for jp := 0; jp*nr < nc; jp++ {
 		j := jc + jp*nr
 		w := min(nr, jc+nc-j)
-		bt := unsafe.Pointer(&bp[jp*nr*kc])
-		kern, knr := cfg.kern, nr
+		bt := unsafe.Add(b.base, uintptr(jp)*b.step)
+		kern, knr := kernel, nr
 		if w < nr {
-			for _, e := range cfg.edge {
+			for _, e := range edge {
 				if e.nr >= w {
 					kern, knr = e.kern, e.nr
 					break
@@ -401,7 +452,7 @@ func (p *gemmProblem) macro(ws *workspace, a aBlock, bp []float32, jc, nc, pc, k
 		}
 		t0 := 0
 		if w == knr && full > 0 {
-			kern(kc, full, unsafe.Pointer(&a.s[0]), a.rs, a.cs, a.ts, bt, nr, unsafe.Pointer(&p.c[a.ic*p.ldc+j]), p.ldc, p.alpha, beta)
+			kern(kc, full, unsafe.Pointer(&a.s[0]), a.rs, a.cs, a.ts, bt, b.csB, unsafe.Pointer(&p.c[a.ic*p.ldc+j]), p.ldc, p.alpha, beta)
 			t0 = full
 		}
 		// Edge tiles go through the MR×knr scratch tile.
@@ -414,7 +465,7 @@ func (p *gemmProblem) macro(ws *workspace, a aBlock, bp []float32, jc, nc, pc, k
 				at, rs, cs = unsafe.Pointer(&e[0]), 1, mr
 			}
 			scratch := ws.get(&ws.scratch, mr*knr)
-			kern(kc, 1, at, rs, cs, 0, bt, nr, unsafe.Pointer(&scratch[0]), knr, 1, 0)
+			kern(kc, 1, at, rs, cs, 0, bt, b.csB, unsafe.Pointer(&scratch[0]), knr, 1, 0)
 			addTile(p.c[(a.ic+t*mr)*p.ldc+j:], p.ldc, scratch, knr, h, w, p.alpha, beta)
 		}
 	}
@@ -439,6 +490,10 @@ func addTile(c []float32, ldc int, s []float32, lds, h, w int, alpha, beta float
 
 // packB packs op(B)[pc:pc+kc, jc:jc+nc] with the tier's panel copier.
 func (p *gemmProblem) packB(ws *workspace, dst []float32, pc, kc, jc, nc int) {
+	if p.hp != nil {
+		p.packBPanels(dst, pc, kc, jc, nc)
+		return
+	}
 	if p.bh != nil {
 		p.packBHalf(ws, dst, pc, kc, jc, nc)
 		return

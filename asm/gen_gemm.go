@@ -3,7 +3,10 @@
 // gen_gemm writes the sgemm micro-kernels, one file each:
 // gemm_avx512x6x64_amd64.s (the AVX-512 tier's kernel) with its narrow
 // edge kernels gemm_avx512x6x32_amd64.s and gemm_avx512x6x16_amd64.s, and
-// gemm_avx2_amd64.s (the AVX2 tier's 6×16) with gemm_avx2x6x8_amd64.s.
+// gemm_avx2_amd64.s (the AVX2 tier's 6×16) with gemm_avx2x6x8_amd64.s, and
+// the AVX-512 half kernels gemm_avx512x6x{64,32,16}h_amd64.s, which read a
+// binary16 B̃ (prepacked float16 weights, asm.HalfPanels) and widen each
+// row of it with VCVTPH2PS as they load it.
 // Run go generate in package asm (or go run gen_gemm.go [-o dir]);
 // TestGeneratedFiles checks that the committed files are its output.
 //
@@ -17,7 +20,8 @@
 //	C_t = alpha·Σ_{p<kc} A_t[:,p]⊗B[p,:] + beta·C_t   (C not read if beta bits are 0)
 //
 // where A_t[i,p] = a[t*tsA + i*rsA + p*csA], B[p,j] = b[p*csB + j] and
-// C_t[i,j] = c[(t*MR+i)*ldc + j]; all strides are in float32 elements.
+// C_t[i,j] = c[(t*MR+i)*ldc + j]; all strides are in float32 elements,
+// except csB in a half kernel, which counts binary16 elements.
 // Packed Ã has rsA=1, csA=MR, tsA=MR*kc; an in-place row-major A has
 // rsA=lda, csA=1, tsA=MR*lda. The same kernel serves both (SIB addressing).
 package main
@@ -40,6 +44,7 @@ type isa struct {
 	nregs  int
 	zero   string // zeroing instruction
 	unroll int
+	half   bool // B̃ is binary16, widened by VCVTPH2PS as it is loaded
 }
 
 func main() {
@@ -50,6 +55,9 @@ func main() {
 		{name: "AVX512x6x16", reg: "Z", lanes: 16, mr: 6, nv: 1, nregs: 32, zero: "VPXORD", unroll: 4},
 		{name: "AVX2", reg: "Y", lanes: 8, mr: 6, nv: 2, nregs: 16, zero: "VXORPS", unroll: 4},
 		{name: "AVX2x6x8", reg: "Y", lanes: 8, mr: 6, nv: 1, nregs: 16, zero: "VXORPS", unroll: 4},
+		{name: "AVX512x6x64H", reg: "Z", lanes: 16, mr: 6, nv: 4, nregs: 32, zero: "VPXORD", unroll: 4, half: true},
+		{name: "AVX512x6x32H", reg: "Z", lanes: 16, mr: 6, nv: 2, nregs: 32, zero: "VPXORD", unroll: 4, half: true},
+		{name: "AVX512x6x16H", reg: "Z", lanes: 16, mr: 6, nv: 1, nregs: 32, zero: "VPXORD", unroll: 4, half: true},
 	} {
 		gen(k)
 	}
@@ -88,6 +96,11 @@ func gen(k isa) {
 	w("//")
 	w("// %d×%d tile (%d rows × %d vectors of %d float32), looping over nt tiles", k.mr, k.nv*k.lanes, k.mr, k.nv, k.lanes)
 	w("// along M (the BLIS ir loop) and over the whole kc inside each call.")
+	if k.half {
+		w("// B̃ is binary16 (csB in binary16 elements), widened exactly by")
+		w("// VCVTPH2PS as each row is loaded: the same FMAs, in the same order,")
+		w("// as sgemmKern%s on the widened panel.", strings.TrimSuffix(k.name, "H"))
+	}
 	w("// Go reference: kernelGo in gemm_generic.go (same contract, any MR×NR).")
 	w("//")
 	w("// Register allocation:")
@@ -110,7 +123,11 @@ func gen(k isa) {
 	w("\tMOVQ csA+32(FP), R8")
 	w("\tSHLQ $2, R8")
 	w("\tMOVQ csB+56(FP), R9")
-	w("\tSHLQ $2, R9")
+	if k.half {
+		w("\tSHLQ $1, R9")
+	} else {
+		w("\tSHLQ $2, R9")
+	}
 	w("\tMOVQ ldc+72(FP), R10")
 	w("\tSHLQ $2, R10")
 	w("\tMOVQ a+16(FP), R14")
@@ -138,7 +155,11 @@ func gen(k isa) {
 	bc := 0
 	step := func() {
 		for v := 0; v < k.nv; v++ {
-			w("\tVMOVUPS %d(CX), %s", v*vb, r(breg+v))
+			if k.half {
+				w("\tVCVTPH2PS %d(CX), %s", v*vb/2, r(breg+v))
+			} else {
+				w("\tVMOVUPS %d(CX), %s", v*vb, r(breg+v))
+			}
 		}
 		for i := 0; i < k.mr; i++ {
 			br := r(bc0 + bc%nbc)

@@ -43,6 +43,29 @@ func ConvertWeights(m *CLIP) int64 {
 	return saved
 }
 
+// PrepackImageWeights prepacks the float16 weights of the image tower's
+// Linear layers (every attention in- and out-projection and MLP matrix of
+// m.Visual) for the CPU's sgemm (tensor.PrepackLinear: stored as the
+// micro-panels the kernels read, so no image forward packs a weight again)
+// and returns how many it prepacked. The results keep their bits and the
+// memory its size; float32 weights are left alone (prepacking rounds to
+// float16). For a frozen image tower run forward, as in CoOp, CoCoOp and
+// zero-shot: a gradient through a prepacked weight unpacks it at every
+// call, and an optimizer refuses it.
+func PrepackImageWeights(m *CLIP) int {
+	n := 0
+	for _, p := range m.Visual.NamedParameters("visual") {
+		v := p.Var.Value
+		// visual.proj is read as x·proj, not x·projᵀ, and conv1 is 4-D.
+		if v.DType() != tensor.Float16 || v.NDim() != 2 || p.Name == "visual.proj" {
+			continue
+		}
+		p.Var.Value = v.PrepackLinear()
+		n++
+	}
+	return n
+}
+
 // NewHashCLIPHalf is NewHashCLIP with the weight matrices (HalfWeight)
 // generated straight into float16 (each hash value rounded to the nearest
 // float16), never held in float32: the model ConvertWeights makes of

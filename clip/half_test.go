@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/gocoop/gocoop/asm"
@@ -24,6 +25,41 @@ func sameBitsVar(t *testing.T, what string, a, b *tensor.Tensor) {
 		if math.Float32bits(x[i]) != math.Float32bits(y[i]) {
 			t.Fatalf("%s: element %d: %g vs %g", what, i, x[i], y[i])
 		}
+	}
+}
+
+// TestPrepackImageWeights: prepacking the float16 image tower keeps
+// EncodeImage's bits and touches every Linear weight of the image tower
+// and nothing else; a float32 model is left alone.
+func TestPrepackImageWeights(t *testing.T) {
+	ref, err := NewHashCLIPHalf(tinyConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewHashCLIPHalf(tinyConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := map[string]*tensor.Tensor{}
+	for _, p := range m.NamedParameters("") {
+		before[p.Name] = p.Var.Value
+	}
+	want := 4 * tinyConfig.VisionLayers // in_proj, out_proj, c_fc, c_proj
+	if n := PrepackImageWeights(m); n != want {
+		t.Fatalf("prepacked %d weights, want %d", n, want)
+	}
+	for _, p := range m.NamedParameters("") {
+		linear := strings.HasPrefix(p.Name, "visual.transformer.") && p.Var.Value.NDim() == 2
+		if changed := p.Var.Value != before[p.Name]; changed != linear {
+			t.Fatalf("%s: prepacked %v, want %v", p.Name, changed, linear)
+		}
+	}
+	imgs := HashTensor("test.images", 1, 0, 2, 3, tinyConfig.ImageResolution, tinyConfig.ImageResolution)
+	autograd.NoGrad(func() {
+		sameBitsVar(t, "EncodeImage", m.EncodeImage(imgs).Value, ref.EncodeImage(imgs).Value)
+	})
+	if n := PrepackImageWeights(tinyModel(t)); n != 0 {
+		t.Fatalf("prepacked %d float32 weights", n)
 	}
 }
 

@@ -100,7 +100,7 @@ func (t *Tensor) To(d Device) (*Tensor, error) {
 		return t, nil
 	}
 	src := t
-	if t.half != nil {
+	if t.DType() == Float16 {
 		src = t.Float() // float16 storage moves as float32: device ops compute in float32
 	}
 	if !t.onHost() {

@@ -16,6 +16,14 @@ import (
 // Float, Clone, Contiguous, ToSlice, At and the views. Every other op
 // panics with a *DTypeError saying to call Float first, and nothing writes
 // into half storage.
+//
+// PrepackLinear goes one step further for a weight w [out, in] that only
+// ever multiplies as x·wᵀ (a frozen Linear layer run forward): its float16
+// elements are stored as the sgemm's B̃ micro-panels of wᵀ
+// (asm.HalfPanels), so MatMulT(x, w, false, true) packs nothing (the
+// AVX-512 kernels widen each panel row as they load it). Such a tensor is
+// float16 to every other op: Float, Clone, ToSlice, At and HalfData unpack
+// it, any other product widens it first, and it has no views.
 
 // DType is a tensor's element storage type.
 type DType uint8
@@ -50,7 +58,7 @@ func (e *DTypeError) Error() string {
 
 // DType returns t's storage type.
 func (t *Tensor) DType() DType {
-	if t.half != nil {
+	if t.half != nil || t.panels != nil {
 		return Float16
 	}
 	return Float32
@@ -58,7 +66,7 @@ func (t *Tensor) DType() DType {
 
 // float32Only panics with a *DTypeError when t stores float16.
 func (t *Tensor) float32Only(op string) {
-	if t.half != nil {
+	if t.DType() == Float16 {
 		panic(&DTypeError{Op: op, DType: Float16, Msg: "this op computes on float32 storage; widen the tensor with Float() first (float16 storage is for frozen weights read by MatMul and IndexSelect)"})
 	}
 }
@@ -81,7 +89,7 @@ func FromHalf(data []uint16, shape ...int) *Tensor {
 // contiguous copy rounded to the nearest binary16 (ties to even, as
 // PyTorch's .half(); beyond ±65504 gives ±Inf).
 func (t *Tensor) Half() *Tensor {
-	if t.half != nil {
+	if t.DType() == Float16 {
 		return t
 	}
 	t.host("Half")
@@ -94,6 +102,9 @@ func (t *Tensor) Half() *Tensor {
 // Float returns t with float32 storage: t itself if it has it, else a
 // contiguous widened copy (exact).
 func (t *Tensor) Float() *Tensor {
+	if t.panels != nil {
+		t = t.unpack()
+	}
 	if t.half == nil {
 		return t
 	}
@@ -128,9 +139,12 @@ func (t *Tensor) halfRowMajor() []uint16 {
 }
 
 // HalfData returns the binary16 storage of a contiguous float16 tensor
-// (what a checkpoint writer stores). It panics for float32 tensors and
-// views that are not contiguous.
+// (what a checkpoint writer stores; a row-major copy for a prepacked one).
+// It panics for float32 tensors and views that are not contiguous.
 func (t *Tensor) HalfData() []uint16 {
+	if t.panels != nil {
+		return t.unpack().half
+	}
 	if t.half == nil {
 		panic(&DTypeError{Op: "HalfData", DType: Float32, Msg: "has no float16 storage; call Half() first"})
 	}
@@ -140,4 +154,35 @@ func (t *Tensor) HalfData() []uint16 {
 	}
 	n := t.Numel()
 	return t.half[t.offset : t.offset+n : t.offset+n]
+}
+
+// PrepackLinear returns w [out, in] as float16 prepacked for x·wᵀ, the
+// product a Linear layer computes (MatMulT(x, w, false, true)): its
+// elements rounded to float16 as Half rounds them (exact for a float16
+// w), stored as asm.HalfPanels of wᵀ, the layout the sgemm kernels read,
+// in the same memory as Half. Products then pack nothing and give the same
+// bits as with w.Half(). For frozen weights on the CPU (like oneDNN's
+// linear_prepack in PyTorch); see the package comment above for what
+// else reads it.
+func (t *Tensor) PrepackLinear() *Tensor {
+	if t.panels != nil {
+		return t
+	}
+	if len(t.shape) != 2 {
+		panic(&ShapeError{Op: "PrepackLinear", Shapes: [][]int{t.Shape()}, Msg: "want a weight [out, in]"})
+	}
+	if !t.onHost() {
+		panic(&DeviceError{Op: "PrepackLinear", Device: t.dev, Msg: "prepacked weights are for the CPU's sgemm"})
+	}
+	nOut, in := t.shape[0], t.shape[1]
+	hp := asm.PackHalfPanels(true, in, nOut, t.Half().halfRowMajor(), in) // op(B) = wᵀ [in, out]
+	return &Tensor{shape: cloneInts(t.shape), strides: contiguousStrides(t.shape), panels: hp}
+}
+
+// unpack returns a prepacked t as a contiguous float16 tensor.
+func (t *Tensor) unpack() *Tensor {
+	nOut, in := t.shape[0], t.shape[1]
+	h := make([]uint16, nOut*in)
+	t.panels.Unpack(true, h, in)
+	return FromHalf(h, t.shape...)
 }

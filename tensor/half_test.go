@@ -94,6 +94,64 @@ func TestMatMulHalf(t *testing.T) {
 	}
 }
 
+// TestPrepackLinear: a prepacked weight is the float16 weight to every op,
+// bit for bit: products as x·wᵀ (read in place), the products it is
+// widened for, and the unpacking reads; it has no views and other ops
+// refuse it. TestEveryTier runs it on every tier (the panels are packed for
+// the current tier's kernels: in place with the AVX-512 half kernels).
+func TestPrepackLinear(t *testing.T) {
+	r := NewRNG(4)
+	for _, s := range [][2]int{{70, 40}, {130, 400}, {1, 1}} { // [out, in]: ragged panels, several KC blocks
+		w := r.Normal(0, 0.1, s[0], s[1])
+		wh := w.Half()
+		wf := wh.Float()
+		p := w.PrepackLinear()
+		if p.DType() != Float16 || p.PrepackLinear() != p || p.Half() != p || wh.PrepackLinear().DType() != Float16 {
+			t.Fatal("DType / PrepackLinear / Half identities")
+		}
+		sameBitsT(t, "Float", p.Float(), wf)
+		sameBitsT(t, "Clone", p.Clone().Float(), wf)
+		sameBitsT(t, "PrepackLinear of the float16 weight", wh.PrepackLinear().Float(), wf)
+		if got, want := p.At(s[0]-1, s[1]/2), wf.At(s[0]-1, s[1]/2); got != want {
+			t.Fatalf("At = %g, want %g", got, want)
+		}
+		hd := p.HalfData()
+		for i, v := range wh.HalfData() {
+			if hd[i] != v {
+				t.Fatalf("HalfData differs at %d", i)
+			}
+		}
+		x := r.Normal(0, 1, 3, 13, s[1])
+		x1 := x.Slice(0, 0, 1).Reshape(13, s[1])
+		sameBitsT(t, "x·wᵀ (tall)", MatMulT(x, p, false, true), MatMulT(x, wf, false, true))
+		sameBitsT(t, "x·wᵀ (one)", MatMulT(x1, p, false, true), MatMulT(x1, wf, false, true))
+		xt := x.Transpose(0, 1) // [13, 3, in]: not one tall product
+		sameBitsT(t, "strided batch", MatMulT(xt, p, false, true), MatMulT(xt, wf, false, true))
+		sameBitsT(t, "xᵀ as a", MatMulT(x1.T(), p, true, true), MatMulT(x1.T(), wf, true, true))
+		g := r.Normal(0, 1, 3, 13, s[0])
+		sameBitsT(t, "dY·w (widened)", MatMul(g, p), MatMul(g, wf))
+		sameBitsT(t, "w as a", MatMulT(p, x1, false, true), MatMulT(wf, x1, false, true))
+	}
+	p := r.Normal(0, 1, 6, 5).PrepackLinear()
+	for name, f := range map[string]func(){
+		"T":       func() { p.T() },
+		"Reshape": func() { p.Reshape(5, 6) },
+		"Add":     func() { Add(p, p) },
+		"3-D":     func() { New(2, 3, 4).PrepackLinear() },
+	} {
+		var err error
+		func() {
+			defer Catch(&err)
+			f()
+		}()
+		var de *DTypeError
+		var se *ShapeError
+		if err == nil || name != "3-D" && !errors.As(err, &de) || name == "3-D" && !errors.As(err, &se) {
+			t.Fatalf("%s on a prepacked weight: err = %v", name, err)
+		}
+	}
+}
+
 func TestIndexSelectHalf(t *testing.T) {
 	e := NewRNG(3).Normal(0, 0.02, 11, 6).Half()
 	ids := []int{3, 0, 10, 3}

@@ -57,11 +57,14 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 	bs = out.shape[:len(bs)]
 	// Float16 storage (half.go): b, a frozen weight, is read by the sgemm
 	// packing as it is; a, and a b with batch dims, are widened first.
-	if a.half != nil {
+	if a.DType() == Float16 {
 		a = a.Float()
 	}
 	if b.half != nil && numel(b.shape[:nb-2]) > 1 {
 		b = b.Float()
+	}
+	if b.panels != nil && (nb > 2 || !transB) {
+		b = b.Float() // the panels hold bᵀ for x·bᵀ only
 	}
 	ta, lda, ok := matLayout(a)
 	if !ok {
@@ -78,15 +81,19 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 	ad, cd := a.data[a.offset:], out.data
 	var bd []float32
 	var bh []uint16
+	hp := b.panels // contiguous [n, k] read as bᵀ: tb is true, ldb k
 	if b.half != nil {
 		bh = b.half[b.offset:]
 	} else {
 		bd = b.data[b.offset:]
 	}
 	one := func(m int, a []float32, c []float32) { // one product with b
-		if bh != nil {
+		switch {
+		case hp != nil:
+			asm.SgemmHalfPanels(ta, m, 1, a, lda, hp, 0, c, n)
+		case bh != nil:
 			asm.SgemmHalfB(ta, tb, m, n, k, 1, a, lda, bh, ldb, 0, c, n)
-		} else {
+		default:
 			asm.Sgemm(ta, tb, m, n, k, 1, a, lda, bd, ldb, 0, c, n)
 		}
 	}
@@ -116,6 +123,9 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 		// b is shared and a's rows run on across the batch: one tall product.
 		one(m*sh[0], ad, cd)
 		return out
+	}
+	if hp != nil { // b shared by a batch that is not one tall product: widen it
+		bd = b.Float().data
 	}
 	if bh != nil { // b shared by a batch that is not one tall product: widen its extent
 		rows, cols := k, n

@@ -91,7 +91,7 @@ func IndexSelect(t *Tensor, dim int, idx []int) *Tensor {
 		}
 		return out
 	}
-	if t.half != nil {
+	if t.DType() == Float16 {
 		t = t.Float()
 	}
 	a := t.axis("IndexSelect", dim)

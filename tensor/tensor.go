@@ -16,10 +16,11 @@ type Tensor struct {
 	shape   []int
 	strides []int // in elements; 0 for expanded (broadcast) dims
 	offset  int
-	data    []float32 // host storage; nil when the tensor lives on a device or stores float16
-	half    []uint16  // host float16 storage (half.go), else nil
-	dev     Device    // nil means CPU
-	buf     Buffer    // device storage when dev is not CPU
+	data    []float32       // host storage; nil when the tensor lives on a device or stores float16
+	half    []uint16        // host float16 storage (half.go), else nil
+	panels  *asm.HalfPanels // host float16 storage prepacked for x·tᵀ (PrepackLinear), else nil
+	dev     Device          // nil means CPU
+	buf     Buffer          // device storage when dev is not CPU
 }
 
 // ---- construction ----
@@ -117,7 +118,7 @@ func (t *Tensor) Data() []float32 {
 
 // ToSlice returns a fresh row-major copy of t's elements.
 func (t *Tensor) ToSlice() []float32 {
-	if t.half != nil {
+	if t.DType() == Float16 {
 		return t.Float().data
 	}
 	t.host("ToSlice")
@@ -132,6 +133,10 @@ func (t *Tensor) ToSlice() []float32 {
 func (t *Tensor) At(idx ...int) float32 {
 	if t.half != nil {
 		return asm.HalfToFloat32(t.half[t.elemOffset("At", idx)])
+	}
+	if t.panels != nil { // [out, in], contiguous: element (o, i) is (i, o) of the panels' tᵀ
+		off := t.elemOffset("At", idx)
+		return asm.HalfToFloat32(t.panels.At(off%t.shape[1], off/t.shape[1]))
 	}
 	t.host("At")
 	return t.data[t.elemOffset("At", idx)]
@@ -203,6 +208,9 @@ func (t *Tensor) Clone() *Tensor {
 	}
 	if t.half != nil {
 		return FromHalf(append([]uint16(nil), t.halfRowMajor()...), t.shape...)
+	}
+	if t.panels != nil {
+		return t.unpack()
 	}
 	out := New(t.shape...)
 	if t.IsContiguous() {

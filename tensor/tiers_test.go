@@ -20,6 +20,7 @@ func TestEveryTier(t *testing.T) {
 		t.Run(tier.String(), func(t *testing.T) {
 			t.Run("MatMul", TestMatMulVsReference)
 			t.Run("MatMulHalf", TestMatMulHalf)
+			t.Run("PrepackLinear", TestPrepackLinear)
 			t.Run("Binary", TestBinaryVsReference)
 			t.Run("Unary", TestUnaryVsReference)
 			t.Run("Reductions", TestReductionsVsReference)

@@ -6,6 +6,9 @@ import "fmt"
 // copy data except Reshape when no strided view can express the result.
 
 func (t *Tensor) view(shape, strides []int, offset int) *Tensor {
+	if t.panels != nil {
+		panic(&DTypeError{Op: "view", DType: Float16, Msg: "a prepacked weight (PrepackLinear) has no views; Float() unpacks it"})
+	}
 	return &Tensor{shape: shape, strides: strides, offset: offset, data: t.data, half: t.half, dev: t.dev, buf: t.buf}
 }
 

@@ -155,7 +155,12 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	var err error
 	switch a.Weights {
 	case "float16":
+		// As the cocoop command loads the fp16 release: the frozen image
+		// tower's Linear weights prepacked (clip.PrepackImageWeights).
 		m, err = clip.NewHashCLIPHalf(clip.ViTB16)
+		if err == nil {
+			clip.PrepackImageWeights(m)
+		}
 	case "float32":
 		m, err = clip.NewHashCLIP(clip.ViTB16)
 	default:

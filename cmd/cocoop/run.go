@@ -41,7 +41,8 @@ func loadDataset(name, root string) (*data.Dataset, error) {
 // weights, gets a clear error. CLIP is frozen in every command that loads
 // it here, so the weight matrices a file stores in float16 (the OpenAI
 // release) stay float16 (clip.LoadHalfWeights: the same results, half the
-// weight memory).
+// weight memory), and the image tower's are prepacked for the sgemm
+// (clip.PrepackImageWeights: the same results, faster image forwards).
 func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 	if err := checkFile("weights", path); err != nil {
 		return nil, err
@@ -56,6 +57,7 @@ func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 		}
 		return nil, fmt.Errorf("--weights: %w", err) // clip.Load's errors name the path
 	}
+	clip.PrepackImageWeights(m)
 	return m, nil
 }
 
