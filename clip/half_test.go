@@ -12,6 +12,7 @@ import (
 
 	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/clip/ckpt"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -60,6 +61,29 @@ func TestPrepackImageWeights(t *testing.T) {
 	})
 	if n := PrepackImageWeights(tinyModel(t)); n != 0 {
 		t.Fatalf("prepacked %d float32 weights", n)
+	}
+}
+
+// TestImageClassTokenLastBlock: the untraced image forward, whose last
+// block computes the class token only, gives the traced forward's
+// features (every row of every block) bit for bit, with float32 and with
+// prepacked weights, for a batch.
+func TestImageClassTokenLastBlock(t *testing.T) {
+	m := tinyModel(t)
+	imgs := HashTensor("test.images", 1, 0, 3, 3, tinyConfig.ImageResolution, tinyConfig.ImageResolution)
+	for _, name := range []string{"float32", "prepacked"} {
+		if name == "prepacked" {
+			ConvertWeights(m)
+			PrepackImageWeights(m)
+		}
+		autograd.NoGrad(func() {
+			tr := &TowerTrace{}
+			want := m.Visual.Forward(autograd.Constant(imgs), tr).Value
+			if len(tr.Blocks) != tinyConfig.VisionLayers || tr.Blocks[len(tr.Blocks)-1].Shape()[1] != 1+(tinyConfig.ImageResolution/tinyConfig.VisionPatchSize)*(tinyConfig.ImageResolution/tinyConfig.VisionPatchSize) {
+				t.Fatalf("%s: the traced forward kept %d blocks, the last %v", name, len(tr.Blocks), tr.Blocks[len(tr.Blocks)-1].Shape())
+			}
+			sameBitsVar(t, name+": EncodeImage", m.EncodeImage(imgs).Value, want)
+		})
 	}
 }
 
@@ -167,6 +191,62 @@ func TestLoadHalfWeights(t *testing.T) {
 		sameBitsVar(t, "EncodeImage", half.EncodeImage(imgs).Value, ref.EncodeImage(imgs).Value)
 		sameBitsVar(t, "EncodeText", half.EncodeText(ids).Value, ref.EncodeText(ids).Value)
 	})
+}
+
+// TestSaveSafetensorsHalf: a model's float16 weights (converted, the image
+// tower's prepacked) are saved as F16 and load back with the same bits,
+// in float16 (LoadHalfWeights) or widened (Load); the rest stays F32.
+func TestSaveSafetensorsHalf(t *testing.T) {
+	m := tinyModel(t)
+	dir := t.TempDir()
+	f32 := filepath.Join(dir, "f32.safetensors")
+	if err := SaveSafetensors(f32, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	ConvertWeights(m)
+	PrepackImageWeights(m)
+	f16 := filepath.Join(dir, "f16.safetensors")
+	if err := SaveSafetensors(f16, m, nil); err != nil {
+		t.Fatal(err)
+	}
+	sd, _, err := ckpt.LoadWith(f16, ckpt.LoadOptions{KeepHalf: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadHalfWeights(f16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wide, err := Load(f16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, wp := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
+	for _, p := range back.NamedParameters("") {
+		bp[p.Name] = p.Var.Value
+	}
+	for _, p := range wide.NamedParameters("") {
+		wp[p.Name] = p.Var.Value
+	}
+	halves := 0
+	for _, p := range m.NamedParameters("") {
+		v, e := p.Var.Value, sd.Get(p.Name)
+		if (e.Half != nil) != (v.DType() == tensor.Float16) {
+			t.Fatalf("%s: %v saved with Half %v", p.Name, v.DType(), e.Half != nil)
+		}
+		sameBitsVar(t, p.Name+" (Load)", wp[p.Name], v.Float())
+		if v.DType() == tensor.Float16 {
+			halves++
+			if string(u16bytes(bp[p.Name].HalfData())) != string(u16bytes(v.HalfData())) {
+				t.Fatalf("%s: LoadHalfWeights of the saved file differs", p.Name)
+			}
+		}
+	}
+	a, _ := os.Stat(f32)
+	b, _ := os.Stat(f16)
+	if halves == 0 || b.Size() >= a.Size()*3/4 {
+		t.Fatalf("%d float16 weights; file %d bytes against %d in float32", halves, b.Size(), a.Size())
+	}
 }
 
 // writeHalfSafetensors writes sd as safetensors with every tensor in F16

@@ -297,7 +297,8 @@ func (p *Pretrainer) Save(path string) error {
 	return nil
 }
 
-// SaveSafetensors writes the weights of m to path as F32 safetensors with
+// SaveSafetensors writes the weights of m to path as safetensors (F32; F16
+// for the weights m stores in float16: ConvertWeights, LoadHalfWeights) with
 // OpenAI's names in named_parameters order, atomically, with metadata and
 // the model's configuration as JSON under "config" (Load takes the head
 // counts from it).
@@ -315,7 +316,12 @@ func SaveSafetensors(path string, m *CLIP, metadata map[string]string) error {
 	var names []string
 	for _, np := range m.NamedParameters("") {
 		names = append(names, np.Name)
-		tensors[np.Name] = &ckpt.Tensor{Shape: np.Var.Shape(), Data: np.Var.Value.ToSlice()}
+		v := np.Var.Value
+		if v.DType() == tensor.Float16 { // ConvertWeights / LoadHalfWeights: stays F16
+			tensors[np.Name] = &ckpt.Tensor{Shape: v.Shape(), Half: v.HalfData()}
+		} else {
+			tensors[np.Name] = &ckpt.Tensor{Shape: v.Shape(), Data: v.ToSlice()}
+		}
 	}
 	return ckpt.SaveSafetensors(path, names, tensors, metadata)
 }

@@ -88,8 +88,8 @@ func (t *TextTransformer) Forward(x *autograd.Var, ids [][]int32, tr *TowerTrace
 	if l != t.ContextLength {
 		pos = autograd.Slice(pos, 0, 0, l) // [C, W] -> [L, W]
 	}
-	x = autograd.Add(x, pos)            // [N, L, W] + [L, W]
-	x = runBlocks(t.Transformer, x, tr) // [N, L, W]
+	x = autograd.Add(x, pos)               // [N, L, W] + [L, W]
+	x = runBlocks(t.Transformer, x, tr, 0) // [N, L, W]
 	// ln_final is per token, so applying it to the EOT rows only is exact.
 	x = autograd.GatherRows(x, eot) // [N, L, W] -> [N, W]
 	x = t.LnFinal.Forward(x)        // [N, W]

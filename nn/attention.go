@@ -74,17 +74,27 @@ func (m *MultiheadAttention) Forward(x *autograd.Var, causal bool) *autograd.Var
 	if len(s) != 3 || s[2] != m.Dim {
 		panic(fmt.Sprintf("nn.MultiheadAttention: input %v, want [N, L, %d]", s, m.Dim))
 	}
+	return m.forward(x, causal, s[1])
+}
+
+// forward is Forward for the queries of the first nq positions, keys and
+// values from all L: [N, L, D] -> [N, nq, D].
+func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *autograd.Var {
+	s := x.Shape()
 	n, l, d := s[0], s[1], m.Dim
-	q, k, v := m.inProj(x)                                      // 3 × [N, L, D]
-	q, k, v = m.splitHeads(q), m.splitHeads(k), m.splitHeads(v) // [N, H, L, d]
-	p := autograd.AttentionProbs(q, k, causal)                  // softmax(q·kᵀ/√d + mask): [N, H, L, L]
-	o := autograd.MatMul(p, v)                                  // [N, H, L, L] @ [N, H, L, d] -> [N, H, L, d]
+	q, k, v := m.inProj(x) // 3 × [N, L, D]
+	if nq < l {
+		q = autograd.Slice(q, 1, 0, nq) // [N, L, D] -> [N, nq, D]
+	}
+	q, k, v = m.splitHeads(q), m.splitHeads(k), m.splitHeads(v) // [N, H, nq or L, d]
+	p := autograd.AttentionProbs(q, k, causal)                  // softmax(q·kᵀ/√d + mask): [N, H, nq, L]
+	o := autograd.MatMul(p, v)                                  // [N, H, nq, L] @ [N, H, L, d] -> [N, H, nq, d]
 	o = m.headHooks.run("attention heads", x, o)
 	if m.RecordAttn {
 		m.LastAttn, m.LastHeads = p, o
 	}
-	o = autograd.Permute(o, 0, 2, 1, 3) // [N, H, L, d] -> [N, L, H, d]
-	o = autograd.Reshape(o, n, l, d)    // [N, L, H, d] -> [N, L, D]
+	o = autograd.Permute(o, 0, 2, 1, 3) // [N, H, nq, d] -> [N, nq, H, d]
+	o = autograd.Reshape(o, n, nq, d)   // [N, nq, H, d] -> [N, nq, D]
 	return m.hooks.run("attention", x, m.OutProj.Forward(o))
 }
 

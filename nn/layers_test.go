@@ -153,6 +153,39 @@ func TestResidualAttentionBlock(t *testing.T) {
 	}
 }
 
+// TestForwardFirst: the first rows of a block computed alone are Forward's,
+// bit for bit, causal or not, with the gradient to the input the same as
+// through Forward's first rows; with a hook registered the block runs
+// whole (the hook sees every row) and the rows are the same.
+func TestForwardFirst(t *testing.T) {
+	for _, causal := range []bool{false, true} {
+		r := newRand(7)
+		b := NewResidualAttentionBlock(Random(tensor.NewRNG(4)), "", 16, 2, causal)
+		randomize(r, b, 0.3)
+		x := randT(r, 1, 3, 9, 16)
+		g := randT(r, 1, 3, 2, 16)
+		for _, nq := range []int{1, 2, 9} {
+			xa, xb := autograd.Param(x.Clone()), autograd.Param(x.Clone())
+			want := autograd.Slice(b.Forward(xa), 1, 0, nq)
+			got := b.ForwardFirst(xb, nq)
+			if !tensor.SameShape(got.Shape(), []int{3, nq, 16}) || tensor.MaxAbsDiff(got.Value, want.Value) != 0 {
+				t.Fatalf("causal=%v nq=%d: ForwardFirst %v differs from Forward's first rows by %g", causal, nq, got.Shape(), tensor.MaxAbsDiff(got.Value, want.Value))
+			}
+			gq := g.Slice(1, 0, min(nq, 2))
+			autograd.Slice(want, 1, 0, min(nq, 2)).BackwardWith(gq)
+			autograd.Slice(got, 1, 0, min(nq, 2)).BackwardWith(gq)
+			checkClose(t, "input gradient", xb.Grad, f64(xa.Grad), 1e-6, 1e-5)
+		}
+		var seen []int
+		h := b.RegisterForwardHook(func(_, out *autograd.Var) *autograd.Var { seen = out.Shape(); return nil })
+		got := b.ForwardFirst(autograd.Constant(x), 1)
+		h.Remove()
+		if !tensor.SameShape(seen, []int{3, 9, 16}) || tensor.MaxAbsDiff(got.Value, b.Forward(autograd.Constant(x)).Value.Slice(1, 0, 1)) != 0 {
+			t.Fatalf("hooked: the hook saw %v, want the whole block [3 9 16]", seen)
+		}
+	}
+}
+
 // TestForwardPacked: a causal block on packed rows equals Forward on the
 // sequences laid out one per batch row: two sequences of their own (with
 // input gradients), and a third that reuses the first one's first two rows

@@ -56,16 +56,36 @@ func blocks(layers, d int, rows, pairs float64) Cost {
 }
 
 // ImageForwardFLOPs is the cost of encoding n images with the vision tower
-// of cfg: patch embedding (a [n·g², 3P²]·[3P², D] product), the blocks over
-// g²+1 tokens with dense attention, and the projection of the class token.
-// ViT-B/16: 35.13 GFLOP per image.
+// of cfg as model.py computes it: patch embedding (a [n·g², 3P²]·[3P², D]
+// product), the blocks over g²+1 tokens with dense attention, and the
+// projection of the class token. ViT-B/16: 35.13 GFLOP per image.
 func ImageForwardFLOPs(cfg clip.Config, n int) Cost {
+	return imageForwardFLOPs(cfg, n, false)
+}
+
+// GoImageForwardFLOPs is ImageForwardFLOPs as GoCoOp computes it when no
+// trace is kept: its last block for the class token only
+// (nn.ResidualAttentionBlock.ForwardFirst: the in-projection of every row
+// for the keys and values, then one query's attention, out-projection and
+// MLP). ViT-B/16: 32.93 GFLOP per image.
+func GoImageForwardFLOPs(cfg clip.Config, n int) Cost {
+	return imageForwardFLOPs(cfg, n, true)
+}
+
+func imageForwardFLOPs(cfg clip.Config, n int, classTokenLast bool) Cost {
 	g := cfg.ImageResolution / cfg.VisionPatchSize
 	tok := float64(g*g + 1)
 	d := float64(cfg.VisionWidth)
 	patch := 2 * float64(g*g) * 3 * float64(cfg.VisionPatchSize*cfg.VisionPatchSize) * d
 	proj := 2 * d * float64(cfg.EmbedDim)
-	c := blocks(cfg.VisionLayers, cfg.VisionWidth, tok, tok*tok)
+	var c Cost
+	if classTokenLast {
+		c = blocks(cfg.VisionLayers-1, cfg.VisionWidth, tok, tok*tok)
+		c.Linear += 6*tok*d*d + 18*d*d // in-projection of every row; out-projection and MLP of one
+		c.Attention += 4 * tok * d     // one query over tok keys
+	} else {
+		c = blocks(cfg.VisionLayers, cfg.VisionWidth, tok, tok*tok)
+	}
 	c.Linear += patch + proj
 	return c.scale(float64(n))
 }
@@ -117,7 +137,8 @@ func (s StepCost) Total() float64 { return s.Image.Total() + s.Text.Total() }
 // classes whose prompts "{ctx} {name}." end at EOT positions eot, with nCtx
 // context vectors:
 //
-//   - every image is encoded once (ImageForwardFLOPs);
+//   - every image is encoded once (ImageForwardFLOPs; GoImageForwardFLOPs
+//     with the shortcut, GoCoOp's default);
 //   - the text tower runs once per image over all classes (the prompts
 //     depend on the image through π(x̂));
 //   - shortcut false: every prompt at the full context length (77 tokens,
@@ -136,7 +157,11 @@ func CoCoOpStepFLOPs(cfg clip.Config, b, nCtx int, eot []int, shortcut, train bo
 	if train {
 		text = text.add(backwardOf(text))
 	}
-	return StepCost{Image: ImageForwardFLOPs(cfg, b), Text: text.scale(float64(b))}
+	image := ImageForwardFLOPs(cfg, b)
+	if shortcut {
+		image = GoImageForwardFLOPs(cfg, b)
+	}
+	return StepCost{Image: image, Text: text.scale(float64(b))}
 }
 
 // TrimmedCoCoOpStepFLOPs is CoCoOpStepFLOPs for prompts cut after the last
@@ -183,7 +208,7 @@ func costReport(eot []int) string {
 		tok += e + 1
 	}
 	rows = 1 + NCtx + tok - len(eot)*(1+NCtx)
-	fmt.Fprintf(&b, "image forward (1 image)                 %s GFLOP\n", g(ImageForwardFLOPs(cfg, 1).Total()))
+	fmt.Fprintf(&b, "image forward (1 image)                 %s GFLOP (GoCoOp, class token only in the last block: %s)\n", g(ImageForwardFLOPs(cfg, 1).Total()), strings.TrimSpace(g(GoImageForwardFLOPs(cfg, 1).Total())))
 	t77 := TextForwardFLOPs(cfg, cfg.ContextLength)
 	fmt.Fprintf(&b, "text forward, 1 prompt × 77 tokens      %s GFLOP (linear %.2f, attention %.2f)\n", g(t77.Total()), t77.Linear/1e9, t77.Attention/1e9)
 	fmt.Fprintf(&b, "text rows per image: plain %d × 77 = %d; shortcut %d (prefix %d once + %d suffix rows up to the EOTs)\n\n",

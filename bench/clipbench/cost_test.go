@@ -19,6 +19,10 @@ func TestCostModel(t *testing.T) {
 	cfg := clip.ViTB16
 	near(t, "image forward", ImageForwardFLOPs(cfg, 1).Total(), 35.13e9, 0.005e9)
 	near(t, "image forward ×8", ImageForwardFLOPs(cfg, 8).Total(), 8*ImageForwardFLOPs(cfg, 1).Total(), 1)
+	// GoCoOp's last block: one query instead of 197 after the in-projection.
+	d, tok := float64(cfg.VisionWidth), 197.0
+	near(t, "class-token-only saving", ImageForwardFLOPs(cfg, 1).Total()-GoImageForwardFLOPs(cfg, 1).Total(), (tok-1)*(18*d*d+4*tok*d), 1)
+	near(t, "GoCoOp image forward", GoImageForwardFLOPs(cfg, 1).Total(), 32.93e9, 0.005e9)
 	t77 := TextForwardFLOPs(cfg, 77)
 	near(t, "text forward, 77 tokens", t77.Total(), 5.96e9, 0.005e9)
 
@@ -48,6 +52,7 @@ func TestCostModel(t *testing.T) {
 	near(t, "plain eval text", fwd.Text.Total(), 50*t77.Total(), 1)
 	near(t, "plain train text", trn.Text.Total(), 50*(2*t77.Linear+3*t77.Attention), 1)
 	near(t, "train image", trn.Image.Total(), ImageForwardFLOPs(cfg, 1).Total(), 1)
+	near(t, "shortcut train image", CoCoOpStepFLOPs(cfg, 1, NCtx, eot, true, true).Image.Total(), GoImageForwardFLOPs(cfg, 1).Total(), 1)
 	b8 := CoCoOpStepFLOPs(cfg, 8, NCtx, eot, true, true)
 	b1 := CoCoOpStepFLOPs(cfg, 1, NCtx, eot, true, true)
 	near(t, "batch 8 = 8× batch 1", b8.Total(), 8*b1.Total(), 1)

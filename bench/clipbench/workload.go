@@ -86,7 +86,10 @@ var searched = []string{"image", "text", "train", "eval", "eval1000"}
 // (b2n.go).
 func Workloads() []Workload {
 	cfg := clip.ViTB16
-	img := func(n int) func([]int) float64 {
+	img := func(n int) func([]int) float64 { // GoCoOp's
+		return func([]int) float64 { return GoImageForwardFLOPs(cfg, n).Total() }
+	}
+	pyImg := func(n int) func([]int) float64 {
 		return func([]int) float64 { return ImageForwardFLOPs(cfg, n).Total() }
 	}
 	text77 := func(eot []int) float64 {
@@ -102,9 +105,16 @@ func Workloads() []Workload {
 	cut := func(b int, train bool) func([]int) float64 {
 		return func(eot []int) float64 { return TrimmedCoCoOpStepFLOPs(cfg, b, eot, train).Total() }
 	}
+	goOff := func(b int, train bool) func([]int) float64 { // GoCoOp's 77-token route: its image tower is the shortcut's
+		return func(eot []int) float64 {
+			s := CoCoOpStepFLOPs(cfg, b, NCtx, eot, false, train)
+			s.Image = GoImageForwardFLOPs(cfg, b)
+			return s.Total()
+		}
+	}
 	w := []Workload{
-		{ID: "image-b1", Label: "ViT-B/16 image forward, batch 1", Group: "image", GoTask: "image", PyTask: "image", Batch: 1, FLOPs: img(1)},
-		{ID: "image-b8", Label: "ViT-B/16 image forward, batch 8", Group: "image", GoTask: "image", PyTask: "image", Batch: 8, FLOPs: img(8)},
+		{ID: "image-b1", Label: "ViT-B/16 image forward, batch 1", Group: "image", GoTask: "image", PyTask: "image", Batch: 1, FLOPs: img(1), PyFLOPs: pyImg(1)},
+		{ID: "image-b8", Label: "ViT-B/16 image forward, batch 8", Group: "image", GoTask: "image", PyTask: "image", Batch: 8, FLOPs: img(8), PyFLOPs: pyImg(8)},
 		{ID: "text-50/plain", Label: "text tower, 50 prompts × 77 tokens", Group: "text", GoTask: "text", GoVariant: "plain", PyTask: "text", PyCut: true, Classes: 50, Batch: 1, FLOPs: text77, CutFLOPs: textCut},
 		{ID: "text-50/shortcut", Label: "text tower, 50 prompts, shortcut (shared prefix, stop at EOT)", Group: "text", GoTask: "text", GoVariant: "shortcut", PyTask: "text", PyCut: true, Classes: 50, Batch: 1, FLOPs: textShared, PyFLOPs: text77, CutFLOPs: textCut},
 	}
@@ -128,7 +138,7 @@ func Workloads() []Workload {
 		if s.off {
 			w = append(w, Workload{ID: id + "/off", Label: s.what + ", shortcut off (FullPrompts: 77 tokens)", Group: s.group, GoTask: s.task, GoVariant: "off",
 				PyTask: s.task, PyCut: true, Batch: s.b, Classes: s.classes,
-				FLOPs: step(s.b, false, s.train), CutFLOPs: cut(s.b, s.train)})
+				FLOPs: goOff(s.b, s.train), PyFLOPs: step(s.b, false, s.train), CutFLOPs: cut(s.b, s.train)})
 		}
 	}
 	return w

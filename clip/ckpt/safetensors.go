@@ -216,10 +216,11 @@ func loadSafetensors(path string, src source, keepHalf bool) (*StateDict, Format
 	return raw, format, nil
 }
 
-// SaveSafetensors writes tensors as F32 safetensors to path, in the order of
-// names (nil names: every tensor, sorted by name). Each name must be in
-// tensors with len(Data) equal to the product of Shape. metadata, if not
-// empty, is stored as "__metadata__".
+// SaveSafetensors writes tensors as safetensors to path, in the order of
+// names (nil names: every tensor, sorted by name): F32, or F16 for a tensor
+// given as Half (float16 weights stay float16, as PyTorch saves them).
+// Each name must be in tensors with len(Data), or len(Half), equal to the
+// product of Shape. metadata, if not empty, is stored as "__metadata__".
 //
 // The file is written atomically (WriteFileAtomic).
 func SaveSafetensors(path string, names []string, tensors map[string]*Tensor, metadata map[string]string) (err error) {
@@ -244,14 +245,27 @@ func SaveSafetensors(path string, names []string, tensors map[string]*Tensor, me
 			return err
 		}
 		buf := make([]byte, 0, 64<<10)
+		flush := func() error {
+			if len(buf)+4 > cap(buf) {
+				if _, err := w.Write(buf); err != nil {
+					return err
+				}
+				buf = buf[:0]
+			}
+			return nil
+		}
 		for _, name := range names {
-			for _, v := range tensors[name].Data {
+			t := tensors[name]
+			for _, h := range t.Half {
+				buf = binary.LittleEndian.AppendUint16(buf, h)
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+			for _, v := range t.Data {
 				buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-				if len(buf) == cap(buf) {
-					if _, err := w.Write(buf); err != nil {
-						return err
-					}
-					buf = buf[:0]
+				if err := flush(); err != nil {
+					return err
 				}
 			}
 		}
@@ -260,7 +274,8 @@ func SaveSafetensors(path string, names []string, tensors map[string]*Tensor, me
 	})
 }
 
-// safetensorsHeader builds the space-padded JSON header for F32 tensors.
+// safetensorsHeader builds the space-padded JSON header: F32 tensors, F16
+// for those given as Half.
 func safetensorsHeader(names []string, tensors map[string]*Tensor, metadata map[string]string) ([]byte, error) {
 	var h bytes.Buffer
 	h.WriteByte('{')
@@ -300,8 +315,15 @@ func safetensorsHeader(names []string, tensors map[string]*Tensor, metadata map[
 			}
 			n *= d
 		}
-		if n != len(t.Data) {
-			return nil, fmt.Errorf("tensor %q: shape %v has %d elements, data %d", name, t.Shape, n, len(t.Data))
+		dtype, size, have := "F32", int64(4), len(t.Data)
+		if t.Half != nil {
+			dtype, size, have = "F16", 2, len(t.Half)
+			if t.Data != nil {
+				return nil, fmt.Errorf("tensor %q: both float32 Data and float16 Half", name)
+			}
+		}
+		if n != have {
+			return nil, fmt.Errorf("tensor %q: shape %v has %d elements, data %d", name, t.Shape, n, have)
 		}
 		nj, _ := json.Marshal(name)
 		shape := t.Shape
@@ -309,9 +331,9 @@ func safetensorsHeader(names []string, tensors map[string]*Tensor, metadata map[
 			shape = []int{}
 		}
 		sj, _ := json.Marshal(shape)
-		end := off + 4*int64(n)
+		end := off + size*int64(n)
 		comma()
-		fmt.Fprintf(&h, `%s:{"dtype":"F32","shape":%s,"data_offsets":[%d,%d]}`, nj, sj, off, end)
+		fmt.Fprintf(&h, `%s:{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}`, nj, dtype, sj, off, end)
 		off = end
 	}
 	h.WriteByte('}')
