@@ -838,7 +838,8 @@ func torchVersion(o options) (string, error) {
 
 func shortcutNote() string {
 	return "on = cocoop default (clip.EncodeTextShared: prefix once per image, nothing past each EOT); " +
-		"off = clip.TextTransformer.FullPrompts (every prompt at 77 tokens, as the official code and the PyTorch side)"
+		"off = clip.TextTransformer.FullPrompts (every prompt at 77 tokens, as the official code and the PyTorch side); " +
+		"either way GoCoOp's image tower computes only the class token in its last block (exact: nn.ResidualAttentionBlock.ForwardFirst)"
 }
 
 func loadAvg() string {
@@ -896,7 +897,7 @@ func fatalf(f string, args ...any) {
 // weightsNote says how the two sides hold the hash weights.
 func weightsNote(w string) string {
 	if w == "float16" {
-		return "the weight matrices' hash values rounded to float16 on both sides (clip.HalfWeight's entries, as the OpenAI release stores them); GoCoOp stores them in float16 (clip.ConvertWeights) and widens them exactly as it packs them, PyTorch holds them in float32 (CPU PyTorch has no float16 matmul; clip.load on a CPU calls model.float()); all arithmetic float32 on both sides"
+		return "the weight matrices' hash values rounded to float16 on both sides (clip.HalfWeight's entries, as the OpenAI release stores them); GoCoOp stores them in float16 (clip.ConvertWeights), the image tower's prepacked as the sgemm's panels (clip.PrepackImageWeights), and widens them exactly as it reads them, PyTorch holds them in float32 (CPU PyTorch has no float16 matmul; clip.load on a CPU calls model.float()); all arithmetic float32 on both sides"
 	}
 	return "float32 hash weights on both sides"
 }
