@@ -101,6 +101,9 @@ func (c *gemmConfig) validate() error {
 			return fmt.Errorf("asm: gemm config %d×%d: %s copies %d-wide panels, want %d", c.mr, c.nr, p.name, p.pc.nr, c.nr)
 		}
 	}
+	if c.halfKern == nil && len(c.halfEdge) > 0 {
+		return fmt.Errorf("asm: gemm config %d×%d: half edge kernels without a half kernel", c.mr, c.nr)
+	}
 	for _, edge := range [][]edgeKernel{c.edge, c.halfEdge} {
 		for i, e := range edge {
 			if e.nr >= c.nr || i > 0 && e.nr <= edge[i-1].nr {

@@ -95,11 +95,13 @@ func sgemmKernAVX2(kc, nt int, a unsafe.Pointer, rsA, csA, tsA int, b unsafe.Poi
 // (AVX2 6×16: ≈110). directMNK covers the attention products (197×64×197,
 // 77×64×77): reading A in place beat packing it (197×197×64: 160 vs 105
 // GFLOP/s). On the Zen 5 benchmark machine (L2 1 MiB per core) the AVX-512
-// tier reads A in place in every product (directMNK unbounded): never
-// slower than packing it, and up to 10–17% faster where K is large against
-// N (2 cores, 24 rotating weights: 197×3072×768ᵀ 313 → 342 GFLOP/s with
+// tier reads every non-transposed A in place (directMNK unbounded): never
+// slower than packing it, and 4–17% faster where K is large against N
+// (2 cores, 24 rotating weights: 197×3072×768ᵀ 313 → 342 GFLOP/s with
 // prepacked float16 B, 197×768×768ᵀ 316 → 353, 60×768×768ᵀ 291 → 333,
-// float32 1024³ 349 → 361), since no worker waits for the packed Ã.
+// float32 1024³ 349 → 361), since no worker waits for the packed Ã. Only
+// this machine was measured: other AVX-512 CPUs (Intel's larger-L2 server
+// parts) may prefer packing large products again.
 // parMNK keeps products under ≈4 M MACs on one core: splitting
 // one attention product over 2 cores was slower (197×64×197ᵀ: 65 vs 100);
 // SgemmStrided spreads such products by batch item instead.

@@ -97,6 +97,9 @@ func (hp *HalfPanels) Unpack(transB bool, b []uint16, ldb int) {
 // block locates the panels of KC block pc from column jc (a multiple of
 // nr) on: the bBlock the half kernels read in place.
 func (hp *HalfPanels) block(jc, pc int) bBlock {
+	if jc%hp.nr != 0 {
+		panic(fmt.Sprintf("asm: HalfPanels: column %d is not on a %d-wide panel boundary", jc, hp.nr))
+	}
 	return bBlock{base: unsafe.Pointer(&hp.data[jc/hp.nr*hp.k*hp.nr+pc*hp.nr]), step: uintptr(2 * hp.k * hp.nr), csB: hp.nr, half: true}
 }
 

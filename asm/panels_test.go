@@ -22,7 +22,9 @@ func TestHalfPanels(t *testing.T) {
 		r := rand.New(rand.NewPCG(27, 28))
 		small := base
 		small.kc, small.mc, small.parMNK = 17, 2*base.mr, 0
-		for name, cfg := range map[string]gemmConfig{"tier": base, "small blocks": small} {
+		packedA := base
+		packedA.directMNK = -1 // every product packs Ã (the AVX-512 tier reads it in place)
+		for name, cfg := range map[string]gemmConfig{"tier": base, "small blocks": small, "packed A": packedA} {
 			for _, s := range [][3]int{{197, 3*cfg.nr + 5, 2*cfg.kc + 3}, {cfg.mc + 7, 2 * cfg.nr, 41}, {5, cfg.nr - 1, 9}, {1, 1, 1}} {
 				m, n, k := s[0], s[1], s[2]
 				for _, transB := range []bool{false, true} {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"github.com/gocoop/gocoop/asm"
+	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -54,14 +55,13 @@ func ConvertWeights(m *CLIP) int64 {
 // call, and an optimizer refuses it.
 func PrepackImageWeights(m *CLIP) int {
 	n := 0
-	for _, p := range m.Visual.NamedParameters("visual") {
-		v := p.Var.Value
-		// visual.proj is read as x·proj, not x·projᵀ, and conv1 is 4-D.
-		if v.DType() != tensor.Float16 || v.NDim() != 2 || p.Name == "visual.proj" {
-			continue
+	for _, b := range m.Visual.Transformer.Resblocks {
+		for _, w := range []*autograd.Var{b.Attn.InProjWeight, b.Attn.OutProj.Weight, b.MLP.CFc.Weight, b.MLP.CProj.Weight} {
+			if w.Value.DType() == tensor.Float16 {
+				w.Value = w.Value.PrepackLinear()
+				n++
+			}
 		}
-		p.Var.Value = v.PrepackLinear()
-		n++
 	}
 	return n
 }

@@ -161,6 +161,11 @@ func LoadStateDict(m Module, prefix string, sd map[string]*tensor.Tensor, strict
 			errs = append(errs, fmt.Errorf("nn: load %q: unexpected key (shape %v)", k, sd[k].Shape()))
 		}
 	}
+	for _, p := range params {
+		if _, ok := sd[p.Name]; ok && p.Var.Value.DType() != tensor.Float32 {
+			errs = append(errs, fmt.Errorf("nn: load %q: the parameter stores %v (clip.ConvertWeights, tensor.PrepackLinear) and takes no values in place; load into a float32 model", p.Name, p.Var.Value.DType()))
+		}
+	}
 	if len(errs) > 0 {
 		return res, errors.Join(errs...)
 	}

@@ -142,6 +142,18 @@ func TestLoadStateDict(t *testing.T) {
 		t.Errorf("a failed load modified parameters")
 	}
 
+	// A float16 (or prepacked) parameter takes no values in place: an error
+	// naming it, and nothing is copied.
+	half := NewResidualAttentionBlock(Random(nil), "", 8, 2, false)
+	half.MLP.CFc.Weight.Value = half.MLP.CFc.Weight.Value.PrepackLinear()
+	_, err = LoadStateDict(half, "transformer.resblocks.0", sd, true)
+	if err == nil || !strings.Contains(err.Error(), "transformer.resblocks.0.mlp.c_fc.weight") || !strings.Contains(err.Error(), "float16") {
+		t.Fatalf("load into a float16 parameter: err = %v", err)
+	}
+	if half.Ln1.Weight.Value.At(0) != 1 {
+		t.Errorf("a failed load modified parameters")
+	}
+
 	// Missing and unexpected keys.
 	delete(bad, key)
 	bad["transformer.resblocks.0.attn.bias_k"] = tensor.Zeros(8)

@@ -28,6 +28,10 @@ func (t *Tensor) String() string {
 	if !t.onHost() {
 		return fmt.Sprintf("tensor(shape=%v, device=%v)", t.shape, t.dev)
 	}
+	if t.DType() == Float16 { // printed widened, with the dtype as PyTorch shows it
+		s := t.Float().String()
+		return s[:len(s)-1] + ", dtype=float16)"
+	}
 	summarize := t.Numel() > printThreshold
 	f := newNumFormat(t, summarize)
 	var b strings.Builder

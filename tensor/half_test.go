@@ -132,12 +132,18 @@ func TestPrepackLinear(t *testing.T) {
 		sameBitsT(t, "dY·w (widened)", MatMul(g, p), MatMul(g, wf))
 		sameBitsT(t, "w as a", MatMulT(p, x1, false, true), MatMulT(wf, x1, false, true))
 	}
-	p := r.Normal(0, 1, 6, 5).PrepackLinear()
+	w := r.Normal(0, 1, 6, 5)
+	p := w.PrepackLinear()
+	if got, want := p.String(), w.Half().Float().String(); got != want[:len(want)-1]+", dtype=float16)" || w.Half().String() != got {
+		t.Fatalf("String of a prepacked weight:\n%s\nwant the widened values with dtype=float16:\n%s", got, want)
+	}
 	for name, f := range map[string]func(){
-		"T":       func() { p.T() },
-		"Reshape": func() { p.Reshape(5, 6) },
-		"Add":     func() { Add(p, p) },
-		"3-D":     func() { New(2, 3, 4).PrepackLinear() },
+		"T":        func() { p.T() },
+		"Reshape":  func() { p.Reshape(5, 6) },
+		"Add":      func() { Add(p, p) },
+		"Concat":   func() { Concat([]*Tensor{p, p}, 0) },
+		"IndexAdd": func() { IndexAdd(New(6, 5), 0, []int{0}, p.Float().Slice(0, 0, 1).Half()) },
+		"3-D":      func() { New(2, 3, 4).PrepackLinear() },
 	} {
 		var err error
 		func() {

@@ -32,6 +32,9 @@ func Concat(ts []*Tensor, dim int) *Tensor {
 	if onDevice {
 		return deviceConcat(ts, a, shape)
 	}
+	for _, t := range ts {
+		t.float32Only("Concat")
+	}
 	out := New(shape...)
 	// Fast path: each input is a contiguous block of every outer row.
 	outer := numel(shape[:a])
@@ -136,6 +139,8 @@ func IndexAdd(dst *Tensor, dim int, idx []int, src *Tensor) {
 		deviceIndexAdd(dst, a, idx, src)
 		return
 	}
+	dst.float32Only("IndexAdd")
+	src.float32Only("IndexAdd")
 	if dst.IsContiguous() && src.IsContiguous() {
 		outer, inner := numel(want[:a]), numel(want[a+1:])
 		d, s := dst.data[dst.offset:], src.data[src.offset:]

@@ -41,9 +41,10 @@ func loadDataset(name, root string) (*data.Dataset, error) {
 // weights, gets a clear error. CLIP is frozen in every command that loads
 // it here, so the weight matrices a file stores in float16 (the OpenAI
 // release) stay float16 (clip.LoadHalfWeights: the same results, half the
-// weight memory), and the image tower's are prepacked for the sgemm
+// weight memory), and, when the model stays on the CPU (dev nil or
+// tensor.CPU), the image tower's are prepacked for the sgemm
 // (clip.PrepackImageWeights: the same results, faster image forwards).
-func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
+func loadModel(path string, rep *reporter, dev tensor.Device) (*clip.CLIP, error) {
 	if err := checkFile("weights", path); err != nil {
 		return nil, err
 	}
@@ -57,7 +58,9 @@ func loadModel(path string, rep *reporter) (*clip.CLIP, error) {
 		}
 		return nil, fmt.Errorf("--weights: %w", err) // clip.Load's errors name the path
 	}
-	clip.PrepackImageWeights(m)
+	if dev == nil || dev == tensor.CPU {
+		clip.PrepackImageWeights(m)
+	}
 	return m, nil
 }
 
@@ -125,7 +128,7 @@ type session struct {
 // reporter and catches Ctrl-C. The caller defers session.close(&err).
 func startRun(fs *flag.FlagSet, s runSpec) (*session, error) {
 	sess := &session{ctx: context.Background(), rep: newReporter(stderrOf(fs), s.quiet), stop: func() {}}
-	m, err := loadModel(s.weights, sess.rep)
+	m, err := loadModel(s.weights, sess.rep, s.device)
 	if err != nil {
 		return nil, err
 	}
