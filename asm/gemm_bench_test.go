@@ -37,15 +37,23 @@ var benchShapes = []benchShape{
 // BenchmarkSgemm/avx512/197x768x2304T is the image tower's QKV projection
 // on the AVX-512 tier; -bench 'Sgemm/avx2/' selects one tier.
 func BenchmarkSgemm(b *testing.B) {
+	benchTiersShapes(b, func(b *testing.B, s benchShape) {
+		benchGemm(b, s, func(a, bm, c []float32, ldb int) {
+			Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n)
+		})
+	})
+}
+
+// benchTiersShapes runs f as the sub-benchmark tier/shape for every
+// supported tier and benchShapes entry, with that tier set.
+func benchTiersShapes(b *testing.B, f func(b *testing.B, s benchShape)) {
 	old := CurrentTier()
 	defer SetTier(old)
 	for _, tier := range SupportedTiers() {
 		for _, s := range benchShapes {
 			b.Run(tier.String()+"/"+s.String(), func(b *testing.B) {
 				SetTier(tier)
-				benchGemm(b, s, func(a, bm, c []float32, ldb int) {
-					Sgemm(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bm, ldb, 0, c, s.n)
-				})
+				f(b, s)
 			})
 		}
 	}
@@ -88,45 +96,31 @@ func BenchmarkSgemmStridedHeads(b *testing.B) {
 // BenchmarkSgemmHalfB is BenchmarkSgemm with B stored as binary16 (a
 // float16 weight): the same shapes, B widened as it is packed.
 func BenchmarkSgemmHalfB(b *testing.B) {
-	old := CurrentTier()
-	defer SetTier(old)
-	for _, tier := range SupportedTiers() {
-		for _, s := range benchShapes {
-			b.Run(tier.String()+"/"+s.String(), func(b *testing.B) {
-				SetTier(tier)
-				var bh []uint16
-				benchGemm(b, s, func(a, bm, c []float32, ldb int) {
-					if bh == nil {
-						bh = make([]uint16, len(bm))
-						NarrowHalf(bh, bm)
-					}
-					SgemmHalfB(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bh, ldb, 0, c, s.n)
-				})
-			})
-		}
-	}
+	benchTiersShapes(b, func(b *testing.B, s benchShape) {
+		var bh []uint16
+		benchGemm(b, s, func(a, bm, c []float32, ldb int) {
+			if bh == nil {
+				bh = make([]uint16, len(bm))
+				NarrowHalf(bh, bm)
+			}
+			SgemmHalfB(false, s.transB, s.m, s.n, s.k, 1, a, s.k, bh, ldb, 0, c, s.n)
+		})
+	})
 }
 
 // BenchmarkSgemmHalfPanels is BenchmarkSgemmHalfB with B prepacked once
 // (PackHalfPanels, outside the timing): the tier's half kernels read the
 // panels in place where it has them.
 func BenchmarkSgemmHalfPanels(b *testing.B) {
-	old := CurrentTier()
-	defer SetTier(old)
-	for _, tier := range SupportedTiers() {
-		for _, s := range benchShapes {
-			b.Run(tier.String()+"/"+s.String(), func(b *testing.B) {
-				SetTier(tier)
-				var hp *HalfPanels
-				benchGemm(b, s, func(a, bm, c []float32, ldb int) {
-					if hp == nil {
-						bh := make([]uint16, len(bm))
-						NarrowHalf(bh, bm)
-						hp = PackHalfPanels(s.transB, s.k, s.n, bh, ldb)
-					}
-					SgemmHalfPanels(false, s.m, 1, a, s.k, hp, 0, c, s.n)
-				})
-			})
-		}
-	}
+	benchTiersShapes(b, func(b *testing.B, s benchShape) {
+		var hp *HalfPanels
+		benchGemm(b, s, func(a, bm, c []float32, ldb int) {
+			if hp == nil {
+				bh := make([]uint16, len(bm))
+				NarrowHalf(bh, bm)
+				hp = PackHalfPanels(s.transB, s.k, s.n, bh, ldb)
+			}
+			SgemmHalfPanels(false, s.m, 1, a, s.k, hp, 0, c, s.n)
+		})
+	})
 }

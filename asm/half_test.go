@@ -158,6 +158,17 @@ func TestWidenHalf(t *testing.T) {
 	})
 }
 
+// randHalf returns n random binary16 values and their float32 widening.
+func randHalf(r *rand.Rand, n int) ([]uint16, []float32) {
+	bh := make([]uint16, n)
+	for i := range bh {
+		bh[i] = Float32ToHalf(float32(r.NormFloat64()))
+	}
+	b := make([]float32, n)
+	WidenHalf(b, bh)
+	return bh, b
+}
+
 // TestSgemmHalfB: a product with binary16 B equals, bit for bit, Sgemm
 // with the widened B, on every tier, for both layouts of B, ragged panels,
 // several KC blocks, both parallel paths and 1–3 threads.
@@ -176,12 +187,7 @@ func TestSgemmHalfB(t *testing.T) {
 						rows, cols = n, k
 					}
 					ldb := cols + 2
-					bh := make([]uint16, rows*ldb)
-					for i := range bh {
-						bh[i] = Float32ToHalf(float32(r.NormFloat64()))
-					}
-					b := make([]float32, len(bh))
-					WidenHalf(b, bh)
+					bh, b := randHalf(r, rows*ldb)
 					a := randSlice(r, m*k)
 					c0 := randSlice(r, m*n)
 					want := append([]float32(nil), c0...)
@@ -198,12 +204,7 @@ func TestSgemmHalfB(t *testing.T) {
 		}
 		// The public entry point, against the float32 reference.
 		m, n, k := 13, 70, 50
-		bh := make([]uint16, n*k)
-		for i := range bh {
-			bh[i] = Float32ToHalf(float32(r.NormFloat64()))
-		}
-		b := make([]float32, len(bh))
-		WidenHalf(b, bh)
+		bh, b := randHalf(r, n*k)
 		a := randSlice(r, m*k)
 		got, want := make([]float32, m*n), make([]float32, m*n)
 		SgemmHalfB(false, true, m, n, k, 1, a, k, bh, k, 0, got, n)

@@ -33,12 +33,7 @@ func TestHalfPanels(t *testing.T) {
 						rows, cols = n, k
 					}
 					ldb := cols + 2
-					bh := make([]uint16, rows*ldb)
-					for i := range bh {
-						bh[i] = Float32ToHalf(float32(r.NormFloat64()))
-					}
-					b := make([]float32, len(bh))
-					WidenHalf(b, bh)
+					bh, b := randHalf(r, rows*ldb)
 					transA := m == 5
 					lda := k
 					if transA {
@@ -81,12 +76,7 @@ func TestHalfPanels(t *testing.T) {
 		}
 		// The public entry point, against the float32 reference.
 		m, n, k := 13, 70, 50
-		bh := make([]uint16, n*k)
-		for i := range bh {
-			bh[i] = Float32ToHalf(float32(r.NormFloat64()))
-		}
-		b := make([]float32, len(bh))
-		WidenHalf(b, bh)
+		bh, b := randHalf(r, n*k)
 		a := randSlice(r, m*k)
 		got, want := make([]float32, m*n), make([]float32, m*n)
 		SgemmHalfPanels(false, m, 1, a, k, PackHalfPanels(true, k, n, bh, k), 0, got, n)
