@@ -233,6 +233,29 @@ func TestDecodeStrided(t *testing.T) {
 	}
 }
 
+// TestGatherHalf: binary16 bits gathered from a strided view and from a
+// contiguous one, in the order decodeStrided gives.
+func TestGatherHalf(t *testing.T) {
+	src := make([]byte, 24*2) // storage 0..23 as F16 bits
+	for i := range 24 {
+		binary.LittleEndian.PutUint16(src[2*i:], uint16(i))
+	}
+	for _, c := range []struct {
+		offset        int
+		shape, stride []int
+		want          []uint16
+	}{
+		{1, []int{2, 3}, []int{1, 4}, []uint16{1, 5, 9, 2, 6, 10}},
+		{2, []int{2, 3}, []int{3, 1}, []uint16{2, 3, 4, 5, 6, 7}},
+	} {
+		dst := make([]uint16, 6)
+		gatherHalf(dst, src, c.offset, c.shape, c.stride)
+		if !slices.Equal(dst, c.want) {
+			t.Errorf("offset %d stride %v: got %v, want %v", c.offset, c.stride, dst, c.want)
+		}
+	}
+}
+
 func TestSaveSafetensorsRoundTrip(t *testing.T) {
 	want := mustLoad(t, tinyExpected)
 	dir := t.TempDir()

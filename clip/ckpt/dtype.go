@@ -163,30 +163,29 @@ func decodeStrided(dst []float32, src []byte, d dtype, offset int, shape, stride
 		decode(dst, src[offset*sz:(offset+len(dst))*sz], d)
 		return
 	}
-	idx := make([]int, len(shape))
-	pos := offset
-	for i := range dst {
-		dst[i] = decodeAt(src, d, pos)
-		// advance the odometer, last dimension fastest
-		for k := len(shape) - 1; k >= 0; k-- {
-			idx[k]++
-			pos += stride[k]
-			if idx[k] < shape[k] {
-				break
-			}
-			pos -= stride[k] * shape[k]
-			idx[k] = 0
-		}
-	}
+	stridedPositions(len(dst), offset, shape, stride, func(i, pos int) { dst[i] = decodeAt(src, d, pos) })
 }
 
 // gatherHalf is decodeStrided for an F16 storage kept as binary16 bits.
 func gatherHalf(dst []uint16, src []byte, offset int, shape, stride []int) {
+	if isContiguous(shape, stride) { // the usual case (the OpenAI release): one pass
+		for i, b := 0, src[2*offset:]; i < len(dst); i++ {
+			dst[i] = binary.LittleEndian.Uint16(b[2*i:])
+		}
+		return
+	}
+	stridedPositions(len(dst), offset, shape, stride, func(i, pos int) { dst[i] = binary.LittleEndian.Uint16(src[2*pos:]) })
+}
+
+// stridedPositions calls f(i, pos) for the first n elements of a strided
+// view in row-major order, pos = offset + Σ ik·stride[k] (an odometer,
+// last dimension fastest).
+func stridedPositions(n, offset int, shape, stride []int, f func(i, pos int)) {
 	idx := make([]int, len(shape))
 	pos := offset
-	for i := range dst {
-		dst[i] = binary.LittleEndian.Uint16(src[2*pos:])
-		for k := len(shape) - 1; k >= 0; k-- { // odometer, last dimension fastest
+	for i := 0; i < n; i++ {
+		f(i, pos)
+		for k := len(shape) - 1; k >= 0; k-- {
 			idx[k]++
 			pos += stride[k]
 			if idx[k] < shape[k] {
