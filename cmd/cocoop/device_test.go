@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -160,16 +158,7 @@ func TestCommandsOnFakeDevice(t *testing.T) {
 		out := t.TempDir()
 		mustRun(t, "inspect", "--weights", weights, "--image", img, "--dataset", "EuroSAT", "--root", root,
 			"--label", "Forest", "--out", out, "--train-steps", "2", "--device", dev)
-		f, err := os.Open(filepath.Join(out, "inspect.csv"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows, err := csv.NewReader(f).ReadAll()
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		tables[dev] = rows
+		tables[dev] = readCSV(t, filepath.Join(out, "inspect.csv"))
 	}
 	compareTables(t, "inspect.csv", tables["cuda"], tables["cpu"], 1e-4)
 

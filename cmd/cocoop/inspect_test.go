@@ -26,15 +26,7 @@ func TestInspect(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, stdout)
 		}
 	}
-	f, err := os.Open(filepath.Join(out, "inspect.csv"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rows, err := csv.NewReader(f).ReadAll()
-	f.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rows := readCSV(t, filepath.Join(out, "inspect.csv"))
 	kinds := map[string]int{}
 	for _, r := range rows[1:] {
 		kinds[r[0]]++
@@ -95,4 +87,19 @@ func TestInspect(t *testing.T) {
 	if code, _, _ := runCmd("inspect", "--weights", weights, "--image", img+","+img2, "--classes", "a,b", "--label", "a,b,a", "--out", t.TempDir()); code != 2 {
 		t.Errorf("three labels for two images: exit %d, want 2", code)
 	}
+}
+
+// readCSV returns the records of the CSV file at path.
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rows, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
 }
