@@ -10,6 +10,7 @@ import (
 
 	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/clip/ckpt/ckpttest"
+	"github.com/gocoop/gocoop/clip/cliptest"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -18,11 +19,7 @@ import (
 const fixtureFormatVersion = "1"
 
 // tinyConfig is make_parity.py's TINY CLIP.
-var tinyConfig = clip.Config{
-	EmbedDim: 32, ImageResolution: 32, VisionLayers: 2, VisionWidth: 128, VisionHeads: 2,
-	VisionPatchSize: 8, ContextLength: 77, VocabSize: 49408,
-	TransformerWidth: 64, TransformerHeads: 1, TransformerLayers: 2,
-}
+var tinyConfig = cliptest.Tiny
 
 var (
 	tinyOnce  sync.Once

@@ -61,7 +61,7 @@ func Run(t testing.TB, dev tensor.Device, rel float64, cases []Case) {
 		if err := tensor.Try(func() { shape = c.F(constants(c.In)).Shape() }); err != nil {
 			t.Fatalf("%s: %v", c.Name, err)
 		}
-		seed := rnd(99, shape...)
+		seed := devicetest.Randn(99, shape...)
 		want, wantG := c.run(t, tensor.CPU, seed)
 		got, gotG := c.run(t, dev, seed)
 		devicetest.OnDevice(t, c.Name, got, dev)
@@ -89,58 +89,56 @@ func constants(in []*tensor.Tensor) []*autograd.Var {
 // L2Normalize with a clamped row and the gathers; each within rel.
 func Ops(t testing.TB, dev tensor.Device, rel float64) {
 	t.Helper()
-	pos := tensor.AddScalar(tensor.Square(rnd(2, 6, 8)), 0.5)
-	zeroRow := rnd(3, 4, 8)
+	pos := tensor.AddScalar(tensor.Square(devicetest.Randn(2, 6, 8)), 0.5)
+	zeroRow := devicetest.Randn(3, 4, 8)
 	zeroRow.Slice(0, 2, 3).Fill(0) // a row whose norm L2Normalize clamps
 	Run(t, dev, rel, []Case{
-		{Name: "Add, Sub, Mul, Div (broadcast)", In: []*tensor.Tensor{rnd(1, 4, 6, 8), pos}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Add, Sub, Mul, Div (broadcast)", In: []*tensor.Tensor{devicetest.Randn(1, 4, 6, 8), pos}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Div(autograd.Mul(autograd.Sub(autograd.Add(v[0], v[1]), v[1]), v[0]), v[1])
 		}},
-		{Name: "Neg, MulScalar, AddScalar, Exp, Log", In: []*tensor.Tensor{rnd(4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Neg, MulScalar, AddScalar, Exp, Log", In: []*tensor.Tensor{devicetest.Randn(4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Log(autograd.AddScalar(autograd.Exp(autograd.MulScalar(autograd.Neg(v[0]), 0.5)), 1))
 		}},
-		{Name: "Sum, Mean (keepdim, broadcast)", In: []*tensor.Tensor{rnd(5, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Sum, Mean (keepdim, broadcast)", In: []*tensor.Tensor{devicetest.Randn(5, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Add(autograd.Sum(v[0], []int{1}, true), autograd.Mean(v[0], []int{0, 2}, true))
 		}},
-		{Name: "Reshape, Transpose, Expand, Permute", In: []*tensor.Tensor{rnd(6, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Reshape, Transpose, Expand, Permute", In: []*tensor.Tensor{devicetest.Randn(6, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			x := autograd.Transpose(autograd.Reshape(v[0], 24, 8), 0, 1)                          // [8, 24]
 			x = autograd.Expand(autograd.Unsqueeze(x, 0), 3, 8, 24)                               // [3, 8, 24]
 			return autograd.Squeeze(autograd.Reshape(autograd.Permute(x, 2, 0, 1), 1, 24, 24), 0) // [24, 24]
 		}},
-		{Name: "Concat, Slice (q | k | v)", In: []*tensor.Tensor{rnd(7, 4, 6, 12)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Concat, Slice (q | k | v)", In: []*tensor.Tensor{devicetest.Randn(7, 4, 6, 12)}, F: func(v []*autograd.Var) *autograd.Var {
 			q, k, w := autograd.Slice(v[0], 2, 0, 4), autograd.Slice(v[0], 2, 4, 8), autograd.Slice(v[0], 2, 8, 12)
 			return autograd.Concat([]*autograd.Var{autograd.Add(autograd.Mul(q, k), w), autograd.Slice(v[0], 2, 2, 6)}, 2)
 		}},
-		{Name: "MatMul, MatMulT (batched, transposed)", In: []*tensor.Tensor{rnd(8, 4, 6, 8), rnd(9, 8, 5), rnd(10, 4, 7, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "MatMul, MatMulT (batched, transposed)", In: []*tensor.Tensor{devicetest.Randn(8, 4, 6, 8), devicetest.Randn(9, 8, 5), devicetest.Randn(10, 4, 7, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			ab := autograd.MatMul(v[0], v[1])               // [4, 6, 5]
 			ac := autograd.MatMulT(v[0], v[2], false, true) // [4, 6, 7]
 			return autograd.MatMulT(ab, ac, true, false)    // [4, 5, 7]
 		}},
-		{Name: "Linear", In: []*tensor.Tensor{rnd(11, 4, 6, 8), rnd(12, 5, 8), rnd(13, 5)}, Twice: true, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Linear", In: []*tensor.Tensor{devicetest.Randn(11, 4, 6, 8), devicetest.Randn(12, 5, 8), devicetest.Randn(13, 5)}, Twice: true, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Linear(v[0], v[1], v[2])
 		}},
-		{Name: "LayerNorm (affine, and none)", In: []*tensor.Tensor{rnd(14, 4, 6, 8), rnd(15, 8), rnd(16, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "LayerNorm (affine, and none)", In: []*tensor.Tensor{devicetest.Randn(14, 4, 6, 8), devicetest.Randn(15, 8), devicetest.Randn(16, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Add(autograd.LayerNorm(v[0], v[1], v[2], 1e-5), autograd.LayerNorm(v[0], nil, nil, 1e-5))
 		}},
-		{Name: "Softmax, LogSoftmax", In: []*tensor.Tensor{rnd(17, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "Softmax, LogSoftmax", In: []*tensor.Tensor{devicetest.Randn(17, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Add(autograd.Softmax(v[0], -1), autograd.LogSoftmax(v[0], -1))
 		}},
-		{Name: "ScaledDotProductAttention", In: []*tensor.Tensor{rnd(18, 2, 3, 7, 8), rnd(19, 2, 3, 9, 8), rnd(20, 2, 3, 9, 5)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "ScaledDotProductAttention", In: []*tensor.Tensor{devicetest.Randn(18, 2, 3, 7, 8), devicetest.Randn(19, 2, 3, 9, 8), devicetest.Randn(20, 2, 3, 9, 5)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.ScaledDotProductAttention(v[0], v[1], v[2], false, nil)
 		}},
-		{Name: "AttentionProbs (causal)", In: []*tensor.Tensor{rnd(21, 2, 3, 7, 8), rnd(22, 2, 3, 7, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "AttentionProbs (causal)", In: []*tensor.Tensor{devicetest.Randn(21, 2, 3, 7, 8), devicetest.Randn(22, 2, 3, 7, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.AttentionProbs(v[0], v[1], true)
 		}},
-		{Name: "CrossEntropy", In: []*tensor.Tensor{rnd(23, 5, 9)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "CrossEntropy", In: []*tensor.Tensor{devicetest.Randn(23, 5, 9)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.CrossEntropy(v[0], []int{0, 8, 3, 3, 5})
 		}},
 		{Name: "L2Normalize (a clamped row)", In: []*tensor.Tensor{zeroRow}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.L2Normalize(v[0], -1, 1e-12)
 		}},
-		{Name: "IndexSelect, GatherRows (repeats)", In: []*tensor.Tensor{rnd(24, 10, 6), rnd(25, 3, 5, 6)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "IndexSelect, GatherRows (repeats)", In: []*tensor.Tensor{devicetest.Randn(24, 10, 6), devicetest.Randn(25, 3, 5, 6)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Add(autograd.IndexSelect(v[0], 0, []int{3, 3, 0}), autograd.GatherRows(v[1], []int{0, 4, 4}))
 		}},
 	})
 }
-
-func rnd(seed uint64, shape ...int) *tensor.Tensor { return tensor.NewRNG(seed).Normal(0, 1, shape...) }

@@ -60,7 +60,7 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imgSeed, txtSeed := rnd(1, 2, cfg.EmbedDim), rnd(2, 3, cfg.EmbedDim)
+	imgSeed, txtSeed := devicetest.Randn(1, 2, cfg.EmbedDim), devicetest.Randn(2, 3, cfg.EmbedDim)
 	type result struct {
 		img, pixGrad, txt, promptGrad, logits *tensor.Tensor
 		shared, prefixGrad, suffixGrad, plain *tensor.Tensor
@@ -83,11 +83,11 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 			emb := m.TokenEmbedding(cut).Value // [3, L, W]
 			l := emb.Dim(1)
 			base := emb.Slice(0, 0, 1).Slice(1, 0, 2) // [1, 2, W]
-			shift := to(rnd(3, 2, 1, cfg.TransformerWidth), d)
+			shift := to(devicetest.Randn(3, 2, 1, cfg.TransformerWidth), d)
 			prefix := autograd.Param(tensor.Add(base, tensor.MulScalar(shift, 0.01))) // [2, 2, W]
 			suffix := autograd.Param(emb.Slice(1, 2, l).Clone())                      // [3, L−2, W]
 			sh := m.EncodeTextShared(prefix, suffix, cut)                             // [2, 3, E]
-			sh.BackwardWith(to(rnd(4, 2, 3, cfg.EmbedDim), d))
+			sh.BackwardWith(to(devicetest.Randn(4, 2, 3, cfg.EmbedDim), d))
 			r.shared, r.prefixGrad, r.suffixGrad = sh.Value, prefix.Grad, suffix.Grad
 
 			autograd.NoGrad(func() { r.plain = m.EncodeText(ids).Value })
@@ -109,5 +109,3 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 	devicetest.Compare(t, "CLIP shared-prefix ∂suffix", got.suffixGrad, want.suffixGrad, rel)
 	devicetest.Compare(t, "CLIP text features (NoGrad)", got.plain, want.plain, rel)
 }
-
-func rnd(seed uint64, shape ...int) *tensor.Tensor { return tensor.NewRNG(seed).Normal(0, 1, shape...) }

@@ -29,18 +29,18 @@ func Modules(t testing.TB, dev tensor.Device, rel float64) {
 		}
 	}
 	autogradtest.Run(t, dev, rel, []autogradtest.Case{
-		{Name: "nn.Sequential with ReLU", In: []*tensor.Tensor{rnd(26, 4, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "nn.Sequential with ReLU", In: []*tensor.Tensor{devicetest.Randn(26, 4, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			p := nn.Random(tensor.NewRNG(27))
 			s := (&nn.Sequential{}).Add("linear1", nn.NewLinear(p, "l1", 8, 6, true)).Add("relu", nn.ReLU{}).Add("linear2", nn.NewLinear(p, "l2", 6, 3, true))
 			moveTo(s, v[0].Value.Device())
 			return s.Forward(v[0])
 		}},
-		{Name: "nn.MultiheadAttention (causal)", In: []*tensor.Tensor{rnd(28, 2, 7, 16)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "nn.MultiheadAttention (causal)", In: []*tensor.Tensor{devicetest.Randn(28, 2, 7, 16)}, F: func(v []*autograd.Var) *autograd.Var {
 			m := nn.NewMultiheadAttention(nn.Random(tensor.NewRNG(29)), "attn", 16, 2)
 			moveTo(m, v[0].Value.Device())
 			return m.Forward(v[0], true)
 		}},
-		{Name: "nn.ResidualAttentionBlock (QuickGELU)", In: []*tensor.Tensor{rnd(30, 2, 7, 16)}, F: func(v []*autograd.Var) *autograd.Var {
+		{Name: "nn.ResidualAttentionBlock (QuickGELU)", In: []*tensor.Tensor{devicetest.Randn(30, 2, 7, 16)}, F: func(v []*autograd.Var) *autograd.Var {
 			b := nn.NewResidualAttentionBlock(nn.Random(tensor.NewRNG(31)), "block", 16, 2, false)
 			moveTo(b, v[0].Value.Device())
 			return b.Forward(v[0])
@@ -58,11 +58,11 @@ func Optimizers(t testing.TB, dev tensor.Device, rel float64) {
 	to := func(x *tensor.Tensor, d tensor.Device) *tensor.Tensor { t.Helper(); return devicetest.To(t, x, d) }
 	newParams := func(d tensor.Device) []nn.NamedParam {
 		return []nn.NamedParam{
-			{Name: "w", Var: autograd.Param(to(rnd(40, 33, 17), d))},
-			{Name: "b", Var: autograd.Param(to(rnd(41, 17), d))},
+			{Name: "w", Var: autograd.Param(to(devicetest.Randn(40, 33, 17), d))},
+			{Name: "b", Var: autograd.Param(to(devicetest.Randn(41, 17), d))},
 		}
 	}
-	grads := [][]*tensor.Tensor{{rnd(42, 33, 17), rnd(43, 17)}, {rnd(44, 33, 17), rnd(45, 17)}, {rnd(46, 33, 17), rnd(47, 17)}}
+	grads := [][]*tensor.Tensor{{devicetest.Randn(42, 33, 17), devicetest.Randn(43, 17)}, {devicetest.Randn(44, 33, 17), devicetest.Randn(45, 17)}, {devicetest.Randn(46, 33, 17), devicetest.Randn(47, 17)}}
 	setGrads := func(ps []nn.NamedParam, step int, d tensor.Device) {
 		for i, p := range ps {
 			p.Var.Grad = to(grads[step][i].Clone(), d)
@@ -122,5 +122,3 @@ func Optimizers(t testing.TB, dev tensor.Device, rel float64) {
 	compare("AdamW with ClipGradNorm (3 steps)", got, want)
 	devicetest.CompareFloat(t, "ClipGradNorm's norm", gotNorm, wantNorm, rel)
 }
-
-func rnd(seed uint64, shape ...int) *tensor.Tensor { return tensor.NewRNG(seed).Normal(0, 1, shape...) }

@@ -68,3 +68,9 @@ func OnDevice(t testing.TB, name string, x *tensor.Tensor, dev tensor.Device) {
 		t.Fatalf("%s: result on %v, want %v", name, x.Device(), dev)
 	}
 }
+
+// Randn is a fresh tensor of the given shape with standard normal entries
+// from the seeded RNG: the inputs of the device checks.
+func Randn(seed uint64, shape ...int) *tensor.Tensor {
+	return tensor.NewRNG(seed).Normal(0, 1, shape...)
+}
