@@ -26,20 +26,17 @@ func readStateDict(path string, keepHalf bool) (map[string]*tensor.Tensor, error
 	sd := make(map[string]*tensor.Tensor, st.Len())
 	for _, k := range st.Keys() {
 		t := st.Get(k)
+		if n := max(len(t.Data), len(t.Half)); t.Numel() != n {
+			return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, n)
+		}
 		if t.Half != nil {
 			// Stored in float16: weight matrices stay so, the rest widens.
-			if t.Numel() != len(t.Half) {
-				return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Half))
-			}
 			h := tensor.FromHalf(t.Half, t.Shape...)
 			if !HalfWeight(k, t.Shape) {
 				h = h.Float()
 			}
 			sd[k] = h
 			continue
-		}
-		if t.Numel() != len(t.Data) {
-			return nil, fmt.Errorf("clip: %s: key %q: shape %v but %d values", path, k, t.Shape, len(t.Data))
 		}
 		sd[k] = tensor.FromSlice(t.Data, t.Shape...)
 	}

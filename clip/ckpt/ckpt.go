@@ -24,6 +24,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gocoop/gocoop/asm"
 )
 
 // Tensor is a dense row-major float32 tensor. A scalar has an empty Shape
@@ -266,10 +268,7 @@ func (t *Tensor) widen() {
 	if t.Half == nil {
 		return
 	}
-	tab := halfTable()
 	t.Data = make([]float32, len(t.Half))
-	for i, h := range t.Half {
-		t.Data[i] = tab[h]
-	}
+	asm.WidenHalf(t.Data, t.Half)
 	t.Half = nil
 }

@@ -197,9 +197,7 @@ func loadSafetensors(path string, src source, keepHalf bool) (*StateDict, Format
 		t := &Tensor{Shape: e.shape}
 		if keepHalf && e.dtype == dtF16 && format != FormatHFSafetensors {
 			t.Half = make([]uint16, n)
-			for i := range t.Half {
-				t.Half[i] = binary.LittleEndian.Uint16(b[2*i:])
-			}
+			gatherHalf(t.Half, b, 0, []int{int(n)}, []int{1})
 		} else {
 			t.Data = make([]float32, n)
 			decode(t.Data, b, e.dtype)
