@@ -161,11 +161,10 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 			vb := sc.gather(sc.v, vd, b.keys, h, ld) // V [ld, d], rows past u zero
 			dp := sc.s[:c*ld]                        // dP = dO·Vᵀ [c, ld], columns past u not used
 			asm.Sgemm(false, true, c, ld, d, 1, gb, d, vb, d, 0, dp, ld)
-			// dS = P∘(dP − rowsum(P∘dP))·scale [c, u] and its transpose
-			// dSᵀ [u, c], 0 outside each query's causal keys.
-			ds, dst := sc.ds[:c*u], sc.dst[:u*c]
+			// dS = P∘(dP − rowsum(P∘dP))·scale [c, u], 0 outside each
+			// query's causal keys.
+			ds := sc.ds[:c*u]
 			clear(ds)
-			clear(dst)
 			b.forQueries(func(qi, seq, i int, cols []int) {
 				p, dpr := prow(seq, h, i), dp[qi*ld:][:u]
 				var dot float32
@@ -175,7 +174,7 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 				for j, x := range p {
 					col := cols[j]
 					v := x * (dpr[col] - dot) * scale
-					ds[qi*u+col], dst[col*c+qi] = v, v
+					ds[qi*u+col] = v
 				}
 			})
 			if dqd != nil {
@@ -185,8 +184,8 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 				sc.scatter(dqb, dqd, b.queries, h)
 			}
 			if dkd != nil {
-				qb := sc.gather(sc.q, qd, b.queries, h, c)                    // Q [c, d]
-				asm.Sgemm(false, false, u, d, c, 1, dst, c, qb, d, 0, sum, d) // dSᵀ·Q
+				qb := sc.gather(sc.q, qd, b.queries, h, c)                  // Q [c, d]
+				asm.Sgemm(true, false, u, d, c, 1, ds, u, qb, d, 0, sum, d) // dSᵀ·Q
 				sc.addInto(sum, dkd, b.keys, h)
 			}
 		})
@@ -363,16 +362,16 @@ func (plan *attnPlan) forGroupHeads(H, d int, body func(b *attnBlock, h int, sc 
 
 // attnScratch is a worker's buffers for one block and head: gathered rows
 // of q, k, v and dO, output rows and a key gradient sum ([·, d] each), the
-// scores or dP [c, ld], and Pᵀ, dS, dSᵀ.
+// scores or dP [c, ld], and Pᵀ and dS.
 type attnScratch struct {
-	H, d                               int
-	q, k, v, g, o, sum, s, pt, ds, dst []float32
-	negInf                             []float32 // maxLd × −∞
+	H, d                          int
+	q, k, v, g, o, sum, s, pt, ds []float32
+	negInf                        []float32 // maxLd × −∞
 }
 
 func newAttnScratch(plan *attnPlan, H, d int) *attnScratch {
 	qd, kd, qk := plan.maxQ*d, plan.maxLd*d, plan.maxQ*plan.maxLd
-	buf := make([]float32, 3*qd+3*kd+4*qk)
+	buf := make([]float32, 3*qd+3*kd+3*qk)
 	take := func(n int) []float32 {
 		s := buf[:n:n]
 		buf = buf[n:]
@@ -384,7 +383,7 @@ func newAttnScratch(plan *attnPlan, H, d int) *attnScratch {
 	}
 	return &attnScratch{H: H, d: d, negInf: negInf,
 		q: take(qd), g: take(qd), o: take(qd), k: take(kd), v: take(kd), sum: take(kd),
-		s: take(qk), pt: take(qk), ds: take(qk), dst: take(qk)}
+		s: take(qk), pt: take(qk), ds: take(qk)}
 }
 
 // gather copies head h of the given rows of data [R, H, d] into buf as a
