@@ -266,7 +266,8 @@ const PretrainFormat = "gocoop-clip-pretrain/1"
 // OptimizerPath returns the path of the optimizer sidecar of checkpoint path.
 func OptimizerPath(path string) string { return path + ".optim" }
 
-// Save writes the checkpoint of the current step (model and optimizer).
+// Save writes the checkpoint of the current step (model and optimizer),
+// on any device: each tensor is downloaded as it is written.
 func (p *Pretrainer) Save(path string) error {
 	st := p.Opt.State()
 	steps, err := json.Marshal(st.ParamSteps)
@@ -283,7 +284,7 @@ func (p *Pretrainer) Save(path string) error {
 				t *tensor.Tensor
 			}{{"exp_avg." + np.Name, m}, {"exp_avg_sq." + np.Name, st.ExpAvgSq[np.Name]}} {
 				names = append(names, kv.k)
-				tensors[kv.k] = &ckpt.Tensor{Shape: kv.t.Shape(), Data: kv.t.ToSlice()}
+				tensors[kv.k] = &ckpt.Tensor{Shape: kv.t.Shape(), Data: onHost(kv.t).ToSlice()}
 			}
 		}
 	}
@@ -320,7 +321,7 @@ func SaveSafetensors(path string, m *CLIP, metadata map[string]string) error {
 		if v.DType() == tensor.Float16 { // ConvertWeights / LoadHalfWeights: stays F16
 			tensors[np.Name] = &ckpt.Tensor{Shape: v.Shape(), Half: v.HalfData()}
 		} else {
-			tensors[np.Name] = &ckpt.Tensor{Shape: v.Shape(), Data: v.ToSlice()}
+			tensors[np.Name] = &ckpt.Tensor{Shape: v.Shape(), Data: onHost(v).ToSlice()} // one tensor downloaded at a time from a device
 		}
 	}
 	return ckpt.SaveSafetensors(path, names, tensors, metadata)

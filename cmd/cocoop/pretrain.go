@@ -465,7 +465,7 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 	// the model's digest: a crash between the two leaves a report whose
 	// digest no longer matches, which the demo's check rejects.
 	save := func() error {
-		if err := saveFromHost(p, modelPath); err != nil {
+		if err := p.Save(modelPath); err != nil {
 			return err
 		}
 		sum, err := fileSHA256(modelPath)
@@ -551,32 +551,6 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 		return nil, err
 	}
 	return report, nil
-}
-
-// saveFromHost is p.Save for a model on any device: one on a device, and
-// its optimizer state, are moved to the host for the save and back after
-// it, so that the files are those a CPU run writes (clip's writer reads
-// host tensors).
-func saveFromHost(p *clip.Pretrainer, path string) (err error) {
-	dev := p.Model.Device()
-	if dev == tensor.CPU {
-		return p.Save(path)
-	}
-	move := func(d tensor.Device) error {
-		if _, err := p.Model.To(d); err != nil {
-			return err
-		}
-		return p.Opt.To(d)
-	}
-	if err := move(tensor.CPU); err != nil {
-		return err
-	}
-	defer func() {
-		if merr := move(dev); merr != nil && err == nil {
-			err = merr
-		}
-	}()
-	return p.Save(path)
 }
 
 // numParams is the number of weights of m.

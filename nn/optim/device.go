@@ -115,27 +115,3 @@ func sumSquares(grads []*tensor.Tensor) float64 {
 	}
 	return sq
 }
-
-// To moves the momentum buffers to dev (as the parameters were moved:
-// a checkpoint written from host copies moves both to the CPU and back).
-func (o *SGD) To(dev tensor.Device) error {
-	return moveState(dev, o.bufs)
-}
-
-// To moves the moments to dev (see SGD.To).
-func (o *AdamW) To(dev tensor.Device) error {
-	return moveState(dev, o.m, o.v)
-}
-
-func moveState(dev tensor.Device, maps ...map[string]*tensor.Tensor) error {
-	for _, m := range maps {
-		for k, t := range m {
-			moved, err := t.To(dev)
-			if err != nil {
-				return fmt.Errorf("optim: move the state of %s to %v: %w", k, dev, err)
-			}
-			m[k] = moved
-		}
-	}
-	return nil
-}
