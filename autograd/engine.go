@@ -203,6 +203,13 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit f
 	for i, r := range roots {
 		r.accumulate(grads[i])
 	}
+	// Once passed on, a gradient is recycled (recycleGrad) unless still
+	// held. pending lists the nodes that may hold one not yet passed on:
+	// the roots, then the parents of each node walked (a backward
+	// accumulates into its own inputs only); kept, those the caller or a
+	// hook may hold: the seeds, and every gradient a hook saw or returned.
+	pending := append([]*node(nil), roots...)
+	kept := append([]*tensor.Tensor(nil), grads...)
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
 		g := n.pending
@@ -211,15 +218,48 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit f
 			continue // not reached: pruned by stop, or (defensive) an op that skipped an input
 		}
 		for _, h := range n.hooks {
+			kept = append(kept, g)
 			if r := h(g); r != nil {
 				g = r
 			}
 		}
+		if len(n.hooks) > 0 {
+			kept = append(kept, g)
+		}
 		visit(n, g)
 		if n.backward != nil && (stop == nil || leadsToStop[n]) {
 			n.backward(g)
+			pending = append(pending, n.parents...)
 		}
+		pending = recycleGrad(g, pending, kept)
 	}
+}
+
+// recycleGrad hands g, a gradient the walk has passed on, to the allocator
+// for reuse (tensor.Recycle), unless its storage is still held: by a
+// gradient pending at another node (a backward may pass g, or a view of
+// it, to its inputs; Add passes one tensor to both) or by kept. visit keeps
+// only copies. A backward must therefore pass on only gradients it
+// computed or views of its own g, never a tensor of the forward pass
+// (docs/autograd.md §3). It returns pending without the nodes already
+// walked.
+func recycleGrad(g *tensor.Tensor, pending []*node, kept []*tensor.Tensor) []*node {
+	live := pending[:0]
+	held := false
+	for _, p := range pending {
+		if p.pending == nil {
+			continue
+		}
+		live = append(live, p)
+		held = held || tensor.SharesStorage(p.pending, g)
+	}
+	for _, k := range kept {
+		held = held || tensor.SharesStorage(k, g)
+	}
+	if !held {
+		tensor.Recycle(g)
+	}
+	return live
 }
 
 // topoOrder lists the nodes reachable from roots through inputs that

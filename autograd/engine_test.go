@@ -1,6 +1,8 @@
 package autograd
 
 import (
+	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -257,5 +259,46 @@ func TestVarBasics(t *testing.T) {
 	}
 	if Add(d, d).RequiresGrad() {
 		t.Error("op on detached values requires grad")
+	}
+}
+
+// TestBackwardRecyclesOnlyDeadGradients: the walk hands each gradient to
+// tensor.Recycle once passed on (in test binaries every recycled buffer is
+// poisoned with NaN, tensor/recycle.go), except those still held: one
+// tensor Add passes to both of its inputs, a view Reshape passes on, what a
+// hook saw, the seed the caller gave. Recycling any of them would show up
+// as NaN or a wrong value below.
+func TestBackwardRecyclesOnlyDeadGradients(t *testing.T) {
+	a, b := Param(vec(0, 1, 2, 3)), Param(vec(-1, 0, 1, 2))
+	ea, eb := Exp(a), Exp(b)
+	s := Add(ea, eb)      // backward: one tensor to both ea and eb
+	r := Reshape(s, 2, 2) // backward: a view of its gradient
+	y := Mul(r, Constant(tensor.FromSlice([]float32{1, 2, 3, 4}, 2, 2)))
+	var seen *tensor.Tensor
+	s.RegisterHook(func(g *tensor.Tensor) *tensor.Tensor { seen = g; return nil })
+	seed := tensor.FromSlice([]float32{1, 1, 2, 2}, 2, 2)
+	y.BackwardWith(seed)
+
+	if got := seed.ToSlice(); !slices.Equal(got, []float32{1, 1, 2, 2}) {
+		t.Errorf("seed changed to %v", got)
+	}
+	if got := seen.ToSlice(); !slices.Equal(got, []float32{1, 2, 6, 8}) {
+		t.Errorf("gradient the hook kept = %v, want [1 2 6 8]", got)
+	}
+	exp := func(v []float32, g []float32) []float32 {
+		out := make([]float32, len(v))
+		for i := range v {
+			out[i] = g[i] * float32(math.Exp(float64(v[i])))
+		}
+		return out
+	}
+	wantGrad(t, "a", a, exp([]float32{0, 1, 2, 3}, []float32{1, 2, 6, 8})...)
+	wantGrad(t, "b", b, exp([]float32{-1, 0, 1, 2}, []float32{1, 2, 6, 8})...)
+
+	// Grad returns copies the walk does not recycle.
+	gs := Grad([]*Var{y}, []*Var{s, a}, []*tensor.Tensor{seed})
+	y.BackwardWith(seed) // another walk, reusing recycled buffers
+	if got := gs[0].ToSlice(); !slices.Equal(got, []float32{1, 2, 6, 8}) {
+		t.Errorf("Grad's result changed to %v by a later walk", got)
 	}
 }

@@ -37,7 +37,7 @@ func New(shape ...int) *Tensor {
 		st[i] = s
 		s *= sh[i]
 	}
-	return &Tensor{shape: sh, strides: st, data: make([]float32, n)}
+	return &Tensor{shape: sh, strides: st, data: hostAlloc(n)}
 }
 
 // Zeros is New.

@@ -1,0 +1,76 @@
+package tensor
+
+import (
+	"math"
+	"testing"
+	"unsafe"
+)
+
+// TestRecycle: a recycled buffer comes back, zero-filled, from New of the
+// same length (tests poison it with NaN meanwhile), and Recycle leaves
+// alone what is not a whole host float32 storage.
+func TestRecycle(t *testing.T) {
+	if !poisonRecycled || minRecycled != 1 {
+		t.Fatal("test binaries should recycle every buffer and poison it")
+	}
+	// A sync.Pool may lose an entry (a collection, or the goroutine moving
+	// to another P between Put and Get): try a few times.
+	reused := false
+	for range 10 {
+		a := Full(3, 5, 7)
+		p := unsafe.SliceData(a.data)
+		Recycle(a)
+		if a.data != nil {
+			t.Fatal("a recycled tensor keeps its storage")
+		}
+		if !math.IsNaN(float64(*p)) {
+			t.Fatalf("recycled buffer holds %v, want the NaN poison", *p)
+		}
+		b := New(7, 5)
+		for i, v := range b.data {
+			if v != 0 {
+				t.Fatalf("New after Recycle: element %d is %v, want 0", i, v)
+			}
+		}
+		if unsafe.SliceData(b.data) == p {
+			reused = true
+			break
+		}
+	}
+	if !reused {
+		t.Error("New never reused the recycled buffer of its length")
+	}
+
+	base := Arange(12).Reshape(3, 4)
+	for _, c := range []struct {
+		name string
+		t    *Tensor
+	}{
+		{"row slice (offset)", base.Slice(0, 1, 3)},
+		{"column slice", base.Slice(1, 0, 2)},
+		{"transpose", base.Transpose(0, 1)},
+		{"expand", Arange(4).Reshape(1, 4).Expand(3, 4)},
+		{"float16", FromHalf(make([]uint16, 12), 3, 4)},
+		{"empty", New(0)},
+	} {
+		before := c.t.Clone()
+		Recycle(c.t)
+		if MaxAbsDiff(c.t, before) != 0 {
+			t.Errorf("%s: Recycle changed a view it must leave alone", c.name)
+		}
+	}
+	if MaxAbsDiff(base, Arange(12).Reshape(3, 4)) != 0 {
+		t.Error("Recycle of views changed their base")
+	}
+	Recycle(nil) // no-op
+}
+
+func TestSharesStorage(t *testing.T) {
+	a := Arange(12).Reshape(3, 4)
+	if !SharesStorage(a, a.Transpose(0, 1)) || !SharesStorage(a.Slice(0, 1, 2), a.Slice(1, 2, 3)) {
+		t.Error("views of one storage should share it")
+	}
+	if SharesStorage(a, a.Clone()) {
+		t.Error("a copy shares no storage")
+	}
+}
