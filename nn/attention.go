@@ -82,7 +82,7 @@ func (m *MultiheadAttention) Forward(x *autograd.Var, causal bool) *autograd.Var
 func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *autograd.Var {
 	s := x.Shape()
 	n, l, d := s[0], s[1], m.Dim
-	q, k, v := m.inProj(x) // 3 × [N, L, D]
+	qkv, q, k, v := m.inProj(x) // [N, L, 3D], 3 × [N, L, D]
 	if nq < l {
 		q = autograd.Slice(q, 1, 0, nq) // [N, L, D] -> [N, nq, D]
 	}
@@ -93,9 +93,17 @@ func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *auto
 	if m.RecordAttn {
 		m.LastAttn, m.LastHeads = p, o
 	}
-	o = autograd.Permute(o, 0, 2, 1, 3) // [N, H, nq, d] -> [N, nq, H, d]
-	o = autograd.Reshape(o, n, nq, d)   // [N, nq, H, d] -> [N, nq, D]
-	return m.hooks.run("attention", x, m.OutProj.Forward(o))
+	merged := autograd.Permute(o, 0, 2, 1, 3)   // [N, H, nq, d] -> [N, nq, H, d]
+	merged = autograd.Reshape(merged, n, nq, d) // [N, nq, H, d] -> [N, nq, D]
+	out := m.OutProj.Forward(merged)
+	recycle(x, out, m.holds(), qkv, p, o, merged)
+	return m.hooks.run("attention", x, out)
+}
+
+// holds reports whether a hook or a record may keep the attention's
+// activations (then recycle leaves them alone).
+func (m *MultiheadAttention) holds() bool {
+	return len(m.hooks.fns)+len(m.headHooks.fns) > 0 || m.RecordAttn
 }
 
 // ForwardPacked is causal self-attention on the rows x [R, D] of many
@@ -112,7 +120,7 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 	}
 	r, d := s[0], m.Dim
 	heads := func(t *autograd.Var) *autograd.Var { return autograd.Reshape(t, r, m.Heads, d/m.Heads) } // [R, D] -> [R, H, d]
-	q, k, v := m.inProj(x)                                                                             // 3 × [R, D]
+	qkv, q, k, v := m.inProj(x)                                                                        // [R, 3D], 3 × [R, D]
 	var probs *[]*tensor.Tensor
 	if m.RecordAttn {
 		probs = &m.LastPackedAttn
@@ -122,15 +130,17 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 	if m.RecordAttn {
 		m.LastHeads = o
 	}
-	return m.hooks.run("attention", x, m.OutProj.Forward(autograd.Reshape(o, r, d))) // [R, H, d] -> [R, D] -> [R, D]
+	out := m.OutProj.Forward(autograd.Reshape(o, r, d)) // [R, H, d] -> [R, D] -> [R, D]
+	recycle(x, out, m.holds(), qkv, o)
+	return m.hooks.run("attention", x, out)
 }
 
 // inProj returns q, k, v = x·in_proj_weightᵀ + in_proj_bias split along
 // the last axis, each [..., D].
-func (m *MultiheadAttention) inProj(x *autograd.Var) (q, k, v *autograd.Var) {
-	qkv := autograd.Linear(x, m.InProjWeight, m.InProjBias) // [..., 3D]
+func (m *MultiheadAttention) inProj(x *autograd.Var) (qkv, q, k, v *autograd.Var) {
+	qkv = autograd.Linear(x, m.InProjWeight, m.InProjBias) // [..., 3D]
 	last, d := len(x.Shape())-1, m.Dim
-	return autograd.Slice(qkv, last, 0, d), autograd.Slice(qkv, last, d, 2*d), autograd.Slice(qkv, last, 2*d, 3*d)
+	return qkv, autograd.Slice(qkv, last, 0, d), autograd.Slice(qkv, last, d, 2*d), autograd.Slice(qkv, last, 2*d, 3*d)
 }
 
 // splitHeads: [N, L, D] -> [N, L, H, d] -> [N, H, L, d].

@@ -20,7 +20,11 @@ func NewMLP(p Params, name string, d int) *MLP {
 
 // Forward maps x [..., D] to [..., D].
 func (m *MLP) Forward(x *autograd.Var) *autograd.Var {
-	return m.CProj.Forward(autograd.QuickGELU(m.CFc.Forward(x))) // [..., D] -> [..., 4D] -> [..., D]
+	h := m.CFc.Forward(x)      // [..., D] -> [..., 4D]
+	a := autograd.QuickGELU(h) // [..., 4D]
+	out := m.CProj.Forward(a)  // [..., 4D] -> [..., D]
+	recycle(x, out, false, h, a)
+	return out
 }
 
 // NamedParameters implements Module.
@@ -88,7 +92,7 @@ func (b *ResidualAttentionBlock) ForwardFirst(x *autograd.Var, nq int) *autograd
 	if len(s) != 3 || nq < 1 || nq > s[1] {
 		panic(fmt.Sprintf("nn.ResidualAttentionBlock: ForwardFirst(%v, %d), want [N, L, D] and 1 ≤ nq ≤ L", s, nq))
 	}
-	if len(b.hooks.fns)+len(b.Attn.hooks.fns)+len(b.Attn.headHooks.fns) > 0 || b.RecordBranches || b.Attn.RecordAttn {
+	if len(b.hooks.fns) > 0 || b.RecordBranches || b.Attn.holds() {
 		return autograd.Slice(b.Forward(x), 1, 0, nq)
 	}
 	if s[2] != b.Attn.Dim {
@@ -111,13 +115,17 @@ func (b *ResidualAttentionBlock) ForwardPacked(x *autograd.Var, seqs []autograd.
 // residual is the block around its attention: xq + attn(ln_1(x)), then
 // + mlp(ln_2(·)); xq is x, or the rows of x that attn returns.
 func (b *ResidualAttentionBlock) residual(x, xq *autograd.Var, attn func(*autograd.Var) *autograd.Var) *autograd.Var {
-	a := attn(b.Ln1.Forward(x))
+	ln1 := b.Ln1.Forward(x)
+	a := attn(ln1)
 	h := autograd.Add(xq, a)
-	m := b.MLP.Forward(b.Ln2.Forward(h))
+	ln2 := b.Ln2.Forward(h)
+	m := b.MLP.Forward(ln2)
 	if b.RecordBranches {
 		b.LastAttnBranch, b.LastMLPBranch = a, m
 	}
-	return b.hooks.run("block", x, autograd.Add(h, m))
+	out := autograd.Add(h, m)
+	recycle(x, out, b.RecordBranches || b.Attn.holds(), ln1, a, h, ln2, m)
+	return b.hooks.run("block", x, out)
 }
 
 // NamedParameters implements Module.

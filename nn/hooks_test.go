@@ -101,7 +101,7 @@ func TestRecordedNodesAreDifferentiable(t *testing.T) {
 	// projection of ln_1(x) split into heads.
 	var v *tensor.Tensor
 	autograd.NoGrad(func() {
-		_, _, vv := b.Attn.inProj(b.Ln1.Forward(autograd.Constant(xv)))
+		_, _, _, vv := b.Attn.inProj(b.Ln1.Forward(autograd.Constant(xv)))
 		v = b.Attn.splitHeads(vv).Value // [N, H, L, d]
 	})
 	if d := tensor.MaxAbsDiff(p.Grad, tensor.MatMulT(heads.Grad, v, false, true)); d > 1e-5 {
