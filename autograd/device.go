@@ -29,11 +29,19 @@ func onDevice(t *tensor.Tensor) bool { return t.Device() != tensor.CPU }
 // (of the value's shape) and the input's value to the input's gradient.
 // Built from tensor ops, such an op runs wherever its input lives, on a
 // device through the backend's kernels. The graph keeps x's value for the
-// backward.
+// backward. backward should return a tensor it computed, or a view of g:
+// the walk recycles a gradient's storage once it has passed it on
+// (docs/autograd.md §3), so a result sharing x's storage is copied first,
+// and one sharing any other tensor the caller still uses must not be
+// returned.
 func Function(name string, x *Var, forward func(x *tensor.Tensor) *tensor.Tensor, backward func(x, g *tensor.Tensor) *tensor.Tensor) *Var {
 	xv, nx := x.Value, x.node
 	return newOp(name, forward(xv), func(g *tensor.Tensor) {
-		nx.accumulate(backward(xv, g))
+		gx := backward(xv, g)
+		if tensor.SharesStorage(gx, xv) {
+			gx = gx.Clone()
+		}
+		nx.accumulate(gx)
 	}, x)
 }
 

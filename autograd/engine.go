@@ -37,6 +37,9 @@ func newOp(name string, value *tensor.Tensor, backward func(g *tensor.Tensor), i
 // nodes or be a view, so it is only ever updated in place after the engine
 // has made its own copy.
 func (v *node) accumulate(g *tensor.Tensor) {
+	if !v.walking {
+		return // not an edge of the graph walked: see walking
+	}
 	if !tensor.SameShape(g.Shape(), v.shape) {
 		panic(fmt.Sprintf("autograd: gradient of shape %v for %s (internal error in an op's backward)", g.Shape(), v.label()))
 	}
@@ -56,6 +59,9 @@ func (v *node) accumulate(g *tensor.Tensor) {
 // gradient, as accumulate would a gradient of v's shape that is g there
 // and zero elsewhere, without making that tensor unless nothing is pending.
 func (v *node) accumulateSlice(d, start, end int, g *tensor.Tensor) {
+	if !v.walking {
+		return
+	}
 	if onDevice(g) { // the same, with tensor.Copy writing into the slice
 		switch {
 		case v.pending == nil:
@@ -183,9 +189,16 @@ func checkSeed(op string, out *Var, seed *tensor.Tensor) {
 // ends at the inputs Grad asks for.
 func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit func(n *node, g *tensor.Tensor)) {
 	order := topoOrder(roots...)
+	// Only the nodes of order accumulate: a closure tests its inputs'
+	// requiresGrad when it runs, and a leaf unfrozen after the forward
+	// (SetRequiresGrad) is no edge of the graph; its gradient would
+	// outlive the walk (and the storage the walk recycles).
+	for _, n := range order {
+		n.walking = true
+	}
 	defer func() { // drop partial sums if an op's backward or a hook panicked
 		for _, n := range order {
-			n.pending, n.owned = nil, false
+			n.pending, n.owned, n.walking = nil, false, false
 		}
 	}()
 	var leadsToStop map[*node]bool // nodes with a node of stop behind them (inputs first in order)

@@ -302,3 +302,34 @@ func TestBackwardRecyclesOnlyDeadGradients(t *testing.T) {
 		t.Errorf("Grad's result changed to %v by a later walk", got)
 	}
 }
+
+// TestUnfreezeAfterForward: a leaf unfrozen after the forward is no edge of
+// the graph already built (as in PyTorch): the walk gives it no gradient,
+// and leaves nothing pending on it that a later walk would add.
+func TestUnfreezeAfterForward(t *testing.T) {
+	a, b := NewVar(vec(1, 2, 3), false), Param(vec(4, 5, 6))
+	y := Sum(Mul(a, b), nil, false)
+	a.SetRequiresGrad(true)
+	y.Backward()
+	if a.Grad != nil {
+		t.Errorf("a, unfrozen after the forward, got gradient %v", a.Grad.ToSlice())
+	}
+	wantGrad(t, "b", b, 1, 2, 3)
+	Sum(a, nil, false).Backward()
+	wantGrad(t, "a after a walk of its own", a, 1, 1, 1)
+}
+
+// TestFunctionBackwardReturningInput: a Function whose backward returns
+// its input's value as the gradient gets it copied, so the walk's
+// recycling cannot take x's storage.
+func TestFunctionBackwardReturningInput(t *testing.T) {
+	x := Param(vec(1, 2, 3))
+	y := Function("returns_x", x, func(x *tensor.Tensor) *tensor.Tensor { return x.Clone() },
+		func(x, _ *tensor.Tensor) *tensor.Tensor { return x })
+	y.BackwardWith(vec(1, 1, 1))
+	y.BackwardWith(vec(1, 1, 1))
+	if got := x.Value.ToSlice(); !slices.Equal(got, []float32{1, 2, 3}) {
+		t.Errorf("x's value became %v", got)
+	}
+	wantGrad(t, "x", x, 2, 4, 6)
+}

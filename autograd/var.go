@@ -42,6 +42,7 @@ type node struct {
 
 	pending *tensor.Tensor // gradient being accumulated during Backward
 	owned   bool           // pending was allocated by the engine and may be updated in place
+	walking bool           // in the current walk's order: only such nodes accumulate
 }
 
 // newVar makes a Var of value t with its node, pointing back to it (a leaf).
