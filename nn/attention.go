@@ -93,10 +93,13 @@ func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *auto
 	if m.RecordAttn {
 		m.LastAttn, m.LastHeads = p, o
 	}
+	hold := m.holds()
+	recycle(x, o, hold, qkv, p)
 	merged := autograd.Permute(o, 0, 2, 1, 3)   // [N, H, nq, d] -> [N, nq, H, d]
-	merged = autograd.Reshape(merged, n, nq, d) // [N, nq, H, d] -> [N, nq, D]
+	merged = autograd.Reshape(merged, n, nq, d) // [N, nq, H, d] -> [N, nq, D] (a copy, unless H or nq is 1)
+	recycle(x, merged, hold, o)
 	out := m.OutProj.Forward(merged)
-	recycle(x, out, m.holds(), qkv, p, o, merged)
+	recycle(x, out, hold, merged)
 	return m.hooks.run("attention", x, out)
 }
 
@@ -130,8 +133,10 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 	if m.RecordAttn {
 		m.LastHeads = o
 	}
+	hold := m.holds()
+	recycle(x, o, hold, qkv)
 	out := m.OutProj.Forward(autograd.Reshape(o, r, d)) // [R, H, d] -> [R, D] -> [R, D]
-	recycle(x, out, m.holds(), qkv, o)
+	recycle(x, out, hold, o)
 	return m.hooks.run("attention", x, out)
 }
 

@@ -22,8 +22,9 @@ func NewMLP(p Params, name string, d int) *MLP {
 func (m *MLP) Forward(x *autograd.Var) *autograd.Var {
 	h := m.CFc.Forward(x)      // [..., D] -> [..., 4D]
 	a := autograd.QuickGELU(h) // [..., 4D]
-	out := m.CProj.Forward(a)  // [..., 4D] -> [..., D]
-	recycle(x, out, false, h, a)
+	recycle(x, a, false, h)
+	out := m.CProj.Forward(a) // [..., 4D] -> [..., D]
+	recycle(x, out, false, a)
 	return out
 }
 
@@ -115,16 +116,20 @@ func (b *ResidualAttentionBlock) ForwardPacked(x *autograd.Var, seqs []autograd.
 // residual is the block around its attention: xq + attn(ln_1(x)), then
 // + mlp(ln_2(·)); xq is x, or the rows of x that attn returns.
 func (b *ResidualAttentionBlock) residual(x, xq *autograd.Var, attn func(*autograd.Var) *autograd.Var) *autograd.Var {
+	hold := b.RecordBranches || b.Attn.holds()
 	ln1 := b.Ln1.Forward(x)
 	a := attn(ln1)
+	recycle(x, a, hold, ln1)
 	h := autograd.Add(xq, a)
+	recycle(x, h, hold, a)
 	ln2 := b.Ln2.Forward(h)
 	m := b.MLP.Forward(ln2)
+	recycle(x, m, hold, ln2)
 	if b.RecordBranches {
 		b.LastAttnBranch, b.LastMLPBranch = a, m
 	}
 	out := autograd.Add(h, m)
-	recycle(x, out, b.RecordBranches || b.Attn.holds(), ln1, a, h, ln2, m)
+	recycle(x, out, hold, h, m)
 	return b.hooks.run("block", x, out)
 }
 
