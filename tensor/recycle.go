@@ -2,6 +2,7 @@ package tensor
 
 import (
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 	"unsafe"
@@ -10,15 +11,19 @@ import (
 // Recycling host buffers. Every host tensor New makes draws its storage
 // from hostAlloc; Recycle hands the storage of a tensor that is known to be
 // dead back for reuse. The autograd engine recycles each gradient once it
-// has been passed on (autograd's backprop), so a backward pass reuses the
-// buffers of the gradients it has finished with instead of allocating new
-// ones: the garbage collector then runs less often, and on two cores each
-// collection takes a share of one of the two workers away from the sgemm
-// (docs/cost_model.md, "Allocation and the garbage collector").
+// has been passed on (autograd's backprop), and nn's blocks the
+// activations of a forward that is in no graph, so a backward pass and a
+// frozen tower reuse the buffers they have finished with instead of
+// allocating new ones: the garbage collector then runs less often, and on
+// two cores each collection takes a share of one of the two workers away
+// from the sgemm (docs/cost_model.md, "Allocation and the garbage
+// collector").
 //
-// The free lists are sync.Pools, one per buffer length: the runtime empties
-// them over two collections, so recycled buffers that nothing reuses are
-// not kept.
+// The free lists hold at most maxRecycled bytes (a buffer recycled past
+// that is left to the collector), and a buffer that sits unused through a
+// whole garbage collection cycle is dropped at the next: what a workload
+// no longer reuses (a training step's sizes once evaluation runs) is not
+// kept.
 
 var (
 	// minRecycled is the smallest buffer (in floats: 16 KiB) that is
@@ -30,25 +35,85 @@ var (
 	poisonRecycled = false
 )
 
+// maxRecycled caps the bytes the free lists hold: a ViT-B/16 block's
+// activations at batch 8 (≈ 110 MB) fit, so block after block reuses them;
+// at the evaluation's batch of 100 part of them is left to the collector,
+// as before recycling, instead of adding up to a gigabyte of peak memory.
+var maxRecycled = 256 << 20
+
 // Test binaries recycle every buffer, however small, and poison it: every
 // package's tests, on tiny models too, then check the rule Recycle states.
 func init() {
 	if testing.Testing() {
 		minRecycled, poisonRecycled = 1, true
 	}
+	watchGC()
 }
 
-var recycled sync.Map // buffer length -> *sync.Pool of *[]float32
+// freeLists holds recycled buffers by length: those recycled since the
+// last collection (cur) and those that sat through it (old).
+type freeLists struct {
+	sync.Mutex
+	cur, old map[int][][]float32
+	bytes    int // held in cur and old
+}
+
+var free = freeLists{cur: map[int][][]float32{}, old: map[int][][]float32{}}
+
+// watchGC arranges for free.age to run after the next garbage collection,
+// and again after every one that follows.
+func watchGC() {
+	sentinel := new([2]*int) // not a tiny allocation: reclaimed by the first cycle after it is dropped
+	runtime.AddCleanup(sentinel, func(struct{}) {
+		free.age()
+		watchGC()
+	}, struct{}{})
+}
+
+// age drops the buffers that sat unused through the last collection.
+func (f *freeLists) age() {
+	f.Lock()
+	defer f.Unlock()
+	for n, bufs := range f.old {
+		f.bytes -= 4 * n * len(bufs)
+	}
+	f.old, f.cur = f.cur, map[int][][]float32{}
+}
+
+// take returns a recycled buffer of n floats, or nil.
+func (f *freeLists) take(n int) []float32 {
+	f.Lock()
+	defer f.Unlock()
+	for _, m := range []map[int][][]float32{f.cur, f.old} {
+		if bufs := m[n]; len(bufs) > 0 {
+			b := bufs[len(bufs)-1]
+			bufs[len(bufs)-1] = nil
+			m[n] = bufs[:len(bufs)-1]
+			f.bytes -= 4 * n
+			return b
+		}
+	}
+	return nil
+}
+
+// put keeps b for reuse unless that would pass maxRecycled.
+func (f *freeLists) put(b []float32) {
+	f.Lock()
+	defer f.Unlock()
+	if f.bytes+4*len(b) > maxRecycled {
+		return
+	}
+	f.cur[len(b)] = append(f.cur[len(b)], b)
+	f.bytes += 4 * len(b)
+}
 
 // hostAlloc returns a zero-filled buffer of n floats, a recycled one when
 // there is one of that length.
 func hostAlloc(n int) []float32 {
 	if n >= minRecycled {
-		if p, ok := recycled.Load(n); ok {
-			if b, _ := p.(*sync.Pool).Get().(*[]float32); b != nil {
-				clear(*b)
-				return *b
-			}
+		if b := free.take(n); b != nil {
+			clear(b)
+			return b
 		}
 	}
 	return make([]float32, n)
@@ -69,8 +134,7 @@ func Recycle(t *Tensor) {
 	if poisonRecycled {
 		fillSlice(d, float32(math.NaN()))
 	}
-	p, _ := recycled.LoadOrStore(len(d), new(sync.Pool))
-	p.(*sync.Pool).Put(&d)
+	free.put(d)
 }
 
 // SharesStorage reports whether a and b are views of one host storage (or

@@ -2,7 +2,9 @@ package tensor
 
 import (
 	"math"
+	"runtime"
 	"testing"
+	"time"
 	"unsafe"
 )
 
@@ -13,8 +15,8 @@ func TestRecycle(t *testing.T) {
 	if !poisonRecycled || minRecycled != 1 {
 		t.Fatal("test binaries should recycle every buffer and poison it")
 	}
-	// A sync.Pool may lose an entry (a collection, or the goroutine moving
-	// to another P between Put and Get): try a few times.
+	// Two collections between Recycle and New would drop the buffer: try
+	// a few times.
 	reused := false
 	for range 10 {
 		a := Full(3, 5, 7)
@@ -72,5 +74,37 @@ func TestSharesStorage(t *testing.T) {
 	}
 	if SharesStorage(a, a.Clone()) {
 		t.Error("a copy shares no storage")
+	}
+}
+
+// TestRecycleBounds: the free lists hold at most maxRecycled bytes, and
+// drop a buffer that sat unused through a whole collection cycle.
+func TestRecycleBounds(t *testing.T) {
+	held := func() int {
+		free.Lock()
+		defer free.Unlock()
+		return free.bytes
+	}
+	defer func(m int) { maxRecycled = m }(maxRecycled)
+	free.Lock()
+	free.cur, free.old, free.bytes = map[int][][]float32{}, map[int][][]float32{}, 0
+	free.Unlock()
+	maxRecycled = 4 * 3000
+	ts := []*Tensor{New(1000), New(1000), New(1000), New(1000), New(1000)}
+	for _, t := range ts {
+		Recycle(t)
+	}
+	if got, want := held(), maxRecycled; got != want {
+		t.Errorf("free lists hold %d bytes after recycling 5 × 4000 under a cap of %d, want %d", got, maxRecycled, want)
+	}
+	maxRecycled = 1 << 30
+	Recycle(New(999))
+	deadline := time.Now().Add(5 * time.Second)
+	for held() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("free lists still hold %d bytes after collections", held())
+		}
+		runtime.GC() // the cleanup that ages the lists runs after each cycle
+		time.Sleep(time.Millisecond)
 	}
 }
