@@ -13,6 +13,7 @@ import (
 	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/clip/ckpt"
+	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -41,10 +42,7 @@ func TestPrepackImageWeights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := map[string]*tensor.Tensor{}
-	for _, p := range m.NamedParameters("") {
-		before[p.Name] = p.Var.Value
-	}
+	before := nn.StateDict(m, "")
 	want := 4 * tinyConfig.VisionLayers // in_proj, out_proj, c_fc, c_proj
 	if n := PrepackImageWeights(m); n != want {
 		t.Fatalf("prepacked %d weights, want %d", n, want)
@@ -100,10 +98,7 @@ func TestConvertWeightsSameBits(t *testing.T) {
 		t.Fatal(err)
 	}
 	var matrices, others int
-	hp := map[string]*tensor.Tensor{}
-	for _, p := range half.NamedParameters("") {
-		hp[p.Name] = p.Var.Value
-	}
+	hp := nn.StateDict(half, "")
 	var want int64
 	for _, p := range ref.NamedParameters("") {
 		v, h := p.Var.Value, hp[p.Name]
@@ -221,13 +216,7 @@ func TestSaveSafetensorsHalf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bp, wp := map[string]*tensor.Tensor{}, map[string]*tensor.Tensor{}
-	for _, p := range back.NamedParameters("") {
-		bp[p.Name] = p.Var.Value
-	}
-	for _, p := range wide.NamedParameters("") {
-		wp[p.Name] = p.Var.Value
-	}
+	bp, wp := nn.StateDict(back, ""), nn.StateDict(wide, "")
 	halves := 0
 	for _, p := range m.NamedParameters("") {
 		v, e := p.Var.Value, sd.Get(p.Name)
