@@ -149,6 +149,9 @@ func LoadStateDict(m Module, prefix string, sd map[string]*tensor.Tensor, strict
 		if !tensor.SameShape(t.Shape(), p.Var.Shape()) {
 			errs = append(errs, &ShapeMismatchError{Key: p.Name, Want: p.Var.Shape(), Got: t.Shape()})
 		}
+		if dt := p.Var.Value.DType(); dt != tensor.Float32 {
+			errs = append(errs, fmt.Errorf("nn: load %q: the parameter stores %v (clip.ConvertWeights, tensor.PrepackLinear) and takes no values in place; load into a float32 model", p.Name, dt))
+		}
 	}
 	for k := range sd {
 		if !seen[k] {
@@ -159,11 +162,6 @@ func LoadStateDict(m Module, prefix string, sd map[string]*tensor.Tensor, strict
 	if strict {
 		for _, k := range res.Unexpected {
 			errs = append(errs, fmt.Errorf("nn: load %q: unexpected key (shape %v)", k, sd[k].Shape()))
-		}
-	}
-	for _, p := range params {
-		if _, ok := sd[p.Name]; ok && p.Var.Value.DType() != tensor.Float32 {
-			errs = append(errs, fmt.Errorf("nn: load %q: the parameter stores %v (clip.ConvertWeights, tensor.PrepackLinear) and takes no values in place; load into a float32 model", p.Name, p.Var.Value.DType()))
 		}
 	}
 	if len(errs) > 0 {
