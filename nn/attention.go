@@ -70,18 +70,20 @@ func NewMultiheadAttention(p Params, name string, dim, heads int) *MultiheadAtte
 // Forward is self-attention on x [N, L, D]; causal masks key j > query i
 // (CLIP's text mask: 0 on and below the diagonal, −inf above).
 func (m *MultiheadAttention) Forward(x *autograd.Var, causal bool) *autograd.Var {
+	return m.forward(x, causal, 0)
+}
+
+// forward is Forward for the queries of the first nq positions (all L when
+// nq is 0), keys and values from all L: [N, L, D] -> [N, nq, D].
+func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *autograd.Var {
 	s := x.Shape()
 	if len(s) != 3 || s[2] != m.Dim {
 		panic(fmt.Sprintf("nn.MultiheadAttention: input %v, want [N, L, %d]", s, m.Dim))
 	}
-	return m.forward(x, causal, s[1])
-}
-
-// forward is Forward for the queries of the first nq positions, keys and
-// values from all L: [N, L, D] -> [N, nq, D].
-func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *autograd.Var {
-	s := x.Shape()
 	n, l, d := s[0], s[1], m.Dim
+	if nq == 0 {
+		nq = l
+	}
 	qkv, q, k, v := m.inProj(x) // [N, L, 3D], 3 × [N, L, D]
 	if nq < l {
 		q = autograd.Slice(q, 1, 0, nq) // [N, L, D] -> [N, nq, D]

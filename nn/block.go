@@ -85,9 +85,9 @@ func (b *ResidualAttentionBlock) Forward(x *autograd.Var) *autograd.Var {
 // of all L rows. For a last block of which only the first rows are read
 // (the image tower's class token) it skips the other rows' work, about
 // three quarters of a ViT-B/16 block, with the same bits in the rows it
-// returns. With a hook
-// registered on the block or its attention, or recording on, it runs
-// Forward and slices (the hooks and records see the whole block).
+// returns. With a hook registered on the block or its attention, or
+// recording on, it runs Forward and slices (the hooks and records see the
+// whole block).
 func (b *ResidualAttentionBlock) ForwardFirst(x *autograd.Var, nq int) *autograd.Var {
 	s := x.Shape()
 	if len(s) != 3 || nq < 1 || nq > s[1] {
@@ -95,9 +95,6 @@ func (b *ResidualAttentionBlock) ForwardFirst(x *autograd.Var, nq int) *autograd
 	}
 	if len(b.hooks.fns) > 0 || b.RecordBranches || b.Attn.holds() {
 		return autograd.Slice(b.Forward(x), 1, 0, nq)
-	}
-	if s[2] != b.Attn.Dim {
-		panic(fmt.Sprintf("nn.MultiheadAttention: input %v, want [N, L, %d]", s, b.Attn.Dim))
 	}
 	xq := autograd.Slice(x, 1, 0, nq) // [N, L, D] -> [N, nq, D]
 	return b.residual(x, xq, func(h *autograd.Var) *autograd.Var { return b.Attn.forward(h, b.Causal, nq) })
