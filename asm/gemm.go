@@ -175,6 +175,17 @@ func (p *gemmProblem) run(threads int) {
 	cfg := p.cfg
 	mnk := p.m * p.n * p.k
 	p.directA = !p.transA && mnk <= cfg.directMNK
+	if p.directA && p.m%cfg.mr != 0 {
+		// The last, ragged MR tile cannot be read in place (the kernel reads
+		// MR rows): pack it once for all of K, KC block pc at edgeA[pc·MR:].
+		ws := wsPool.Get().(*workspace)
+		defer wsPool.Put(ws)
+		i0 := p.m / cfg.mr * cfg.mr
+		p.edgeA = ws.get(&ws.edge, cfg.mr*p.k)
+		for pc := 0; pc < p.k; pc += cfg.kc {
+			packA(p.edgeA[pc*cfg.mr:], p.a, p.lda, false, i0, p.m-i0, pc, min(cfg.kc, p.k-pc), cfg.mr)
+		}
+	}
 	workers := max(1, threads)
 	if mnk < cfg.parMNK {
 		workers = 1
@@ -381,6 +392,8 @@ type gemmProblem struct {
 	cfg            *gemmConfig
 	transA, transB bool
 	directA        bool // read A in place instead of packing it
+	// edgeA: with directA, op(A)'s last ragged MR tile packed for all of K.
+	edgeA []float32
 	// hp: B as prepacked binary16 panels instead of b (gemmPanels);
 	// panelsDirect: the tier's half kernels read them in place.
 	hp            *HalfPanels
@@ -463,9 +476,7 @@ func (p *gemmProblem) macro(ws *workspace, a aBlock, b bBlock, jc, nc, pc, kc in
 			h := min(mr, a.mc-t*mr)
 			at, rs, cs := unsafe.Pointer(&a.s[t*a.ts]), a.rs, a.cs
 			if p.directA && h < mr {
-				e := ws.get(&ws.edge, mr*kc)
-				packA(e, p.a, p.lda, false, a.ic+t*mr, h, pc, kc, mr)
-				at, rs, cs = unsafe.Pointer(&e[0]), 1, mr
+				at, rs, cs = unsafe.Pointer(&p.edgeA[pc*mr]), 1, mr
 			}
 			scratch := ws.get(&ws.scratch, mr*knr)
 			kern(kc, 1, at, rs, cs, 0, bt, b.csB, unsafe.Pointer(&scratch[0]), knr, 1, 0)
