@@ -83,7 +83,7 @@ func QuickGELUGrad(x, g *Tensor) *Tensor {
 	if !x.onHost() || !g.onHost() {
 		return deviceBinary("QuickGELUGrad", "quickgelu_grad", x, g)
 	}
-	out := New(x.shape...)
+	out := empty(x.shape...)
 	xd, gd, od := x.Contiguous().Data(), g.Contiguous().Data(), out.data
 	parallelForVec(len(od), 8, func(lo, hi int) { asm.QuickGELUGrad(od[lo:hi], gd[lo:hi], xd[lo:hi]) })
 	return out
@@ -121,7 +121,7 @@ func binary(name string, op binOp, a, b *Tensor) *Tensor {
 	a.host(name)
 	b.host(name)
 	if SameShape(a.shape, b.shape) && a.IsContiguous() && b.IsContiguous() {
-		out := New(a.shape...)
+		out := empty(a.shape...)
 		od, ad, bd := out.data, a.data[a.offset:], b.data[b.offset:]
 		if len(od) < parallelGrain {
 			binVV(op, 0, od, ad, bd)
@@ -132,7 +132,7 @@ func binary(name string, op binOp, a, b *Tensor) *Tensor {
 	}
 	var buf [maxLoopRank]int
 	shape := broadcast(name, buf[:0], a.shape, b.shape)
-	out := New(shape...)
+	out := empty(shape...)
 	apply2(op, 0, out.shape, out.operand(), a.operand(), b.operand())
 	return out
 }
@@ -142,7 +142,7 @@ func binaryScalar(name string, op binOp, a *Tensor, s float32) *Tensor {
 		return deviceMap(name, op.deviceName(), a, s)
 	}
 	a.float32Only(name)
-	out := New(a.shape...)
+	out := empty(a.shape...)
 	if a.IsContiguous() {
 		od, ad := out.data, a.data[a.offset:]
 		if len(od) < parallelGrain {
@@ -163,7 +163,7 @@ func unary(name string, op unOp, a *Tensor) *Tensor {
 		return deviceMap(name, op.deviceName(), a, 0)
 	}
 	a.float32Only(name)
-	out := New(a.shape...)
+	out := empty(a.shape...)
 	src := out.data
 	if a.IsContiguous() {
 		src = a.data[a.offset : a.offset+len(out.data)]

@@ -50,8 +50,9 @@ func matmul(name string, a, b *Tensor, transA, transB bool) *Tensor {
 	if !a.onHost() || !b.onHost() {
 		return matmulDevice(name, a, b, transA, transB, bs, m, n, k)
 	}
-	out := New(append(bs, m, n)...)
+	out := empty(append(bs, m, n)...) // every element written by the sgemm (beta 0)
 	if out.Numel() == 0 || k == 0 {
+		clear(out.data)
 		return out
 	}
 	bs = out.shape[:len(bs)]

@@ -107,12 +107,15 @@ func (f *freeLists) put(b []float32) {
 	f.bytes += 4 * len(b)
 }
 
-// hostAlloc returns a zero-filled buffer of n floats, a recycled one when
-// there is one of that length.
-func hostAlloc(n int) []float32 {
+// hostAlloc returns a buffer of n floats, a recycled one when there is one
+// of that length; zero-filled if zero, else holding whatever it held (a
+// fresh one is zero either way).
+func hostAlloc(n int, zero bool) []float32 {
 	if n >= minRecycled {
 		if b := free.take(n); b != nil {
-			clear(b)
+			if zero {
+				clear(b)
+			}
 			return b
 		}
 	}

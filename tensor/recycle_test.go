@@ -108,3 +108,53 @@ func TestRecycleBounds(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestEmptyOutputsWrittenWhole: the ops that take their output from empty
+// (no zero fill) write every element of it. Before each op, buffers of the
+// output's length are recycled (and so poisoned with NaN); a finite result
+// from finite inputs shows that nothing of the old buffer was left.
+func TestEmptyOutputsWrittenWhole(t *testing.T) {
+	rng := NewRNG(7)
+	x := rng.Normal(0, 1, 4, 6, 5)  // [4, 6, 5]
+	w := rng.Normal(0, 1, 5, 3)     // [5, 3]
+	row := rng.Normal(0, 1, 5)      // [5], broadcast over x
+	ln := rng.Normal(0, 1, 5)       // layer norm weight
+	b3 := rng.Normal(0, 1, 4, 5, 3) // a batch of right operands
+	xt := x.Transpose(0, 2)         // [5, 6, 4], strided
+	g := rng.Normal(0, 1, 4, 6, 5)  // an upstream gradient
+	ops := []struct {
+		name string
+		f    func() *Tensor
+	}{
+		{"MatMul", func() *Tensor { return MatMul(x, w) }},
+		{"MatMul batched", func() *Tensor { return MatMul(x, b3) }},
+		{"MatMulT", func() *Tensor { return MatMulT(x.Transpose(1, 2), w, true, false) }},
+		{"MatMul k=0", func() *Tensor { return MatMul(New(3, 0), New(0, 4)) }},
+		{"Add", func() *Tensor { return Add(x, g) }},
+		{"Add broadcast", func() *Tensor { return Add(x, row) }},
+		{"Add strided", func() *Tensor { return Add(xt, xt) }},
+		{"MulScalar", func() *Tensor { return MulScalar(x, 2) }},
+		{"MulScalar strided", func() *Tensor { return MulScalar(xt, 2) }},
+		{"Exp", func() *Tensor { return Exp(x) }},
+		{"QuickGELU strided", func() *Tensor { return QuickGELU(xt) }},
+		{"QuickGELUGrad", func() *Tensor { return QuickGELUGrad(x, g) }},
+		{"Clone", func() *Tensor { return x.Clone() }},
+		{"Clone strided", func() *Tensor { return xt.Clone() }},
+		{"Softmax last", func() *Tensor { return Softmax(x, -1) }},
+		{"Softmax middle", func() *Tensor { return Softmax(x, 1) }},
+		{"Softmax strided", func() *Tensor { return Softmax(xt, -1) }},
+		{"LayerNorm", func() *Tensor { y, _, _ := LayerNorm(x, ln, row, 1e-5); return y }},
+		{"LayerNorm strided", func() *Tensor { y, _, _ := LayerNorm(xt.Transpose(0, 2), ln, nil, 1e-5); return y }},
+	}
+	for _, op := range ops {
+		n := op.f().Numel()
+		for range 3 {
+			Recycle(New(n))
+		}
+		for i, v := range op.f().Data() {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				t.Fatalf("%s: element %d is %v: the op left part of a recycled buffer unwritten", op.name, i, v)
+			}
+		}
+	}
+}

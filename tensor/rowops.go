@@ -53,7 +53,7 @@ func rowOp(name string, t *Tensor, axis int, f func(row, scratch []float32)) *Te
 	}
 	t.float32Only(name)
 	a := t.axis(name, axis)
-	out := New(t.shape...)
+	out := empty(t.shape...)
 	if out.Numel() == 0 {
 		return out
 	}
@@ -115,7 +115,7 @@ func LayerNorm(t, weight, bias *Tensor, eps float32) (y, mean, rstd *Tensor) {
 	d := t.shape[len(t.shape)-1]
 	gamma := affineParam("LayerNorm", t, weight, d, 1)
 	beta := affineParam("LayerNorm", t, bias, d, 0)
-	y = New(t.shape...)
+	y = empty(t.shape...)
 	mean = New(t.shape[:len(t.shape)-1]...)
 	rstd = New(t.shape[:len(t.shape)-1]...)
 	if y.Numel() == 0 {

@@ -26,7 +26,16 @@ type Tensor struct {
 // ---- construction ----
 
 // New returns a zero-filled contiguous tensor of the given shape.
-func New(shape ...int) *Tensor {
+func New(shape ...int) *Tensor { return newTensor(shape, true) }
+
+// empty is New without the zero fill (torch.empty): for an op's output that
+// the op writes whole before anything reads it. A recycled buffer then keeps
+// its old values until overwritten; test binaries fill every recycled buffer
+// with NaN (recycle.go), so an op that reads what it has not written fails
+// its tests.
+func empty(shape ...int) *Tensor { return newTensor(shape, false) }
+
+func newTensor(shape []int, zero bool) *Tensor {
 	n := checkShape("New", shape)
 	r := len(shape)
 	meta := make([]int, 2*r) // shape and strides share one allocation
@@ -37,7 +46,7 @@ func New(shape ...int) *Tensor {
 		st[i] = s
 		s *= sh[i]
 	}
-	return &Tensor{shape: sh, strides: st, data: hostAlloc(n)}
+	return &Tensor{shape: sh, strides: st, data: hostAlloc(n, zero)}
 }
 
 // Zeros is New.
@@ -212,7 +221,7 @@ func (t *Tensor) Clone() *Tensor {
 	if t.panels != nil {
 		return t.unpack()
 	}
-	out := New(t.shape...)
+	out := empty(t.shape...)
 	if t.IsContiguous() {
 		copy(out.data, t.data[t.offset:])
 		return out
