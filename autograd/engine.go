@@ -33,6 +33,32 @@ func newOp(name string, value *tensor.Tensor, backward func(g *tensor.Tensor), i
 	return out
 }
 
+// keepForBackward hands over tensors an op made for itself (copies,
+// scratch) that its backward reads and nothing else holds: saved for the
+// backward (SaveForBackward) if v, the op's result, is in a graph, else
+// recycled at once. One that shares the storage of an input (Contiguous of
+// a contiguous input returns the input) is left alone.
+func (v *Var) keepForBackward(inputs []*tensor.Tensor, own ...*tensor.Tensor) {
+	var mine []*tensor.Tensor
+	shared := append(inputs[:len(inputs):len(inputs)], v.Value)
+next:
+	for _, t := range own {
+		for _, in := range shared {
+			if tensor.SharesStorage(t, in) {
+				continue next
+			}
+		}
+		mine = append(mine, t)
+	}
+	if v.requiresGrad {
+		v.SaveForBackward(mine...)
+		return
+	}
+	for _, t := range mine {
+		tensor.Recycle(t)
+	}
+}
+
 // accumulate adds g into v's pending gradient. g may be shared with other
 // nodes or be a view, so it is only ever updated in place after the engine
 // has made its own copy.
@@ -105,10 +131,12 @@ func (v *Var) Backward() {
 // must have v's shape. Gradients accumulate into the Grad of every leaf that
 // requires grad and of every retained node; other intermediate gradients are
 // dropped as soon as they have been passed on. The graph is kept, so
-// Backward may be called again (gradients add up, as in PyTorch).
+// Backward may be called again (gradients add up, as in PyTorch), except
+// through a Var whose saved tensors (SaveForBackward) this walk freed: that
+// panics, as PyTorch's second backward without retain_graph.
 func (v *Var) BackwardWith(grad *tensor.Tensor) {
 	checkSeed("Backward", v, grad)
-	backprop([]*node{v.node}, []*tensor.Tensor{grad}, nil, func(n *node, g *tensor.Tensor) {
+	backprop([]*node{v.node}, []*tensor.Tensor{grad}, nil, true, func(n *node, g *tensor.Tensor) {
 		if (n.backward == nil || n.retain) && n.v != nil { // a leaf or retained
 			switch {
 			case n.v.Grad == nil:
@@ -159,7 +187,7 @@ func Grad(outputs, inputs []*Var, seeds []*tensor.Tensor) []*tensor.Tensor {
 		}
 	}
 	out := make([]*tensor.Tensor, len(inputs))
-	backprop(roots, grads, want, func(n *node, g *tensor.Tensor) {
+	backprop(roots, grads, want, false, func(n *node, g *tensor.Tensor) {
 		if i, ok := want[n]; ok {
 			out[i] = g.Clone()
 		}
@@ -186,8 +214,10 @@ func checkSeed(op string, out *Var, seed *tensor.Tensor) {
 // its consumers, runs its hooks, hands its complete gradient to visit and
 // passes it on through the node's backward. With stop non-nil, a node's
 // backward runs only when some node of stop lies behind it, so the walk
-// ends at the inputs Grad asks for.
-func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit func(n *node, g *tensor.Tensor)) {
+// ends at the inputs Grad asks for. With free, the tensors saved
+// (SaveForBackward) on each node whose backward ran are freed once the walk
+// is done.
+func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bool, visit func(n *node, g *tensor.Tensor)) {
 	order := topoOrder(roots...)
 	// Only the nodes of order accumulate: a closure tests its inputs'
 	// requiresGrad when it runs, and a leaf unfrozen after the forward
@@ -213,6 +243,11 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit f
 			}
 		}
 	}
+	for _, n := range order {
+		if n.freed && (stop == nil || leadsToStop[n]) {
+			panic(fmt.Sprintf("autograd: backward through %s a second time: the tensors saved for its backward (SaveForBackward) were freed by the first Backward, as PyTorch's without retain_graph; walk it with autograd.Grad, which frees nothing", n.label()))
+		}
+	}
 	for i, r := range roots {
 		r.accumulate(grads[i])
 	}
@@ -223,6 +258,7 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit f
 	// hook may hold: the seeds, and every gradient a hook saw or returned.
 	pending := append([]*node(nil), roots...)
 	kept := append([]*tensor.Tensor(nil), grads...)
+	var saving []*node // nodes whose backward ran, with tensors to free
 	for i := len(order) - 1; i >= 0; i-- {
 		n := order[i]
 		g := n.pending
@@ -243,8 +279,29 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, visit f
 		if n.backward != nil && (stop == nil || leadsToStop[n]) {
 			n.backward(g)
 			pending = append(pending, n.parents...)
+			if free && len(n.saved) > 0 {
+				saving = append(saving, n)
+			}
 		}
 		pending = recycleGrad(g, pending, kept)
+	}
+	// Every backward has run: nothing reads the saved tensors again. A
+	// storage saved twice (two views) is freed once.
+	var dead []*tensor.Tensor
+	for _, n := range saving {
+	next:
+		for _, t := range n.saved {
+			for _, d := range dead {
+				if tensor.SharesStorage(t, d) {
+					continue next
+				}
+			}
+			dead = append(dead, t)
+		}
+		n.saved, n.freed = nil, true
+	}
+	for _, t := range dead { // after the loop: Recycle leaves a tensor without storage
+		tensor.Recycle(t)
 	}
 }
 

@@ -2,6 +2,7 @@ package autograd
 
 import (
 	"runtime"
+	"strings"
 	"testing"
 	"weak"
 
@@ -35,4 +36,53 @@ func TestGraphFreesUnneededValues(t *testing.T) {
 		t.Error("gradients differ")
 	}
 	runtime.KeepAlive(h2)
+}
+
+// SaveForBackward: the saved tensor is freed once a Backward has walked
+// through the Var that holds it (after every backward that reads it has
+// run: the gradient is that of a graph that frees nothing), Grad frees
+// nothing, and a second walk through a freed node panics instead of
+// reading freed storage.
+func TestSaveForBackward(t *testing.T) {
+	build := func(save bool) (*Var, *Var, *Var) {
+		x := Param(tensor.FromSlice([]float32{0.5, -1, 2}, 3))
+		a := Exp(x)                     // [3]
+		y := Sum(Mul(a, a), nil, false) // Σ exp(x)²: Mul's backward reads a
+		if save {
+			y.SaveForBackward(a.Value)
+		}
+		return x, a, y
+	}
+	x0, _, y0 := build(false)
+	y0.Backward()
+	y0.Backward() // a graph that saved nothing may be walked again
+	want := x0.Grad.Clone()
+	want.ScaleInPlace(0.5)
+
+	x, a, y := build(true)
+	for range 2 { // Grad keeps the graph
+		if g := Grad([]*Var{y}, []*Var{x}, nil)[0]; tensor.MaxAbsDiff(g, want) != 0 {
+			t.Fatalf("Grad = %v, want %v", g, want)
+		}
+	}
+	y.Backward()
+	if d := tensor.MaxAbsDiff(x.Grad, want); d != 0 {
+		t.Fatalf("gradient off by %g after freeing the saved tensor", d)
+	}
+	if err := tensor.Try(func() { a.Value.Data() }); err == nil {
+		t.Error("the saved tensor still has its storage after Backward")
+	}
+	for _, walk := range []func(){func() { y.Backward() }, func() { Grad([]*Var{y}, []*Var{x}, nil) }} {
+		err := tensor.Try(walk)
+		if err == nil || !strings.Contains(err.Error(), "a second time") {
+			t.Errorf("a second walk through freed tensors: %v, want a panic naming it", err)
+		}
+	}
+
+	// In no graph, SaveForBackward keeps nothing.
+	c := Exp(Constant(tensor.FromSlice([]float32{1, 2}, 2)))
+	c.SaveForBackward(c.Value)
+	if c.saved != nil {
+		t.Error("a Var in no graph saved a tensor")
+	}
 }

@@ -55,7 +55,8 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	hostOnly("PackedAttention", q.Value) // no device kernel yet (docs/cuda.md §4)
 	seqs = clonePackedSeqs(seqs)         // the closure must not see later changes
 	scale := float32(1 / math.Sqrt(float64(d)))
-	qd, kd, vd := q.Value.Contiguous().Data(), k.Value.Contiguous().Data(), v.Value.Contiguous().Data()
+	qc, kc, vc := q.Value.Contiguous(), k.Value.Contiguous(), v.Value.Contiguous()
+	qd, kd, vd := qc.Data(), kc.Data(), vc.Data()
 	plan := planAttnBlocks(seqs, shareGroups(seqs, R), R)
 
 	// pOff[s]: start of sequence s's probabilities, H blocks of (n−Own)×n.
@@ -64,7 +65,8 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 		n := len(sq.Rows)
 		pOff[s+1] = pOff[s] + H*(n-sq.Own)*n
 	}
-	pd := make([]float32, pOff[len(seqs)])
+	pt := tensor.New(pOff[len(seqs)])
+	pd := pt.Data()
 	prow := func(s, h, i int) []float32 { // probabilities of the query at position i, keys 0..i
 		sq := seqs[s]
 		n := len(sq.Rows)
@@ -125,7 +127,7 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 	}
 
 	nq, nk, nv := q.node, k.node, v.node
-	return newOp("packed_attention", out, func(g *tensor.Tensor) {
+	res := newOp("packed_attention", out, func(g *tensor.Tensor) {
 		gd := g.Contiguous().Data()
 		grad := func(n *node) (*tensor.Tensor, []float32) {
 			if !n.requiresGrad {
@@ -199,6 +201,14 @@ func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *V
 			nv.accumulate(dv)
 		}
 	}, q, k, v)
+	// The contiguous copies of q, k, v and the probabilities are the op's
+	// own (unless handed out through probs): only its backward reads them.
+	own := []*tensor.Tensor{qc, kc, vc}
+	if probs == nil {
+		own = append(own, pt)
+	}
+	res.keepForBackward([]*tensor.Tensor{q.Value, k.Value, v.Value}, own...)
+	return res
 }
 
 // Block sizes. A block takes whole sequences of its share group, in order,

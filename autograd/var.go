@@ -43,6 +43,9 @@ type node struct {
 	pending *tensor.Tensor // gradient being accumulated during Backward
 	owned   bool           // pending was allocated by the engine and may be updated in place
 	walking bool           // in the current walk's order: only such nodes accumulate
+
+	saved []*tensor.Tensor // SaveForBackward: freed after the first Backward through this node
+	freed bool             // saved was freed: a later walk through this node panics
 }
 
 // newVar makes a Var of value t with its node, pointing back to it (a leaf).
@@ -107,6 +110,22 @@ func (v *Var) RetainGrad() *Var {
 	v.retain = true
 	v.node.v = v
 	return v
+}
+
+// SaveForBackward hands v tensors that the backward of the ops between
+// its inputs and v reads (activations those ops saved for their backward,
+// as PyTorch's ctx.save_for_backward) and that no tensor outside that graph
+// views. Once a Backward has walked through v, their storage is freed for
+// reuse (tensor.Recycle), as PyTorch frees saved tensors after backward()
+// unless retain_graph is set; a later walk through v (Backward or Grad)
+// panics instead of reading freed storage. Grad alone frees nothing: use
+// it to walk a graph more than once. On a Var that does not require grad
+// (in no graph) it does nothing. nn's blocks save their activations this
+// way (docs/autograd.md §3).
+func (v *Var) SaveForBackward(ts ...*tensor.Tensor) {
+	if v.requiresGrad && !v.IsLeaf() {
+		v.saved = append(v.saved, ts...)
+	}
 }
 
 // RegisterHook calls f with the gradient reaching v (fully accumulated) during

@@ -96,12 +96,12 @@ func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *auto
 		m.LastAttn, m.LastHeads = p, o
 	}
 	hold := m.holds()
-	recycle(x, o, hold, qkv, p)
+	recycle(x, o, hold, true, qkv, p)           // read by the attention's backward
 	merged := autograd.Permute(o, 0, 2, 1, 3)   // [N, H, nq, d] -> [N, nq, H, d]
 	merged = autograd.Reshape(merged, n, nq, d) // [N, nq, H, d] -> [N, nq, D] (a copy, unless H or nq is 1)
-	recycle(x, merged, hold, o)
+	recycle(x, merged, hold, false, o)
 	out := m.OutProj.Forward(merged)
-	recycle(x, out, hold, merged)
+	recycle(x, out, hold, m.OutProj.readsInput(), merged)
 	return m.hooks.run("attention", x, out)
 }
 
@@ -136,9 +136,9 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 		m.LastHeads = o
 	}
 	hold := m.holds()
-	recycle(x, o, hold, qkv)
+	recycle(x, o, hold, true, qkv)                      // read by the attention's backward
 	out := m.OutProj.Forward(autograd.Reshape(o, r, d)) // [R, H, d] -> [R, D] -> [R, D]
-	recycle(x, out, hold, o)
+	recycle(x, out, hold, m.OutProj.readsInput(), o)
 	return m.hooks.run("attention", x, out)
 }
 

@@ -22,9 +22,9 @@ func NewMLP(p Params, name string, d int) *MLP {
 func (m *MLP) Forward(x *autograd.Var) *autograd.Var {
 	h := m.CFc.Forward(x)      // [..., D] -> [..., 4D]
 	a := autograd.QuickGELU(h) // [..., 4D]
-	recycle(x, a, false, h)
+	recycle(x, a, false, true, h)
 	out := m.CProj.Forward(a) // [..., 4D] -> [..., D]
-	recycle(x, out, false, a)
+	recycle(x, out, false, m.CProj.readsInput(), a)
 	return out
 }
 
@@ -116,17 +116,18 @@ func (b *ResidualAttentionBlock) residual(x, xq *autograd.Var, attn func(*autogr
 	hold := b.RecordBranches || b.Attn.holds()
 	ln1 := b.Ln1.Forward(x)
 	a := attn(ln1)
-	recycle(x, a, hold, ln1)
+	recycle(x, a, hold, b.Attn.InProjWeight.RequiresGrad(), ln1) // read by in_proj's backward for its weight's gradient
 	h := autograd.Add(xq, a)
-	recycle(x, h, hold, a)
+	recycle(x, h, hold, false, a)
 	ln2 := b.Ln2.Forward(h)
 	m := b.MLP.Forward(ln2)
-	recycle(x, m, hold, ln2)
+	recycle(x, m, hold, b.MLP.CFc.readsInput(), ln2)
 	if b.RecordBranches {
 		b.LastAttnBranch, b.LastMLPBranch = a, m
 	}
 	out := autograd.Add(h, m)
-	recycle(x, out, hold, h, m)
+	recycle(x, out, hold, true, h) // read by ln_2's backward
+	recycle(x, out, hold, false, m)
 	return b.hooks.run("block", x, out)
 }
 

@@ -2,6 +2,7 @@ package nn
 
 import (
 	"runtime"
+	"runtime/debug"
 	"testing"
 
 	"github.com/gocoop/gocoop/autograd"
@@ -58,6 +59,82 @@ func TestFrozenForwardRecycles(t *testing.T) {
 	} {
 		if d := tensor.MaxAbsDiff(c.got, c.want); !(d == 0) {
 			t.Errorf("recorded %s differs from its recomputation by %g", c.name, d)
+		}
+	}
+}
+
+// TestTrainingForwardSavesActivations: with a graph, a block recycles at
+// once the activations no backward reads and saves the others until the
+// Backward (autograd's SaveForBackward), for frozen weights (CoCoOp's text
+// tower) and trainable ones (pretraining), causal (the text tower's) or
+// not, whole or ForwardFirst: the gradients are bit for bit those of the
+// same block with its branches recorded (which recycles and saves
+// nothing), a second Backward through it panics, and the forward of a
+// step after the first allocates a fraction of what the recording block's
+// does: it reuses the activations the last Backward freed.
+func TestTrainingForwardSavesActivations(t *testing.T) {
+	// No collection mid-test: one would drop buffers from the free lists
+	// (recycle.go's aging) and make the allocation counts vary.
+	defer debug.SetGCPercent(debug.SetGCPercent(-1))
+	for _, c := range []struct {
+		name           string
+		frozen, causal bool
+		first          int
+	}{
+		{"frozen", true, false, 0}, {"frozen causal", true, true, 0},
+		{"trainable", false, false, 0}, {"frozen ForwardFirst", true, false, 1},
+	} {
+		r := newRand(7)
+		b := NewResidualAttentionBlock(Random(tensor.NewRNG(7)), "", 64, 4, c.causal)
+		randomize(r, b, 0.3)
+		if c.frozen {
+			Freeze(b)
+		}
+		x := randT(r, 1, 2, 40, 64)
+		step := func(record bool) (grads []*tensor.Tensor, allocated uint64, out *autograd.Var) {
+			b.RecordBranches = record
+			defer func() { b.RecordBranches, b.LastAttnBranch, b.LastMLPBranch = false, nil, nil }()
+			allocated = ^uint64(0)
+			for range 4 {
+				in := autograd.Param(x)
+				for _, p := range b.NamedParameters("") {
+					p.Var.ZeroGrad()
+				}
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				if c.first > 0 {
+					out = b.ForwardFirst(in, c.first)
+				} else {
+					out = b.Forward(in)
+				}
+				runtime.ReadMemStats(&after)
+				allocated = min(allocated, after.TotalAlloc-before.TotalAlloc)
+				autograd.Sum(out, nil, false).Backward()
+				grads = []*tensor.Tensor{in.Grad}
+				for _, p := range b.NamedParameters("") {
+					if p.Var.Grad != nil {
+						grads = append(grads, p.Var.Grad)
+					}
+				}
+			}
+			return grads, allocated, out
+		}
+		want, recorded, _ := step(true)
+		got, saved, out := step(false)
+		for i := range want {
+			if d := tensor.MaxAbsDiff(got[i], want[i]); !(d == 0) {
+				t.Errorf("%s: gradient %d differs by %g from the recording block's", c.name, i, d)
+			}
+		}
+		if len(got) != len(want) || c.frozen != (len(got) == 1) {
+			t.Errorf("%s: %d gradients, recording block %d", c.name, len(got), len(want))
+		}
+		t.Logf("%s: a forward allocates %d bytes, %d recording", c.name, saved, recorded)
+		if c.first == 0 && saved*2 > recorded { // ForwardFirst records through Forward: no like baseline
+			t.Errorf("%s: a forward allocates %d bytes, more than half the recording block's %d: activations not reused", c.name, saved, recorded)
+		}
+		if err := tensor.Try(func() { autograd.Sum(out, nil, false).Backward() }); err == nil {
+			t.Errorf("%s: a second Backward through freed activations did not panic", c.name)
 		}
 	}
 }
