@@ -141,7 +141,9 @@ type Trace struct {
 //
 // Every *autograd.Var is a node of the pass's graph: RetainGrad it (or
 // RegisterHook) before Backward to see the gradient there, or ask
-// autograd.Grad for it.
+// autograd.Grad for it before any Backward: a Backward frees the blocks'
+// saved activations (autograd's SaveForBackward), and a later walk through
+// them panics, as in PyTorch.
 type TowerTrace struct {
 	RecordAttn bool // copied from Trace.RecordAttn at the start of a pass
 

@@ -9,7 +9,8 @@ import (
 // PromptTrace is CoCoOp's forward pass over a batch with the prompt
 // learner's internals as nodes of one graph (docs/cocoop.md §1.4): after
 // RetainGrad on any of them and a Backward of a loss on Logits (or with
-// autograd.Grad), their gradients are ∂loss/∂π(x̂), ∂loss/∂(ctx + π(x̂)),
+// autograd.Grad, before any Backward: a Backward frees the text tower's
+// saved activations), their gradients are ∂loss/∂π(x̂), ∂loss/∂(ctx + π(x̂)),
 // and so on.
 type PromptTrace struct {
 	Pi     *autograd.Var // π(x̂), the meta-net's output, [B, W]

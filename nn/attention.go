@@ -84,6 +84,7 @@ func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *auto
 	if nq == 0 {
 		nq = l
 	}
+	hold := m.holds()           // before the hooks run: one may remove itself
 	qkv, q, k, v := m.inProj(x) // [N, L, 3D], 3 × [N, L, D]
 	if nq < l {
 		q = autograd.Slice(q, 1, 0, nq) // [N, L, D] -> [N, nq, D]
@@ -95,7 +96,6 @@ func (m *MultiheadAttention) forward(x *autograd.Var, causal bool, nq int) *auto
 	if m.RecordAttn {
 		m.LastAttn, m.LastHeads = p, o
 	}
-	hold := m.holds()
 	recycle(x, o, hold, true, qkv, p)           // read by the attention's backward
 	merged := autograd.Permute(o, 0, 2, 1, 3)   // [N, H, nq, d] -> [N, nq, H, d]
 	merged = autograd.Reshape(merged, n, nq, d) // [N, nq, H, d] -> [N, nq, D] (a copy, unless H or nq is 1)
@@ -124,19 +124,23 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 		panic(fmt.Sprintf("nn.MultiheadAttention: packed input %v, want [R, %d]", s, m.Dim))
 	}
 	r, d := s[0], m.Dim
+	hold := m.holds()                                                                                  // before the hooks run: one may remove itself
 	heads := func(t *autograd.Var) *autograd.Var { return autograd.Reshape(t, r, m.Heads, d/m.Heads) } // [R, D] -> [R, H, d]
 	qkv, q, k, v := m.inProj(x)                                                                        // [R, 3D], 3 × [R, D]
+	q, k, v = heads(q), heads(k), heads(v)                                                             // views of qkv
 	var probs *[]*tensor.Tensor
 	if m.RecordAttn {
 		probs = &m.LastPackedAttn
 	}
-	o := autograd.PackedAttention(heads(q), heads(k), heads(v), seqs, probs) // [R, H, d]
+	o := autograd.PackedAttention(q, k, v, seqs, probs) // [R, H, d]
 	o = m.headHooks.run("attention heads", x, o)
 	if m.RecordAttn {
 		m.LastHeads = o
 	}
-	hold := m.holds()
-	recycle(x, o, hold, true, qkv)                      // read by the attention's backward
+	// PackedAttention's backward reads its own contiguous copies of q, k,
+	// v; qkv only where a head view is contiguous already (one row).
+	read := q.Value.IsContiguous() || k.Value.IsContiguous() || v.Value.IsContiguous()
+	recycle(x, o, hold, read, qkv)
 	out := m.OutProj.Forward(autograd.Reshape(o, r, d)) // [R, H, d] -> [R, D] -> [R, D]
 	recycle(x, out, hold, m.OutProj.readsInput(), o)
 	return m.hooks.run("attention", x, out)
