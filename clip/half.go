@@ -5,6 +5,7 @@ import (
 
 	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/autograd"
+	"github.com/gocoop/gocoop/nn"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -54,8 +55,20 @@ func ConvertWeights(m *CLIP) int64 {
 // zero-shot: a gradient through a prepacked weight unpacks it at every
 // call, and an optimizer refuses it.
 func PrepackImageWeights(m *CLIP) int {
+	return prepackLinears(m.Visual.Transformer)
+}
+
+// PrepackTextWeights is PrepackImageWeights for the text tower (m.Text):
+// for evaluation and zero-shot, where the text tower only runs forward. A
+// training step passes gradients back through it (CoOp's and CoCoOp's
+// prompts), and each would unpack a prepacked weight.
+func PrepackTextWeights(m *CLIP) int { return prepackLinears(m.Text.Transformer) }
+
+// prepackLinears prepacks the float16 Linear weights of t's blocks
+// (tensor.PrepackLinear) and returns how many it prepacked.
+func prepackLinears(t *nn.Transformer) int {
 	n := 0
-	for _, b := range m.Visual.Transformer.Resblocks {
+	for _, b := range t.Resblocks {
 		for _, w := range []*autograd.Var{b.Attn.InProjWeight, b.Attn.OutProj.Weight, b.MLP.CFc.Weight, b.MLP.CProj.Weight} {
 			if w.Value.DType() == tensor.Float16 {
 				w.Value = w.Value.PrepackLinear()

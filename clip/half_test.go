@@ -62,6 +62,48 @@ func TestPrepackImageWeights(t *testing.T) {
 	}
 }
 
+// TestPrepackTextWeights: prepacking the float16 text tower touches every
+// Linear weight of the text tower and nothing else and keeps the bits of
+// EncodeText and of the shared route, both routes, and of its gradient
+// with respect to the prompts (each prepacked weight then unpacked).
+func TestPrepackTextWeights(t *testing.T) {
+	ids := tinyIDs(t)
+	run := func(m *CLIP, full bool) (*tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
+		m.Text.FullPrompts = full
+		var enc *tensor.Tensor
+		autograd.NoGrad(func() { enc = m.EncodeText(ids).Value })
+		x := autograd.NewVar(m.TokenEmbedding(ids).Value.Clone(), true)
+		out := m.EncodeTextEmbeddingsShared(x, ids, 1) // the rows share SOT
+		autograd.Sum(autograd.Mul(out, out), nil, false).Backward()
+		return enc, out.Value, x.Grad
+	}
+	ref, err := NewHashCLIPHalf(tinyConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewHashCLIPHalf(tinyConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := nn.StateDict(m, "")
+	if n, want := PrepackTextWeights(m), 4*tinyConfig.TransformerLayers; n != want {
+		t.Fatalf("prepacked %d weights, want %d", n, want)
+	}
+	for _, p := range m.NamedParameters("") {
+		linear := strings.HasPrefix(p.Name, "transformer.") && p.Var.Value.NDim() == 2
+		if changed := p.Var.Value != before[p.Name]; changed != linear {
+			t.Fatalf("%s: prepacked %v, want %v", p.Name, changed, linear)
+		}
+	}
+	for _, full := range []bool{false, true} {
+		e, o, g := run(m, full)
+		er, or, gr := run(ref, full)
+		sameBitsVar(t, "EncodeText", e, er)
+		sameBitsVar(t, "EncodeTextEmbeddingsShared", o, or)
+		sameBitsVar(t, "its gradient", g, gr)
+	}
+}
+
 // TestImageClassTokenLastBlock: the untraced image forward, whose last
 // block computes the class token only, gives the traced forward's
 // features (every row of every block) bit for bit, with float32 and with

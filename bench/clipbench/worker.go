@@ -156,10 +156,15 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	switch a.Weights {
 	case "float16":
 		// As the cocoop command loads the fp16 release: the frozen image
-		// tower's Linear weights prepacked (clip.PrepackImageWeights).
+		// tower's Linear weights prepacked (clip.PrepackImageWeights), the
+		// text tower's too where gradients do not pass through it
+		// (PrepackTextWeights).
 		m, err = clip.NewHashCLIPHalf(clip.ViTB16)
 		if err == nil {
 			clip.PrepackImageWeights(m)
+			if a.Task != "train" {
+				clip.PrepackTextWeights(m)
+			}
 		}
 	case "float32":
 		m, err = clip.NewHashCLIP(clip.ViTB16)

@@ -190,7 +190,7 @@ func runBase2New(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) 
 		}
 		dss[n] = ds
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts, device: dev})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts, device: dev, textGrad: true})
 	if err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func runEncode(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	model, err := loadModel(*weights, nil, dev)
+	model, err := loadModel(*weights, nil, dev, false)
 	if err != nil {
 		return err
 	}

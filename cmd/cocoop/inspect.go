@@ -163,7 +163,7 @@ func runInspect(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 			return fmt.Errorf("--checkpoint %s is a %s prompt; inspect needs a CoCoOp one (it has the meta-net π)", *checkpoint, ck.Meta.Config.Method)
 		}
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights, device: dev})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, device: dev, textGrad: true})
 	if err != nil {
 		return err
 	}

@@ -43,8 +43,10 @@ func loadDataset(name, root string) (*data.Dataset, error) {
 // release) stay float16 (clip.LoadHalfWeights: the same results, half the
 // weight memory), and, when the model stays on the CPU (dev nil or
 // tensor.CPU), the image tower's are prepacked for the sgemm
-// (clip.PrepackImageWeights: the same results, faster image forwards).
-func loadModel(path string, rep *reporter, dev tensor.Device) (*clip.CLIP, error) {
+// (clip.PrepackImageWeights: the same results, faster forwards), and the
+// text tower's too unless textGrad (the commands that train or inspect
+// prompts pass gradients back through it: clip.PrepackTextWeights).
+func loadModel(path string, rep *reporter, dev tensor.Device, textGrad bool) (*clip.CLIP, error) {
 	if err := checkFile("weights", path); err != nil {
 		return nil, err
 	}
@@ -60,6 +62,9 @@ func loadModel(path string, rep *reporter, dev tensor.Device) (*clip.CLIP, error
 	}
 	if dev == nil || dev == tensor.CPU {
 		clip.PrepackImageWeights(m)
+		if !textGrad {
+			clip.PrepackTextWeights(m)
+		}
 	}
 	return m, nil
 }
@@ -112,6 +117,7 @@ type runSpec struct {
 	interrupt   bool          // Ctrl-C cancels session.ctx (a clean stop) instead of ending the process
 	fullPrompts bool          // --full-prompts
 	device      tensor.Device // --device, opened (nil: the CPU)
+	textGrad    bool          // gradients pass through the text tower (train, base2new, inspect)
 }
 
 // session is a started run.
@@ -128,7 +134,7 @@ type session struct {
 // reporter and catches Ctrl-C. The caller defers session.close(&err).
 func startRun(fs *flag.FlagSet, s runSpec) (*session, error) {
 	sess := &session{ctx: context.Background(), rep: newReporter(stderrOf(fs), s.quiet), stop: func() {}}
-	m, err := loadModel(s.weights, sess.rep, s.device)
+	m, err := loadModel(s.weights, sess.rep, s.device, s.textGrad)
 	if err != nil {
 		return nil, err
 	}

@@ -355,7 +355,7 @@ func runTrain(fs *flag.FlagSet, args []string, stdout io.Writer) (err error) {
 			return fmt.Errorf("%w; pass --eval=false to train without the test evaluation", err)
 		}
 	}
-	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts, device: dev})
+	sess, err := startRun(fs, runSpec{args: args, weights: *weights, logDir: *outDir, quiet: rf.quiet, interrupt: true, fullPrompts: cf.fullPrompts, device: dev, textGrad: true})
 	if err != nil {
 		return err
 	}

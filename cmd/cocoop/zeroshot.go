@@ -73,7 +73,7 @@ func runZeroshot(fs *flag.FlagSet, args []string, stdout io.Writer) error {
 			return err
 		}
 	}
-	model, err := loadModel(*weights, nil, dev)
+	model, err := loadModel(*weights, nil, dev, false)
 	if err != nil {
 		return err
 	}
