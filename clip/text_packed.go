@@ -153,7 +153,11 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 		tr.reset(x)
 		tr.Rows = pk.promptRows
 	}
-	for _, b := range t.Transformer.Resblocks {
+	blocks := t.Transformer.Resblocks
+	if tr == nil { // untraced: the last block computes the EOT rows only (the same bits)
+		blocks = blocks[:len(blocks)-1]
+	}
+	for _, b := range blocks {
 		if tr.record(b) {
 			tr.Attn = append(tr.Attn, nil) // filled below, once the block has run
 		}
@@ -163,7 +167,11 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 		}
 		tr.keep(b, x)
 	}
-	x = autograd.IndexSelect(x, 0, pk.eotRows) // [G·K, W]
+	if tr == nil {
+		x = t.Transformer.Resblocks[len(blocks)].ForwardPackedRows(x, pk.seqs, pk.eotRows) // [R, W] -> [G·K, W]
+	} else {
+		x = autograd.IndexSelect(x, 0, pk.eotRows) // [G·K, W]
+	}
 	x = t.LnFinal.Forward(x)
 	if tr != nil {
 		tr.Final = x

@@ -255,6 +255,38 @@ func TestEncodeTextSharedTrace(t *testing.T) {
 	}
 }
 
+// TestTextEOTLastBlock: the untraced shared route, whose last block
+// computes the EOT rows only, gives the traced route's features (every
+// row of every block) bit for bit, and their gradients with respect to
+// the prefix and the suffix.
+func TestTextEOTLastBlock(t *testing.T) {
+	m := hashTextModel(tinyConfig)
+	c := sharedCase{g: 2, k: 3, nCtx: 4, l: 77, prefix: true}
+	run := func(traced bool) (*tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
+		prefix, suffix, ids := sharedInputs(c, 64, 5)
+		m.Trace = nil
+		if traced {
+			m.Trace = &Trace{}
+		}
+		defer func() { m.Trace = nil }()
+		out := m.EncodeTextShared(prefix, suffix, ids) // [G, K, E]
+		g := tensor.NewRNG(9).Normal(0, 1, out.Shape()...)
+		out.BackwardWith(g)
+		if traced && len(m.Trace.Text.Blocks) != tinyConfig.TransformerLayers {
+			t.Fatalf("the traced forward kept %d blocks", len(m.Trace.Text.Blocks))
+		}
+		return out.Value, prefix.Grad, suffix.Grad
+	}
+	o, gp, gs := run(false)
+	ot, gpt, gst := run(true)
+	if d := tensor.MaxAbsDiff(o, ot); d != 0 {
+		t.Errorf("features differ from the traced route's by %g", d)
+	}
+	if ep, es := tensor.RelErr(gp, gpt), tensor.RelErr(gs, gst); !(ep <= 1e-6 && es <= 1e-6) {
+		t.Errorf("gradients differ from the traced route's: prefix %.2e, suffix %.2e (relative)", ep, es)
+	}
+}
+
 func TestEncodeTextSharedErrors(t *testing.T) {
 	m := hashTextModel(tinyConfig)
 	prefix, suffix, ids := sharedInputs(sharedCase{g: 1, k: 2, nCtx: 4, l: 77, prefix: true}, 64, 1)

@@ -119,6 +119,12 @@ func (m *MultiheadAttention) holds() bool {
 // equals Forward on the sequences laid out one per batch row, up to
 // float32 rounding (clip's shared-prefix text path is built on it).
 func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.PackedSeq) *autograd.Var {
+	return m.forwardPacked(x, seqs, nil)
+}
+
+// forwardPacked is ForwardPacked with the output projection at the given
+// rows only, [len(rows), D] (all R rows, in order, when rows is nil).
+func (m *MultiheadAttention) forwardPacked(x *autograd.Var, seqs []autograd.PackedSeq, rows []int) *autograd.Var {
 	s := x.Shape()
 	if len(s) != 2 || s[1] != m.Dim {
 		panic(fmt.Sprintf("nn.MultiheadAttention: packed input %v, want [R, %d]", s, m.Dim))
@@ -141,7 +147,14 @@ func (m *MultiheadAttention) ForwardPacked(x *autograd.Var, seqs []autograd.Pack
 	// v; qkv only where a head view is contiguous already (one row).
 	read := q.Value.IsContiguous() || k.Value.IsContiguous() || v.Value.IsContiguous()
 	recycle(x, o, hold, read, qkv)
-	out := m.OutProj.Forward(autograd.Reshape(o, r, d)) // [R, H, d] -> [R, D] -> [R, D]
+	n := r
+	if rows != nil {
+		all := o
+		o = autograd.IndexSelect(o, 0, rows) // [R, H, d] -> [n, H, d]
+		n = len(rows)
+		recycle(x, o, hold, false, all)
+	}
+	out := m.OutProj.Forward(autograd.Reshape(o, n, d)) // [n, H, d] -> [n, D] -> [n, D]
 	recycle(x, out, hold, m.OutProj.readsInput(), o)
 	return m.hooks.run("attention", x, out)
 }

@@ -110,6 +110,25 @@ func (b *ResidualAttentionBlock) ForwardPacked(x *autograd.Var, seqs []autograd.
 	return b.residual(x, x, func(h *autograd.Var) *autograd.Var { return b.Attn.ForwardPacked(h, seqs) })
 }
 
+// ForwardPackedRows is ForwardPacked(x, seqs) at the given rows only,
+// [len(rows), D]: the attention runs over all rows (keys, values and every
+// query: packed attention is cheap next to the projections), the output
+// projection, the residuals and the MLP over the rows asked for, with the
+// same bits there. For a last block of which only some rows are read (the
+// text tower's EOT rows). With a hook registered on the block or its
+// attention, or recording on, it runs ForwardPacked and selects the rows
+// (the hooks and records see the whole block).
+func (b *ResidualAttentionBlock) ForwardPackedRows(x *autograd.Var, seqs []autograd.PackedSeq, rows []int) *autograd.Var {
+	if len(b.hooks.fns) > 0 || b.RecordBranches || b.Attn.holds() {
+		return autograd.IndexSelect(b.ForwardPacked(x, seqs), 0, rows)
+	}
+	if !b.Causal {
+		panic("nn.ResidualAttentionBlock: packed forward of a non-causal block")
+	}
+	xq := autograd.IndexSelect(x, 0, rows) // [R, D] -> [len(rows), D]
+	return b.residual(x, xq, func(h *autograd.Var) *autograd.Var { return b.Attn.forwardPacked(h, seqs, rows) })
+}
+
 // residual is the block around its attention: xq + attn(ln_1(x)), then
 // + mlp(ln_2(·)); xq is x, or the rows of x that attn returns.
 func (b *ResidualAttentionBlock) residual(x, xq *autograd.Var, attn func(*autograd.Var) *autograd.Var) *autograd.Var {

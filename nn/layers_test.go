@@ -217,6 +217,41 @@ func TestForwardPacked(t *testing.T) {
 	}
 }
 
+// TestForwardPackedRows: a packed block computed at some rows only (the
+// text tower's last block at the EOT rows) gives ForwardPacked's values at
+// those rows bit for bit and its input gradient, and with a hook
+// registered it runs the whole block (the hook sees every row).
+func TestForwardPackedRows(t *testing.T) {
+	r := newRand(11)
+	b := NewResidualAttentionBlock(Random(tensor.NewRNG(3)), "", 16, 2, true)
+	randomize(r, b, 0.3)
+	x := randT(r, 1, 11, 16)
+	seqs := []autograd.PackedSeq{
+		{Rows: []int{0, 1, 2, 3, 4}},
+		{Rows: []int{5, 6, 7}},
+		{Rows: []int{0, 1, 8, 9, 10}, Own: 2},
+	}
+	rows := []int{4, 7, 10, 2} // any rows, in any order
+	g := randT(r, 1, len(rows), 16)
+	xa, xb := autograd.Param(x.Clone()), autograd.Param(x.Clone())
+	want := autograd.IndexSelect(b.ForwardPacked(xa, seqs), 0, rows)
+	got := b.ForwardPackedRows(xb, seqs, rows)
+	if !tensor.SameShape(got.Shape(), []int{len(rows), 16}) || tensor.MaxAbsDiff(got.Value, want.Value) != 0 {
+		t.Fatalf("ForwardPackedRows %v differs from ForwardPacked's rows by %g", got.Shape(), tensor.MaxAbsDiff(got.Value, want.Value))
+	}
+	want.BackwardWith(g)
+	got.BackwardWith(g)
+	checkClose(t, "input gradient", xb.Grad, f64(xa.Grad), 1e-6, 1e-5)
+
+	var seen []int
+	h := b.RegisterForwardHook(func(_, out *autograd.Var) *autograd.Var { seen = out.Shape(); return nil })
+	hooked := b.ForwardPackedRows(autograd.Constant(x), seqs, rows)
+	h.Remove()
+	if !tensor.SameShape(seen, []int{11, 16}) || tensor.MaxAbsDiff(hooked.Value, want.Value) != 0 {
+		t.Fatalf("hooked: the hook saw %v, want the whole block [11 16]", seen)
+	}
+}
+
 func TestPatchEmbed(t *testing.T) {
 	for _, c := range []struct{ n, ch, h, w, p, dim int }{
 		{2, 3, 8, 12, 4, 5}, {1, 3, 9, 10, 3, 7}, {1, 2, 16, 16, 16, 4},

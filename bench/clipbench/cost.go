@@ -108,7 +108,10 @@ func TextForwardFLOPs(cfg clip.Config, l int) Cost {
 //	rows  = p + Σ_c (eot[c] + 1 − p)
 //	pairs = p(p+1)/2 + Σ_c Σ_{j=p}^{eot[c]} (j+1)
 //
-// p = 0 is the "no work past EOT" cut alone.
+// The last block, untraced, computes its out-projection and MLP for the
+// EOT rows only (nn.ResidualAttentionBlock.ForwardPackedRows: the
+// in-projection and attention of every row). p = 0 is the "no work past
+// EOT" cut alone.
 func SharedTextForwardFLOPs(cfg clip.Config, p int, eot []int) Cost {
 	rows := float64(p)
 	pairs := float64(p*(p+1)) / 2
@@ -118,8 +121,11 @@ func SharedTextForwardFLOPs(cfg clip.Config, p int, eot []int) Cost {
 			pairs += float64(j + 1)
 		}
 	}
+	d := float64(cfg.TransformerWidth)
+	n := float64(len(eot))
 	c := blocks(cfg.TransformerLayers, cfg.TransformerWidth, rows, pairs)
-	c.Linear += float64(len(eot)) * 2 * float64(cfg.TransformerWidth*cfg.EmbedDim)
+	c.Linear -= 18 * (rows - n) * d * d // the last block's out-projection and MLP: n rows, not all
+	c.Linear += n * 2 * d * float64(cfg.EmbedDim)
 	return c
 }
 
