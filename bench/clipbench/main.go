@@ -897,7 +897,7 @@ func fatalf(f string, args ...any) {
 // weightsNote says how the two sides hold the hash weights.
 func weightsNote(w string) string {
 	if w == "float16" {
-		return "the weight matrices' hash values rounded to float16 on both sides (clip.HalfWeight's entries, as the OpenAI release stores them); GoCoOp stores them in float16 (clip.ConvertWeights), the image tower's prepacked as the sgemm's panels (clip.PrepackImageWeights), and widens them exactly as it reads them, PyTorch holds them in float32 (CPU PyTorch has no float16 matmul; clip.load on a CPU calls model.float()); all arithmetic float32 on both sides"
+		return "the weight matrices' hash values rounded to float16 on both sides (clip.HalfWeight's entries, as the OpenAI release stores them); GoCoOp stores them in float16 (clip.ConvertWeights), the image tower's prepacked as the sgemm's panels (clip.PrepackImageWeights), the text tower's too except in the training step (clip.PrepackTextWeights), and widens them exactly as it reads them, PyTorch holds them in float32 (CPU PyTorch has no float16 matmul; clip.load on a CPU calls model.float()); all arithmetic float32 on both sides"
 	}
 	return "float32 hash weights on both sides"
 }
