@@ -30,29 +30,38 @@ func sameBitsVar(t *testing.T, what string, a, b *tensor.Tensor) {
 	}
 }
 
-// TestPrepackImageWeights: prepacking the float16 image tower keeps
-// EncodeImage's bits and touches every Linear weight of the image tower
-// and nothing else; a float32 model is left alone.
-func TestPrepackImageWeights(t *testing.T) {
+// prepackedHashModels returns two tiny float16 hash models, the second
+// prepacked by prepack, after checking that prepack touched the 4 Linear
+// weights (in_proj, out_proj, c_fc, c_proj) of each of a tower's layers
+// blocks (parameter names starting with tower) and nothing else.
+func prepackedHashModels(t *testing.T, prepack func(*CLIP) int, tower string, layers int) (ref, m *CLIP) {
+	t.Helper()
 	ref, err := NewHashCLIPHalf(tinyConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewHashCLIPHalf(tinyConfig)
+	m, err = NewHashCLIPHalf(tinyConfig)
 	if err != nil {
 		t.Fatal(err)
 	}
 	before := nn.StateDict(m, "")
-	want := 4 * tinyConfig.VisionLayers // in_proj, out_proj, c_fc, c_proj
-	if n := PrepackImageWeights(m); n != want {
-		t.Fatalf("prepacked %d weights, want %d", n, want)
+	if n := prepack(m); n != 4*layers {
+		t.Fatalf("prepacked %d weights, want %d", n, 4*layers)
 	}
 	for _, p := range m.NamedParameters("") {
-		linear := strings.HasPrefix(p.Name, "visual.transformer.") && p.Var.Value.NDim() == 2
+		linear := strings.HasPrefix(p.Name, tower) && p.Var.Value.NDim() == 2
 		if changed := p.Var.Value != before[p.Name]; changed != linear {
 			t.Fatalf("%s: prepacked %v, want %v", p.Name, changed, linear)
 		}
 	}
+	return ref, m
+}
+
+// TestPrepackImageWeights: prepacking the float16 image tower keeps
+// EncodeImage's bits and touches every Linear weight of the image tower
+// and nothing else; a float32 model is left alone.
+func TestPrepackImageWeights(t *testing.T) {
+	ref, m := prepackedHashModels(t, PrepackImageWeights, "visual.transformer.", tinyConfig.VisionLayers)
 	imgs := HashTensor("test.images", 1, 0, 2, 3, tinyConfig.ImageResolution, tinyConfig.ImageResolution)
 	autograd.NoGrad(func() {
 		sameBitsVar(t, "EncodeImage", m.EncodeImage(imgs).Value, ref.EncodeImage(imgs).Value)
@@ -77,24 +86,7 @@ func TestPrepackTextWeights(t *testing.T) {
 		autograd.Sum(autograd.Mul(out, out), nil, false).Backward()
 		return enc, out.Value, x.Grad
 	}
-	ref, err := NewHashCLIPHalf(tinyConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := NewHashCLIPHalf(tinyConfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before := nn.StateDict(m, "")
-	if n, want := PrepackTextWeights(m), 4*tinyConfig.TransformerLayers; n != want {
-		t.Fatalf("prepacked %d weights, want %d", n, want)
-	}
-	for _, p := range m.NamedParameters("") {
-		linear := strings.HasPrefix(p.Name, "transformer.") && p.Var.Value.NDim() == 2
-		if changed := p.Var.Value != before[p.Name]; changed != linear {
-			t.Fatalf("%s: prepacked %v, want %v", p.Name, changed, linear)
-		}
-	}
+	ref, m := prepackedHashModels(t, PrepackTextWeights, "transformer.", tinyConfig.TransformerLayers)
 	for _, full := range []bool{false, true} {
 		e, o, g := run(m, full)
 		er, or, gr := run(ref, full)
