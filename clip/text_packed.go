@@ -168,7 +168,9 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 		tr.keep(b, x)
 	}
 	if tr == nil {
-		x = t.Transformer.Resblocks[len(blocks)].ForwardPackedRows(x, pk.seqs, pk.eotRows) // [R, W] -> [G·K, W]
+		last := t.Transformer.Resblocks[len(blocks)]
+		tr.record(last)                                    // no trace: clears a record flag left on, as runBlocks does
+		x = last.ForwardPackedRows(x, pk.seqs, pk.eotRows) // [R, W] -> [G·K, W]
 	} else {
 		x = autograd.IndexSelect(x, 0, pk.eotRows) // [G·K, W]
 	}

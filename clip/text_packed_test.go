@@ -287,6 +287,22 @@ func TestTextEOTLastBlock(t *testing.T) {
 	}
 }
 
+// TestTextLastBlockStaleRecordFlag: a record flag left on the last text
+// block (a traced pass that panicked inside it, before the trace cleared
+// it) is turned off by the next untraced pass, as runBlocks does for the
+// image tower: else that block would run whole and hold its graph
+// (LastHeads) until the next traced pass.
+func TestTextLastBlockStaleRecordFlag(t *testing.T) {
+	m := hashTextModel(tinyConfig)
+	last := m.Text.Transformer.Resblocks[len(m.Text.Transformer.Resblocks)-1]
+	last.Attn.RecordAttn, last.RecordBranches = true, true // stale
+	prefix, suffix, ids := sharedInputs(sharedCase{g: 2, k: 3, nCtx: 4, l: 77, prefix: true}, 64, 5)
+	m.EncodeTextShared(prefix, suffix, ids)
+	if last.Attn.RecordAttn || last.Attn.LastHeads != nil || last.LastMLPBranch != nil {
+		t.Errorf("the untraced shared route left the last block recording (RecordAttn %v) and holding its graph (LastHeads %v)", last.Attn.RecordAttn, last.Attn.LastHeads != nil)
+	}
+}
+
 func TestEncodeTextSharedErrors(t *testing.T) {
 	m := hashTextModel(tinyConfig)
 	prefix, suffix, ids := sharedInputs(sharedCase{g: 1, k: 2, nCtx: 4, l: 77, prefix: true}, 64, 1)
