@@ -52,10 +52,8 @@ next:
 	}
 	if v.requiresGrad {
 		v.SaveForBackward(mine...)
-		return
-	}
-	for _, t := range mine {
-		tensor.Recycle(t)
+	} else {
+		tensor.Recycle(mine...)
 	}
 }
 
@@ -285,24 +283,14 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bo
 		}
 		pending = recycleGrad(g, pending, kept)
 	}
-	// Every backward has run: nothing reads the saved tensors again. A
-	// storage saved twice (two views) is freed once.
+	// Every backward has run: nothing reads the saved tensors again. One
+	// Recycle call, so that a storage saved twice (two views) goes back once.
 	var dead []*tensor.Tensor
 	for _, n := range saving {
-	next:
-		for _, t := range n.saved {
-			for _, d := range dead {
-				if tensor.SharesStorage(t, d) {
-					continue next
-				}
-			}
-			dead = append(dead, t)
-		}
+		dead = append(dead, n.saved...)
 		n.saved, n.freed = nil, true
 	}
-	for _, t := range dead { // after the loop: Recycle leaves a tensor without storage
-		tensor.Recycle(t)
-	}
+	tensor.Recycle(dead...)
 }
 
 // recycleGrad hands g, a gradient the walk has passed on, to the allocator

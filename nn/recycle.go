@@ -29,24 +29,15 @@ func recycle(in, out *autograd.Var, hold, read bool, temps ...*autograd.Var) {
 	}
 	save := read && out.RequiresGrad()
 	var dead []*tensor.Tensor
-next:
 	for _, t := range temps {
-		if t == nil || read && !save && t.RequiresGrad() || tensor.SharesStorage(t.Value, in.Value) || tensor.SharesStorage(t.Value, out.Value) {
-			continue
+		if t != nil && !(read && !save && t.RequiresGrad()) && !tensor.SharesStorage(t.Value, in.Value) && !tensor.SharesStorage(t.Value, out.Value) {
+			dead = append(dead, t.Value)
 		}
-		for _, d := range dead {
-			if tensor.SharesStorage(t.Value, d) {
-				continue next
-			}
-		}
-		dead = append(dead, t.Value)
 	}
 	if save {
 		out.SaveForBackward(dead...)
-		return
-	}
-	for _, d := range dead { // after the loop: Recycle leaves a tensor without storage
-		tensor.Recycle(d)
+	} else {
+		tensor.Recycle(dead...) // a storage several temporaries view goes back once
 	}
 }
 

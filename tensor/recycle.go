@@ -3,6 +3,7 @@ package tensor
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 	"unsafe"
@@ -122,22 +123,30 @@ func hostAlloc(n int, zero bool) []float32 {
 	return make([]float32, n)
 }
 
-// Recycle hands t's storage to the allocator, for a later New to reuse.
-// The caller guarantees that neither t nor any view of its storage is used
-// afterwards; t itself is left without storage (using it panics). Recycle
-// does nothing unless t is a contiguous host float32 tensor that spans its
-// whole storage (not a view into a larger one) of at least 16 KiB.
-func Recycle(t *Tensor) {
-	if t == nil || !t.onHost() || t.data == nil || t.offset != 0 ||
-		len(t.data) < minRecycled || len(t.data) != t.Numel() || !t.IsContiguous() {
-		return
+// Recycle hands the storage of each of ts to the allocator, for a later
+// New to reuse; a storage that several of them view goes back once. The
+// caller guarantees that none of ts nor any view of their storage is used
+// afterwards; each tensor is left without storage (using it panics).
+// Recycle skips a tensor unless it is a contiguous host float32 tensor that
+// spans its whole storage (not a view into a larger one) of at least 16 KiB.
+func Recycle(ts ...*Tensor) {
+	var buf [8]*float32
+	done := buf[:0] // storages handed back by this call
+	for _, t := range ts {
+		if t == nil || !t.onHost() || t.data == nil || t.offset != 0 ||
+			len(t.data) < minRecycled || len(t.data) != t.Numel() || !t.IsContiguous() {
+			continue
+		}
+		d := t.data[:len(t.data):len(t.data)]
+		t.data = nil
+		if p := unsafe.SliceData(d); !slices.Contains(done, p) {
+			done = append(done, p)
+			if poisonRecycled {
+				fillSlice(d, float32(math.NaN()))
+			}
+			free.put(d)
+		}
 	}
-	d := t.data[:len(t.data):len(t.data)]
-	t.data = nil
-	if poisonRecycled {
-		fillSlice(d, float32(math.NaN()))
-	}
-	free.put(d)
 }
 
 // SharesStorage reports whether a and b are views of one host storage (or

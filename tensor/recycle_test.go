@@ -65,6 +65,24 @@ func TestRecycle(t *testing.T) {
 		t.Error("Recycle of views changed their base")
 	}
 	Recycle(nil) // no-op
+
+	// Views of one storage (and the same tensor twice) in one call: the
+	// storage goes back once, else two later tensors would share it.
+	const n = 4099 // a length no other test recycles
+	a := New(n)
+	free.Lock()
+	held := len(free.cur[n]) + len(free.old[n])
+	free.Unlock()
+	Recycle(a.Reshape(1, n), a, a)
+	free.Lock()
+	got := len(free.cur[n]) + len(free.old[n])
+	free.Unlock()
+	if got > held+1 {
+		t.Errorf("one storage recycled through three views: %d buffers of its length held, want at most %d", got, held+1)
+	}
+	if x, y := New(n), New(n); SharesStorage(x, y) {
+		t.Error("two new tensors share one recycled storage")
+	}
 }
 
 func TestSharesStorage(t *testing.T) {

@@ -24,7 +24,8 @@ import (
 // shots), 4 validation and 270 test images per class (2,700 in all), 64×64
 // PNGs of a class colour with hashed noise — with ViT-B/16 hash weights
 // written in float16 as the OpenAI release stores them (the command keeps
-// them in float16 and prepacks the image tower's), the paper's configuration (batch 1, 10 epochs). Its wall time (building
+// them in float16 and prepacks the image tower's), the paper's
+// configuration (batch 1, 10 epochs). Its wall time (building
 // nothing: the command is built before the clock starts) is set against
 // the FLOPs the run does by the cost model: every training step on the
 // base classes (shots × 5 per epoch) and every test image, base test over
