@@ -388,3 +388,17 @@ func TestImageFeatureCache(t *testing.T) {
 		})
 	}
 }
+
+// TestImageFeaturesMicroBatch: the image tower runs imageBatchCPU images
+// at a time on the CPU, and the features are bit for bit those of one
+// forward over the whole batch.
+func TestImageFeaturesMicroBatch(t *testing.T) {
+	m := tinyCLIP(t)
+	n := 2*imageBatchCPU + 3
+	imgs, _ := testImages(n, 1, "cocoop.test.microbatch")
+	want := normalizeRows(m.EncodeImage(imgs)).Value // [n, E], one forward
+	got := imageFeatures(m, imgs)
+	if !bitsEqual(got, want) {
+		t.Fatalf("features of %d images in batches of %d differ from one forward over all of them", n, imageBatchCPU)
+	}
+}

@@ -37,9 +37,10 @@ var (
 )
 
 // maxRecycled caps the bytes the free lists hold: a ViT-B/16 block's
-// activations at batch 8 (≈ 110 MB) fit, so block after block reuses them;
-// at the evaluation's batch of 100 part of them is left to the collector,
-// as before recycling, instead of adding up to a gigabyte of peak memory.
+// activations at batch 8 (≈ 110 MB) fit, so block after block reuses them
+// (cocoop runs the image tower 8 images at a time on the CPU for that
+// reason); at a batch of 100 part of them is left to the collector, as
+// before recycling, instead of adding up to a gigabyte of peak memory.
 var maxRecycled = 256 << 20
 
 // Test binaries recycle every buffer, however small, and poison it: every
