@@ -36,12 +36,16 @@ var (
 	poisonRecycled = false
 )
 
-// maxRecycled caps the bytes the free lists hold: a ViT-B/16 block's
-// activations at batch 8 (≈ 110 MB) fit, so block after block reuses them
-// (cocoop runs the image tower 8 images at a time on the CPU for that
-// reason); at a batch of 100 part of them is left to the collector, as
-// before recycling, instead of adding up to a gigabyte of peak memory.
-var maxRecycled = 256 << 20
+// maxRecycled caps the bytes the free lists hold: a CoCoOp training
+// step's saved activations at batch 8 × 50 classes (≈ 0.6 GB) fit, so the
+// next step's forward reuses them instead of faulting fresh pages in
+// (under the former 256 MiB that step was 17% slower, docs/cost_model.md,
+// "Large batches and fresh pages"); so does a ViT-B/16 block's activations
+// at batch 8 (≈ 110 MB), block after block (cocoop runs the image tower 8
+// images at a time on the CPU for that reason). What no workload reuses
+// is dropped after a collection cycle (age), and the cap bounds the extra
+// peak memory.
+var maxRecycled = 1 << 30 // 1 GiB
 
 // Test binaries recycle every buffer, however small, and poison it: every
 // package's tests, on tiny models too, then check the rule Recycle states.
