@@ -69,11 +69,11 @@ func runWorker(a workerArgs) error {
 	return nil
 }
 
-// timeReps runs warm-up calls of warm, then reps timed calls of f, with the
+// timeReps runs warm-up calls of f, then reps timed calls of f, with the
 // CPU profile (if any) covering the timed calls only.
-func timeReps(a workerArgs, warm, f func()) ([]float64, error) {
+func timeReps(a workerArgs, f func()) ([]float64, error) {
 	for range a.Warmup {
-		warm()
+		f()
 	}
 	if a.CPUProfile != "" {
 		pf, err := os.Create(a.CPUProfile)
@@ -184,7 +184,7 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 	if err != nil {
 		return res, err
 	}
-	var warm, run func()
+	var run func()
 	var last *tensor.Tensor // evaluation: the logits of the last call
 	switch a.Task {
 	case "image":
@@ -238,20 +238,15 @@ func goModel(a workerArgs, t0 time.Time) (WorkerResult, error) {
 				opt.ZeroGrad()
 			}
 			run = func() { one(images, labels) }
-			// A batch-1 step warms every code path of the batch-8 step.
-			warm = func() { one(images.Slice(0, 0, 1), labels[:1]) }
 		} else {
 			run = logits
 		}
 	default:
 		return res, fmt.Errorf("unknown task %q", a.Task)
 	}
-	if warm == nil {
-		warm = run
-	}
 	res.Setup = time.Since(t0).Seconds()
 	res.Info = fmt.Sprintf("GoCoOp %s/%s, GOMAXPROCS %d, sgemm tier %v", a.Task, a.Variant, runtime.GOMAXPROCS(0), asm.CurrentTier())
-	res.Times, err = timeReps(a, warm, run)
+	res.Times, err = timeReps(a, run)
 	if last != nil {
 		res.Loss = crossEntropy(last, labels)
 	}

@@ -50,7 +50,7 @@ both sides compute the same step and the reported loss (the first step's
 cross-entropy; for eval the cross-entropy of the logits) must agree to
 float32 rounding, which the Go side checks.
 
-Warm-up: --warmup calls first (a batch-1 step for train at B > 1), then
+Warm-up: --warmup calls first (the same call as the timed ones), then
 --reps timed calls. The last stdout line is "RESULT {json}" with the times.
 Threads: torch.set_num_threads(--threads); the parent also sets
 OPENBLAS_NUM_THREADS / OMP_NUM_THREADS.
@@ -230,7 +230,6 @@ def main():
         res["tokens"] = cut
     labels = torch.tensor([(7 * i) % ids.shape[0] for i in range(args.batch)], dtype=torch.long)
 
-    warm = None
     if args.task == "image":
         def run():
             with torch.no_grad():
@@ -280,19 +279,15 @@ def main():
 
             def run():
                 step(images, labels)
-
-            def warm():
-                step(images[:1], labels[:1])
         else:
             cc.eval()
 
             def run():
                 with torch.no_grad():
                     res["logits"] = cc(images)
-    warm = warm or run
     res["setup_s"] = time.perf_counter() - t0
     for _ in range(args.warmup):
-        warm()
+        run()
     for _ in range(args.reps):
         t = time.perf_counter()
         run()
