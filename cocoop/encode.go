@@ -141,7 +141,7 @@ func lossBackward(m *clip.CLIP, cp *classPrompts, size int, x *tensor.Tensor, la
 // 100, while a block's activations at the evaluation's batch of 100
 // (≈ 0.7 GB) overflow the tensor free lists and come back from the
 // operating system as fresh pages on every block (docs/cost_model.md,
-// "Allocation and the garbage collector").
+// "Large batches and fresh pages").
 func imageFeatures(m *clip.CLIP, images *tensor.Tensor) *tensor.Tensor {
 	b := images.Dim(0)
 	if m.Device() != tensor.CPU || b <= imageBatchCPU {
