@@ -147,13 +147,12 @@ func imageFeatures(m *clip.CLIP, images *tensor.Tensor) *tensor.Tensor {
 	if m.Device() != tensor.CPU || b <= imageBatchCPU {
 		return host(normalizeRows(m.EncodeImage(toDev(images, m.Device()))).Value)
 	}
-	out := tensor.New(b, m.EmbedDim)
+	var parts []*tensor.Tensor
 	for lo := 0; lo < b; lo += imageBatchCPU {
-		hi := min(b, lo+imageBatchCPU)
-		f := normalizeRows(m.EncodeImage(images.Slice(0, lo, hi).Contiguous())).Value // [hi-lo, E]
-		copy(out.Data()[lo*m.EmbedDim:hi*m.EmbedDim], f.Contiguous().Data())
+		batch := images.Slice(0, lo, min(b, lo+imageBatchCPU))           // [≤ imageBatchCPU, 3, H, W]
+		parts = append(parts, normalizeRows(m.EncodeImage(batch)).Value) // [≤ imageBatchCPU, E]
 	}
-	return out
+	return tensor.Concat(parts, 0) // [B, E]
 }
 
 // imageBatchCPU is how many images imageFeatures runs through the image
