@@ -2,8 +2,10 @@ package asm
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,15 +51,16 @@ func PeakLoop(t Tier, n int) (float64, error) {
 		return 0, fmt.Errorf("asm: no FMA peak loop for tier %v", t)
 	}
 	if t == Generic {
-		peakSink = peakGo(n, peakSink, 1)
+		peakSink.Store(math.Float32bits(peakGo(n, math.Float32frombits(peakSink.Load()), 1)))
 		return f * float64(n), nil
 	}
 	peakArch(t, n)
 	return f * float64(n), nil
 }
 
-// peakSink keeps the generic loop's result live.
-var peakSink float32
+// peakSink keeps the generic loop's result live (atomic: MeasurePeak runs
+// the loop on several goroutines at once).
+var peakSink atomic.Uint32
 
 // peakGo is the generic tier's loop: 12 independent chains a = a·x + y
 // (2 FLOP each; whether the compiler fuses them or not). x and y come in
