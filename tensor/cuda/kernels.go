@@ -49,6 +49,9 @@ struct Layout {
 
 #define NEG_INF __int_as_float(0xff800000)
 #define QUICKGELU_ALPHA 1.702f
+// expf's useful range (asm's expLo, expHi): e^x is 0 below, +Inf above.
+#define EXP_LO -86.9f
+#define EXP_HI 89.0f
 
 // offsets2 turns the linear index i of L's index space into the offsets of
 // operands 0 and 1.
@@ -94,9 +97,19 @@ __device__ __forceinline__ float apply_binary(int op, float x, float y) {
 	case OP_DIV: return x / y;
 	case OP_MAX: return (x > y || x != x) ? x : y; // NaN propagates from x
 	case OP_GT: return x > y ? 1.0f : 0.0f;
-	case OP_QUICKGELU_GRAD: {                       // y·QuickGELU'(x), s = σ(1.702x)
-		float s = sigmoidf(QUICKGELU_ALPHA * x);
-		return y * (s + QUICKGELU_ALPHA * x * s * (1.0f - s));
+	case OP_QUICKGELU_GRAD: {
+		// y·QuickGELU'(x) as the CPU computes it (asm's quickGELUGradGo):
+		// a = −α·x, e = e^a, s = 1/(1+e) = σ(α·x), t = e·s = 1 − σ (1 where
+		// e = +Inf makes it NaN), y·s·(1 − a·t) with a clamped to a finite
+		// range, so that x = ±Inf gives y and 0 (s·(1 + α·x·(1 − s))
+		// would give Inf·0 = NaN there).
+		float a = -QUICKGELU_ALPHA * x;
+		float e = expf(a);
+		float s = 1.0f / (1.0f + e);
+		float t = e * s;
+		if (!(t <= 1.0f)) t = 1.0f;
+		a = fminf(fmaxf(a, EXP_LO), EXP_HI);
+		return y * (s * (1.0f - a * t));
 	}
 	default: return y; // OP_COPY
 	}

@@ -147,7 +147,7 @@ const cudaPrelude = `#define __global__
 struct dim3 { unsigned x, y, z; };
 extern dim3 threadIdx, blockIdx, blockDim, gridDim;
 float expf(float); float logf(float); float sqrtf(float); float tanhf(float); float rsqrtf(float);
-float fmaxf(float, float); float __int_as_float(int);
+float fmaxf(float, float); float fminf(float, float); float __int_as_float(int);
 float __shfl_down_sync(unsigned, float, int);
 void __syncthreads();
 float atomicAdd(float*, float);
