@@ -2,7 +2,7 @@ package autograd
 
 import "github.com/gocoop/gocoop/tensor"
 
-// Private helpers for the hot elementwise paths (activations of every
+// A private helper for the hot elementwise paths (activations of every
 // transformer layer, forward and backward): one pass over contiguous data,
 // split across cores, with the loop inside the kernel rather than a call per
 // element as tensor.Map2 makes. Chunks start at multiples of 16 elements
@@ -19,14 +19,5 @@ func zip(a, b *tensor.Tensor, kernel func(out, a, b []float32)) *tensor.Tensor {
 	out := tensor.New(a.Shape()...)
 	od, ad, bd := out.Data(), a.Contiguous().Data(), b.Contiguous().Data()
 	tensor.ParallelForVec(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi], bd[lo:hi]) })
-	return out
-}
-
-// mapTensor returns kernel(a) elementwise, as zip.
-func mapTensor(a *tensor.Tensor, kernel func(out, a []float32)) *tensor.Tensor {
-	hostOnly("elementwise op", a)
-	out := tensor.New(a.Shape()...)
-	od, ad := out.Data(), a.Contiguous().Data()
-	tensor.ParallelForVec(len(od), 1, func(_, lo, hi int) { kernel(od[lo:hi], ad[lo:hi]) })
 	return out
 }

@@ -30,15 +30,6 @@ func To(m Module, dev tensor.Device) error {
 	return nil
 }
 
-// DeviceOf returns the device of m's first parameter (tensor.CPU for a
-// module without parameters): where a module moved with To computes.
-func DeviceOf(m Module) tensor.Device {
-	for _, p := range m.NamedParameters("") {
-		return p.Var.Value.Device()
-	}
-	return tensor.CPU
-}
-
 // onDevice reports whether x's value lives off the CPU.
 func onDevice(x *autograd.Var) bool { return x.Value.Device() != tensor.CPU }
 

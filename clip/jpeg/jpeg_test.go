@@ -79,7 +79,7 @@ func TestPillowFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			img, err := DecodeBytes(data)
+			img, err := Decode(bytes.NewReader(data)) // the io.Reader entry, over DecodeBytes
 			if f.Error != "" {
 				if err == nil {
 					t.Fatalf("Pillow fails (%s) but Decode succeeded", f.Error)

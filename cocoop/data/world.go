@@ -177,9 +177,6 @@ func NewWorld(cfg WorldConfig) (*World, error) {
 	return &World{cfg: c}, nil
 }
 
-// Config returns the world's config with the defaults filled in.
-func (w *World) Config() WorldConfig { return w.cfg }
-
 // Seed tags keep the pretraining and downstream streams apart.
 const (
 	tagPretrain = 0x5052_4554_5241_494e
