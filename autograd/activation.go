@@ -23,46 +23,42 @@ func Log(a *Var) *Var {
 	}, a)
 }
 
-// Sqrt returns √x; d/dx = 1/(2√x).
+// Sqrt returns y = √x; d/dx = 1/(2y). The backward, like Tanh's and
+// Sigmoid's, is tensor ops on the output: it runs wherever the values live.
 func Sqrt(a *Var) *Var {
 	out, na := tensor.Sqrt(a.Value), a.node
 	return newOp("sqrt", out, func(g *tensor.Tensor) {
-		na.accumulate(zip(g, out, func(dx, g, y []float32) {
-			for i := range dx {
-				dx[i] = g[i] * 0.5 / y[i]
-			}
-		}))
+		na.accumulate(tensor.Div(tensor.MulScalar(g, 0.5), out)) // g·0.5/y
 	}, a)
 }
 
-// Tanh returns tanh x; d/dx = 1 − tanh²x.
+// Tanh returns y = tanh x; d/dx = 1 − y².
 func Tanh(a *Var) *Var {
 	out, na := tensor.Tanh(a.Value), a.node
 	return newOp("tanh", out, func(g *tensor.Tensor) {
-		na.accumulate(zip(g, out, func(dx, g, y []float32) {
-			for i := range dx {
-				dx[i] = g[i] * (1 - y[i]*y[i])
-			}
-		}))
+		na.accumulate(tensor.Mul(g, tensor.AddScalar(tensor.Neg(tensor.Square(out)), 1))) // g·(1 − y²)
 	}, a)
 }
 
-// Sigmoid returns σ(x) = 1/(1+e⁻ˣ); d/dx = σ(1−σ).
+// Sigmoid returns y = σ(x) = 1/(1+e⁻ˣ); d/dx = y(1−y).
 func Sigmoid(a *Var) *Var {
 	out, na := tensor.Sigmoid(a.Value), a.node
 	return newOp("sigmoid", out, func(g *tensor.Tensor) {
-		na.accumulate(zip(g, out, func(dx, g, y []float32) {
-			for i := range dx {
-				dx[i] = g[i] * y[i] * (1 - y[i])
-			}
-		}))
+		na.accumulate(tensor.Mul(tensor.Mul(g, out), tensor.AddScalar(tensor.Neg(out), 1))) // g·y·(1 − y)
 	}, a)
 }
 
-// Relu returns max(x, 0); d/dx = 1 where x > 0, else 0.
+// Relu returns max(x, 0); d/dx = 1 where x > 0, else 0. On the CPU the
+// backward writes g where x > 0 and +0 elsewhere, as PyTorch's
+// threshold_backward (a NaN in g is dropped where x ≤ 0); on a device it
+// is g·(x > 0) through the backend's kernels (−0 where g < 0, NaN kept).
 func Relu(a *Var) *Var {
 	av, na := a.Value, a.node
 	return newOp("relu", tensor.Relu(av), func(g *tensor.Tensor) {
+		if onDevice(g) {
+			na.accumulate(tensor.Mul(g, tensor.GreaterThan(av, 0)))
+			return
+		}
 		na.accumulate(zip(g, av, func(dx, g, x []float32) {
 			for i := range dx {
 				dx[i] = 0

@@ -50,7 +50,7 @@ func Function(name string, x *Var, forward func(x *tensor.Tensor) *tensor.Tensor
 func hostOnly(op string, t *tensor.Tensor) {
 	if onDevice(t) {
 		panic(&tensor.DeviceError{Op: "autograd." + op, Device: t.Device(),
-			Msg: "this op runs host kernels; on a device use autograd.Function with tensor ops (nn routes ReLU and QuickGELU so), or move the values with To(tensor.CPU)"})
+			Msg: "this op runs host kernels; on a device use autograd.Function with tensor ops, or move the values with To(tensor.CPU)"})
 	}
 }
 

@@ -3,7 +3,6 @@ package nn
 import (
 	"fmt"
 
-	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/tensor"
 )
 
@@ -28,17 +27,4 @@ func To(m Module, dev tensor.Device) error {
 		v.Value = x
 	}
 	return nil
-}
-
-// onDevice reports whether x's value lives off the CPU.
-func onDevice(x *autograd.Var) bool { return x.Value.Device() != tensor.CPU }
-
-// The device route of autograd.Relu, whose backward runs a host kernel of
-// its own: on a device it is autograd.Function over the tensor ops, which
-// dispatch to the backend's kernels. On the CPU autograd.Relu runs as before.
-
-func reluDevice(x *autograd.Var) *autograd.Var {
-	return autograd.Function("relu", x, tensor.Relu, func(x, g *tensor.Tensor) *tensor.Tensor {
-		return tensor.Mul(g, tensor.GreaterThan(x, 0))
-	})
 }

@@ -43,14 +43,8 @@ func (s *Sequential) NamedParameters(prefix string) []NamedParam {
 // ReLU is a parameter-free Layer.
 type ReLU struct{}
 
-// Forward returns max(x, 0) (on a device through autograd.Function with
-// tensor.Relu; autograd.Relu's backward is host code).
-func (ReLU) Forward(x *autograd.Var) *autograd.Var {
-	if onDevice(x) {
-		return reluDevice(x)
-	}
-	return autograd.Relu(x)
-}
+// Forward returns max(x, 0) (autograd.Relu).
+func (ReLU) Forward(x *autograd.Var) *autograd.Var { return autograd.Relu(x) }
 
 // NamedParameters implements Module (none).
 func (ReLU) NamedParameters(string) []NamedParam { return nil }

@@ -83,10 +83,11 @@ func constants(in []*tensor.Tensor) []*autograd.Var {
 
 // Ops runs autograd's ops forward and backward on dev and on the CPU from
 // the same inputs (Run): the elementwise ops with broadcasting, the
-// reductions, the views (reshape, transpose, expand, permute, slices,
-// concatenation), the products, Linear (gradients accumulated over two
-// passes), LayerNorm, the softmaxes, attention, cross-entropy,
-// L2Normalize with a clamped row and the gathers; each within rel.
+// activations, the reductions, the views (reshape, transpose, expand,
+// permute, slices, concatenation), the products, Linear (gradients
+// accumulated over two passes), LayerNorm, the softmaxes, attention,
+// cross-entropy, L2Normalize with a clamped row and the gathers; each
+// within rel.
 func Ops(t testing.TB, dev tensor.Device, rel float64) {
 	t.Helper()
 	pos := tensor.AddScalar(tensor.Square(devicetest.Randn(2, 6, 8)), 0.5)
@@ -98,6 +99,9 @@ func Ops(t testing.TB, dev tensor.Device, rel float64) {
 		}},
 		{Name: "Neg, MulScalar, AddScalar, Exp, Log", In: []*tensor.Tensor{devicetest.Randn(4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Log(autograd.AddScalar(autograd.Exp(autograd.MulScalar(autograd.Neg(v[0]), 0.5)), 1))
+		}},
+		{Name: "Sqrt, Tanh, Sigmoid, Relu", In: []*tensor.Tensor{devicetest.Randn(27, 4, 6, 8), pos}, F: func(v []*autograd.Var) *autograd.Var {
+			return autograd.Add(autograd.Mul(autograd.Tanh(v[0]), autograd.Sqrt(v[1])), autograd.Mul(autograd.Sigmoid(v[0]), autograd.Relu(v[0])))
 		}},
 		{Name: "Sum, Mean (keepdim, broadcast)", In: []*tensor.Tensor{devicetest.Randn(5, 4, 6, 8)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Add(autograd.Sum(v[0], []int{1}, true), autograd.Mean(v[0], []int{0, 2}, true))
