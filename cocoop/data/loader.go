@@ -65,6 +65,38 @@ func TrainTransform(size int) Transform {
 	}
 }
 
+// Memoize returns tf with each path's output kept, up to maxBytes of
+// images in all (paths past that are transformed at every call), and handed
+// out again at later calls: an image is read and transformed once however
+// many epochs read it. Only for a transform that ignores its generator, as
+// TestTransform does (cocoop train --no-augment trains on it); a path whose
+// transform fails is not kept. Safe for a loader's concurrent workers; the
+// kept slices are shared, and the loader only copies them into its batches.
+func Memoize(tf Transform, maxBytes int64) Transform {
+	var mu sync.Mutex
+	kept := map[string][]float32{}
+	var used int64
+	return func(path string, rng *tensor.RNG) ([]float32, error) {
+		mu.Lock()
+		img, ok := kept[path]
+		mu.Unlock()
+		if ok {
+			return img, nil
+		}
+		img, err := tf(path, rng)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if _, ok := kept[path]; !ok && used+4*int64(len(img)) <= maxBytes {
+			kept[path] = img
+			used += 4 * int64(len(img))
+		}
+		return img, nil
+	}
+}
+
 // LoaderConfig configures a [Loader].
 type LoaderConfig struct {
 	BatchSize int  // items per batch; must be >= 1

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"runtime"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,5 +253,57 @@ func TestTransformsConvertFirst(t *testing.T) {
 		if !slices.Equal(gotTrain, wantTrain) {
 			t.Errorf("%s: TrainTransform is not PreprocessTrain(ConvertRGB(image))", name)
 		}
+	}
+}
+
+// TestMemoize: a memoized TestTransform gives the loader the same batches
+// in every epoch as the plain one, reading each file once while the budget
+// lasts and at every epoch past it; a failing path is retried, not kept.
+func TestMemoize(t *testing.T) {
+	items := pngItems(t, 9)
+	items = append(items, Datum{ImPath: filepath.Join(t.TempDir(), "missing.png"), Label: 0})
+	imgBytes := int64(4 * 3 * testSize * testSize)
+	for _, tc := range []struct {
+		name      string
+		budget    int64
+		wantReads int // over 3 epochs, the 9 readable images
+	}{
+		{"all kept", 9 * imgBytes, 9},
+		{"4 kept", 4*imgBytes + imgBytes/2, 4 + 3*5},
+		{"none kept", 0, 3 * 9},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mu sync.Mutex
+			reads := map[string]int{}
+			counting := func(path string, rng *tensor.RNG) ([]float32, error) {
+				mu.Lock()
+				reads[path]++
+				mu.Unlock()
+				return TestTransform(testSize)(path, rng)
+			}
+			cfg := LoaderConfig{BatchSize: 4, Shuffle: true, Seed: 3, Workers: 3, SkipUnreadable: true}
+			plain, err := NewLoader(items, TestTransform(testSize), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			memo, err := NewLoader(items, Memoize(counting, tc.budget), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for epoch := range 3 {
+				if got, want := collect(t, memo, epoch), collect(t, plain, epoch); !reflect.DeepEqual(got, want) {
+					t.Fatalf("epoch %d: memoized batches differ from the plain loader's", epoch)
+				}
+			}
+			total := 0
+			for p, n := range reads {
+				if p != items[9].ImPath {
+					total += n
+				}
+			}
+			if total != tc.wantReads || reads[items[9].ImPath] != 3 {
+				t.Errorf("%d reads of the readable images, want %d; %d of the missing one, want 3 (one per epoch)", total, tc.wantReads, reads[items[9].ImPath])
+			}
+		})
 	}
 }
