@@ -109,7 +109,7 @@ func addConfigFlags(fs *flag.FlagSet) *configFlags {
 	fs.Float64Var(&c.warmupLR, "warmup-lr", 0, "warm-up learning rate (default 1e-5)")
 	fs.IntVar(&c.chunk, "chunk-size", 0, "class prompts per text-encoder call; bounds memory (default 256)")
 	fs.BoolVar(&c.fullPrompts, "full-prompts", false, "run the official full 77-token prompts instead of the exact shared-prefix shortcut (same results, much slower; for comparison)")
-	fs.BoolVar(&c.noAugment, "no-augment", false, "train on centre crops (the test transform) instead of random resized crops and flips")
+	fs.BoolVar(&c.noAugment, "no-augment", false, "train on centre crops (the test transform) instead of random resized crops and flips; each image is then read once and kept (up to 256 MiB)")
 	fs.BoolVar(&c.cacheFeatures, "cache-features", false, "encode each training image once and reuse its features (needs --no-augment)")
 	return c
 }
