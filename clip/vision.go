@@ -94,8 +94,9 @@ func (v *VisionTransformer) NamedParameters(prefix string) []nn.NamedParam {
 // t.Forward) so that a trace can keep every block's output and attention.
 // With first > 0 and no trace, the last block computes only the first
 // rows, the only ones read after it (the image tower's class token:
-// nn.ResidualAttentionBlock.ForwardFirst, the same bits, about 6% of a
-// ViT-B/16 forward saved).
+// nn.ResidualAttentionBlock.ForwardFirst, the same bits forward, about 6%
+// of a ViT-B/16 forward saved; trained through, as clip.Pretrainer does,
+// its gradients equal the whole block's up to float32 rounding).
 func runBlocks(t *nn.Transformer, x *autograd.Var, tr *TowerTrace, first int) *autograd.Var {
 	if tr != nil {
 		tr.reset(x)

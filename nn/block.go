@@ -85,7 +85,8 @@ func (b *ResidualAttentionBlock) Forward(x *autograd.Var) *autograd.Var {
 // of all L rows. For a last block of which only the first rows are read
 // (the image tower's class token) it skips the other rows' work, about
 // three quarters of a ViT-B/16 block, with the same bits in the rows it
-// returns. With a hook registered on the block or its attention, or
+// returns; the gradients it passes back (to x and to the block's weights)
+// equal Forward's up to float32 rounding (TestForwardFirst). With a hook registered on the block or its attention, or
 // recording on, it runs Forward and slices (the hooks and records see the
 // whole block).
 func (b *ResidualAttentionBlock) ForwardFirst(x *autograd.Var, nq int) *autograd.Var {
