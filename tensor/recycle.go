@@ -66,8 +66,8 @@ type freeLists struct {
 
 var free = freeLists{cur: map[int][][]float32{}, old: map[int][][]float32{}}
 
-// watchGC arranges for free.age to run after the next garbage collection,
-// and again after every one that follows. A finalizer, not
+// watchGC arranges for free.age and paceGC to run after the next garbage
+// collection, and again after every one that follows. A finalizer, not
 // runtime.AddCleanup: a chain of cleanups, each arming the next, stalled
 // now and then when tests ran side by side on the two cores (the second
 // sentinel never cleaned up through 5 s of collections: TestRecycleBounds
@@ -77,6 +77,7 @@ func watchGC() {
 	sentinel := new([2]*int) // not a tiny allocation: reclaimed by the first cycle after it is dropped
 	runtime.SetFinalizer(sentinel, func(*[2]*int) {
 		free.age()
+		paceGC() // gc.go
 		watchGC()
 	})
 }

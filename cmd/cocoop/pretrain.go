@@ -14,7 +14,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"reflect"
-	"runtime/debug"
 	"time"
 
 	"github.com/gocoop/gocoop/clip"
@@ -456,7 +455,7 @@ func pretrain(ctx context.Context, job pretrainJob) (_ *pretrainReport, err erro
 		// so at 20 the collector runs many times a step: Go's default 100
 		// cost 18% less CPU per step, for ~180 MB more peak RSS (measured
 		// on the embedded world's default model, 3 rounds of 10 steps).
-		defer debug.SetGCPercent(debug.SetGCPercent(100))
+		defer tensor.SetGCPercent(tensor.SetGCPercent(100))
 	}
 	perEpoch := s.stepsPerEpoch()
 	report := &pretrainReport{Command: "pretrain", Settings: s, Steps: s.steps(), Chance: 100 / float64(len(pw.classes))}
