@@ -127,15 +127,11 @@ func TestOpsAgainstCPU(t *testing.T) {
 	ia, iad := tensor.Zeros(4, 7, 33), b.to(t, tensor.Zeros(4, 7, 33))
 	tensor.IndexAdd(ia, 1, []int{2, 2, 6}, a.Slice(1, 0, 3))
 	tensor.IndexAdd(iad, 1, []int{2, 2, 6}, ad.Slice(1, 0, 3))
-	// QuickGELUGrad where σ saturates and at ±Inf: finite (dy and 0 at
-	// ±Inf), as the CPU computes it.
+	// QuickGELUGrad where σ saturates and at ±Inf, where the CPU gives dy
+	// and 0 (asm's TestQuickGELU, special values).
 	far := tensor.FromSlice([]float32{float32(math.Inf(1)), float32(math.Inf(-1)), 60, -60, 200, -200, 0, 1e-3}, 8)
 	farDy := tensor.FromSlice([]float32{1.5, 2, -0.5, 3, 1, -1, 0.25, 4}, 8)
 	fard, farDyd := b.to(t, far), b.to(t, farDy)
-	farGrad := tensor.QuickGELUGrad(far, farDy)
-	if d := farGrad.Data(); d[0] != 1.5 || d[1] != 0 {
-		t.Errorf("CPU QuickGELUGrad at +Inf, −Inf = %g, %g; want dy = 1.5 and 0", d[0], d[1])
-	}
 	cp, cpd := a.Clone(), ad.Clone()
 	cp.Slice(2, 3, 8).CopyFrom(c.Slice(1, 0, 5))
 	tensor.Copy(cpd.Slice(2, 3, 8), cd.Slice(1, 0, 5))
@@ -169,7 +165,7 @@ func TestOpsAgainstCPU(t *testing.T) {
 		{"GreaterThan", 0, 0, tensor.GreaterThan(a, 0), tensor.GreaterThan(ad, 0)},
 		{"QuickGELU", 1e-6, 1e-5, tensor.QuickGELU(a), tensor.QuickGELU(ad)},
 		{"QuickGELUGrad", 1e-6, 1e-5, tensor.QuickGELUGrad(a, pos), tensor.QuickGELUGrad(ad, posd)},
-		{"QuickGELUGrad (saturated, ±Inf)", 1e-6, 1e-5, farGrad, tensor.QuickGELUGrad(fard, farDyd)},
+		{"QuickGELUGrad (saturated, ±Inf)", 1e-6, 1e-5, tensor.QuickGELUGrad(far, farDy), tensor.QuickGELUGrad(fard, farDyd)},
 		{"SumTo", 1e-5, 1e-5, tensor.SumTo(a, []int{7, 1}), tensor.SumTo(ad, []int{7, 1})},
 		{"MaskedSoftmax (causal)", 1e-7, 1e-5, tensor.MaskedSoftmax(a, 0.125, true), tensor.MaskedSoftmax(ad, 0.125, true)},
 		{"MaskedSoftmax", 1e-7, 1e-5, tensor.MaskedSoftmax(a, 0.125, false), tensor.MaskedSoftmax(ad, 0.125, false)},
