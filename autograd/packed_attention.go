@@ -342,7 +342,7 @@ func (plan *attnPlan) work(d int) int {
 func (plan *attnPlan) forBlockHeads(H, d int, body func(b *attnBlock, h int, sc *attnScratch)) {
 	items := len(plan.blocks) * H
 	tensor.ParallelFor(items, 1+plan.work(d)/max(len(plan.blocks), 1), func(_, lo, hi int) {
-		sc := newAttnScratch(plan, H, d)
+		sc := getAttnScratch(plan, H, d)
 		defer attnScratchPool.Put(sc)
 		for it := lo; it < hi; it++ {
 			body(plan.blocks[it/H], it%H, sc)
@@ -358,7 +358,7 @@ func (plan *attnPlan) forBlockHeads(H, d int, body func(b *attnBlock, h int, sc 
 func (plan *attnPlan) forGroupHeads(H, d int, body func(b *attnBlock, h int, sc *attnScratch)) {
 	items := len(plan.groups) * H
 	tensor.ParallelFor(items, 1+plan.work(d)/max(len(plan.groups), 1), func(_, lo, hi int) {
-		sc := newAttnScratch(plan, H, d)
+		sc := getAttnScratch(plan, H, d)
 		defer attnScratchPool.Put(sc)
 		for it := lo; it < hi; {
 			g, h0 := it/H, it%H
@@ -388,9 +388,10 @@ type attnScratch struct {
 // training allocated (cocoop demo: 4.8 of 20 GB).
 var attnScratchPool sync.Pool // *attnScratch
 
-// newAttnScratch returns a worker's scratch for plan, zero-filled as a
-// fresh one would be (except negInf): a pooled one when it is large enough.
-func newAttnScratch(plan *attnPlan, H, d int) *attnScratch {
+// getAttnScratch returns a worker's scratch for plan, zero-filled as a
+// fresh one would be (except negInf): a pooled one when it is large enough;
+// the caller puts it back in attnScratchPool.
+func getAttnScratch(plan *attnPlan, H, d int) *attnScratch {
 	qd, kd, qk := plan.maxQ*d, plan.maxLd*d, plan.maxQ*plan.maxLd
 	n := 3*qd + 3*kd + 3*qk
 	sc, _ := attnScratchPool.Get().(*attnScratch)
