@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"math"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gocoop/gocoop/asm"
 	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/cocoop/data"
 )
@@ -228,4 +230,87 @@ func TestPretrainResumeCommand(t *testing.T) {
 	if code, _, stderr := runCmd("pretrain", "--out", dir, "--pairs", "32", "--batch", "16", "--epochs", "1"); code != 1 || !strings.Contains(stderr, "--overwrite") {
 		t.Errorf("pretrain into a finished run: exit %d, %q", code, stderr)
 	}
+}
+
+// TestDemoTables runs the README's main job, `cocoop demo` with its
+// defaults, and checks the embedded world's table printed in the README
+// and in docs/cocoop.md §9.4 against it, to the last printed digit, with
+// what their prose says of it. The numbers are deterministic for a kernel
+// tier (any core count), but the tiers round differently (on avx2 the
+// New column moves by about 0.1), so the tables are checked on the tier
+// they were measured with. After a change to training numerics, rerun
+// `go run ./cmd/cocoop demo` and copy its table into both files.
+func TestDemoTables(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the full demo, pretraining included, takes about a minute")
+	}
+	const measuredOn = asm.AVX512 // the README: "Measured here (2 cores, AVX-512)"
+	if tier := asm.CurrentTier(); tier != measuredOn {
+		t.Skipf("the tables were measured on the %v tier and this run uses %v, whose rounding gives other numbers", measuredOn, tier)
+	}
+	out := t.TempDir()
+	mustRun(t, "demo", "--cache", t.TempDir(), "--out", out, "--quiet")
+	r := readResults(t, out)
+	rows := map[string]string{"zeroshot": "CLIP (zero-shot)", "coop": "CoOp", "cocoop": "CoCoOp"}
+	for _, file := range []string{filepath.Join("..", "..", "README.md"), filepath.Join("..", "..", "docs", "cocoop.md")} {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		table := embeddedTable(t, file, string(b))
+		for key, name := range rows {
+			s := r.Methods[key]
+			want := []string{fmt.Sprintf("%.2f", s.Base), fmt.Sprintf("%.2f", s.New), fmt.Sprintf("%.2f", s.H)}
+			if got := table[name]; !reflect.DeepEqual(got, want) {
+				t.Errorf("%s: the embedded world's %s row says Base/New/H %v, the demo gives %v", file, name, got, want)
+			}
+		}
+	}
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "cocoop.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Pretraining reached %.1f%% zero-shot accuracy over the 16 classes", r.Pretrain.ZeroShot); !strings.Contains(string(doc), want) {
+		t.Errorf("docs/cocoop.md §9.4 lacks %q", want)
+	}
+	// The prose beside the tables: CoOp gains most on the base classes,
+	// CoCoOp is best on the new ones, CoOp's context does not hurt the new
+	// classes, and CoCoOp's H stays below CoOp's.
+	m := r.Methods
+	if !(m["coop"].Base > m["cocoop"].Base && m["coop"].Base > m["zeroshot"].Base) {
+		t.Errorf("CoOp is not best on the base classes: %+v", m)
+	}
+	if !(m["cocoop"].New > m["coop"].New && m["cocoop"].New > m["zeroshot"].New) {
+		t.Errorf("CoCoOp is not best on the new classes: %+v", m)
+	}
+	if !(m["coop"].New >= m["zeroshot"].New) {
+		t.Errorf("CoOp's context hurts the new classes: %+v", m)
+	}
+	if !(m["cocoop"].H < m["coop"].H) {
+		t.Errorf("CoCoOp's H is not below CoOp's: %+v", m)
+	}
+}
+
+// embeddedTable returns the Base, New and H cells of each row of the
+// markdown table headed "| embedded world |" in text, by method name.
+func embeddedTable(t *testing.T, file, text string) map[string][]string {
+	t.Helper()
+	_, after, ok := strings.Cut(text, "\n| embedded world |")
+	if !ok {
+		t.Fatalf("%s has no table headed \"| embedded world |\"", file)
+	}
+	table := map[string][]string{}
+	for _, line := range strings.Split(after, "\n")[1:] { // the header's rest, then the rows
+		if !strings.HasPrefix(line, "|") {
+			break
+		}
+		cells := strings.Split(strings.Trim(line, "|"), "|")
+		for i := range cells {
+			cells[i] = strings.TrimSpace(cells[i])
+		}
+		if len(cells) >= 4 && !strings.HasPrefix(cells[0], "---") {
+			table[cells[0]] = cells[1:4]
+		}
+	}
+	return table
 }
