@@ -134,9 +134,12 @@ func (v *Var) Backward() {
 // panics, as PyTorch's second backward without retain_graph.
 func (v *Var) BackwardWith(grad *tensor.Tensor) {
 	checkSeed("Backward", v, grad)
-	backprop([]*node{v.node}, []*tensor.Tensor{grad}, nil, true, func(n *node, g *tensor.Tensor) {
+	backprop([]*node{v.node}, []*tensor.Tensor{grad}, nil, true, func(n *node, g *tensor.Tensor, mine bool) bool {
 		if (n.backward == nil || n.retain) && n.v != nil { // a leaf or retained
 			switch {
+			case n.v.Grad == nil && mine:
+				n.v.Grad = g // the walk's own tensor, handed over
+				return true
 			case n.v.Grad == nil:
 				n.v.Grad = g.Clone() // own storage: optimizers may update it in place
 			case onDevice(g):
@@ -145,6 +148,7 @@ func (v *Var) BackwardWith(grad *tensor.Tensor) {
 				n.v.Grad.AddInPlace(g)
 			}
 		}
+		return false
 	})
 }
 
@@ -185,10 +189,15 @@ func Grad(outputs, inputs []*Var, seeds []*tensor.Tensor) []*tensor.Tensor {
 		}
 	}
 	out := make([]*tensor.Tensor, len(inputs))
-	backprop(roots, grads, want, false, func(n *node, g *tensor.Tensor) {
+	backprop(roots, grads, want, false, func(n *node, g *tensor.Tensor, mine bool) bool {
 		if i, ok := want[n]; ok {
+			if mine {
+				out[i] = g
+				return true
+			}
 			out[i] = g.Clone()
 		}
+		return false
 	})
 	for i, in := range inputs { // an input listed twice gets the same gradient
 		out[i] = out[want[in.node]]
@@ -214,8 +223,10 @@ func checkSeed(op string, out *Var, seed *tensor.Tensor) {
 // backward runs only when some node of stop lies behind it, so the walk
 // ends at the inputs Grad asks for. With free, the tensors saved
 // (SaveForBackward) on each node whose backward ran are freed once the walk
-// is done.
-func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bool, visit func(n *node, g *tensor.Tensor)) {
+// is done. visit's mine says that g is the walk's own tensor, held by
+// nothing else and read by nothing after visit (a leaf's gradient, most
+// often): visit may keep it instead of a copy, and returns whether it did.
+func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bool, visit func(n *node, g *tensor.Tensor, mine bool) bool) {
 	order := topoOrder(roots...)
 	// Only the nodes of order accumulate: a closure tests its inputs'
 	// requiresGrad when it runs, and a leaf unfrozen after the forward
@@ -273,15 +284,26 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bo
 		if len(n.hooks) > 0 {
 			kept = append(kept, g)
 		}
-		visit(n, g)
-		if n.backward != nil && (stop == nil || leadsToStop[n]) {
-			n.backward(g)
-			pending = append(pending, n.parents...)
-			if free && len(n.saved) > 0 {
-				saving = append(saving, n)
+		walksOn := n.backward != nil && (stop == nil || leadsToStop[n])
+		if !walksOn { // nothing reads g after visit: it may take g if the walk alone holds it
+			var held bool
+			pending, held = heldGrad(g, pending, kept)
+			if visit(n, g, !held && tensor.OwnsStorage(g)) || held {
+				continue
 			}
+			tensor.Recycle(g)
+			continue
 		}
-		pending = recycleGrad(g, pending, kept)
+		visit(n, g, false)
+		n.backward(g)
+		pending = append(pending, n.parents...)
+		if free && len(n.saved) > 0 {
+			saving = append(saving, n)
+		}
+		var held bool
+		if pending, held = heldGrad(g, pending, kept); !held {
+			tensor.Recycle(g)
+		}
 	}
 	// Every backward has run: nothing reads the saved tensors again. One
 	// Recycle call, so that a storage saved twice (two views) goes back once.
@@ -293,15 +315,15 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bo
 	tensor.Recycle(dead...)
 }
 
-// recycleGrad hands g, a gradient the walk has passed on, to the allocator
-// for reuse (tensor.Recycle), unless its storage is still held: by a
-// gradient pending at another node (a backward may pass g, or a view of
-// it, to its inputs; Add passes one tensor to both) or by kept. visit keeps
-// only copies. A backward must therefore pass on only gradients it
-// computed or views of its own g, never a tensor of the forward pass
-// (docs/autograd.md §3). It returns pending without the nodes already
-// walked.
-func recycleGrad(g *tensor.Tensor, pending []*node, kept []*tensor.Tensor) []*node {
+// heldGrad reports whether g, a gradient the walk has passed on, is still
+// held: by a gradient pending at another node (a backward may pass g, or a
+// view of it, to its inputs; Add passes one tensor to both) or by kept.
+// One not held goes to the allocator for reuse (tensor.Recycle) or to the
+// visit that takes it; visit otherwise keeps only copies. A backward must
+// therefore pass on only gradients it computed or views of its own g,
+// never a tensor of the forward pass (docs/autograd.md §3). It also
+// returns pending without the nodes already walked.
+func heldGrad(g *tensor.Tensor, pending []*node, kept []*tensor.Tensor) ([]*node, bool) {
 	live := pending[:0]
 	held := false
 	for _, p := range pending {
@@ -314,10 +336,7 @@ func recycleGrad(g *tensor.Tensor, pending []*node, kept []*tensor.Tensor) []*no
 	for _, k := range kept {
 		held = held || tensor.SharesStorage(k, g)
 	}
-	if !held {
-		tensor.Recycle(g)
-	}
-	return live
+	return live, held
 }
 
 // topoOrder lists the nodes reachable from roots through inputs that

@@ -233,6 +233,43 @@ func TestLeafGradsOwnStorage(t *testing.T) {
 	wantGrad(t, "b", b, 1, 1)
 }
 
+// TestLeafGradHandedOver: a leaf's first gradient that the walk alone
+// holds becomes its Grad without a copy (Grad's results too); one a hook
+// saw, or the seed, is copied.
+func TestLeafGradHandedOver(t *testing.T) {
+	var made *tensor.Tensor // the gradient the op's backward computed
+	double := func(x *Var) *Var {
+		return Function("double", x, func(x *tensor.Tensor) *tensor.Tensor { return tensor.MulScalar(x, 2) },
+			func(_, g *tensor.Tensor) *tensor.Tensor { made = tensor.MulScalar(g, 2); return made })
+	}
+	a := Param(vec(1, 2, 3))
+	double(a).BackwardWith(vec(1, 2, 3))
+	if !tensor.SharesStorage(a.Grad, made) {
+		t.Error("Backward copied a gradient nothing else holds")
+	}
+	wantGrad(t, "a", a, 2, 4, 6)
+	if g := Grad([]*Var{double(a)}, []*Var{a}, []*tensor.Tensor{vec(1, 1, 1)}); !tensor.SharesStorage(g[0], made) {
+		t.Error("Grad copied a gradient nothing else holds")
+	}
+
+	b := Param(vec(1, 2, 3))
+	var seen *tensor.Tensor
+	b.RegisterHook(func(g *tensor.Tensor) *tensor.Tensor { seen = g; return nil })
+	double(b).BackwardWith(vec(1, 1, 1))
+	if tensor.SharesStorage(b.Grad, seen) {
+		t.Error("b's Grad is the tensor its hook kept")
+	}
+	c, seed := Param(vec(1, 2)), vec(3, 4)
+	c.BackwardWith(seed)
+	if tensor.SharesStorage(c.Grad, seed) {
+		t.Error("c's Grad is the caller's seed")
+	}
+	c.Grad.ScaleInPlace(2)
+	if got := seed.ToSlice(); !slices.Equal(got, []float32{3, 4}) {
+		t.Errorf("seed changed to %v", got)
+	}
+}
+
 // A deep chain must not overflow the stack (the topological sort is iterative).
 func TestDeepGraph(t *testing.T) {
 	a := Param(vec(1))

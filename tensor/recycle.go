@@ -144,8 +144,7 @@ func Recycle(ts ...*Tensor) {
 	var buf [8]*float32
 	done := buf[:0] // storages handed back by this call
 	for _, t := range ts {
-		if t == nil || !t.onHost() || t.data == nil || t.offset != 0 ||
-			len(t.data) < minRecycled || len(t.data) != t.Numel() || !t.IsContiguous() {
+		if t == nil || !OwnsStorage(t) || len(t.data) < minRecycled {
 			continue
 		}
 		d := t.data[:len(t.data):len(t.data)]
@@ -158,6 +157,12 @@ func Recycle(ts ...*Tensor) {
 			free.put(d)
 		}
 	}
+}
+
+// OwnsStorage reports whether t is a contiguous host float32 tensor that
+// spans its whole storage, not a view into a larger one.
+func OwnsStorage(t *Tensor) bool {
+	return t.onHost() && t.data != nil && t.offset == 0 && len(t.data) == t.Numel() && t.IsContiguous()
 }
 
 // SharesStorage reports whether a and b are views of one host storage (or
