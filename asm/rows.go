@@ -64,6 +64,14 @@ func Mul(dst, a, b []float32) {
 // above ≈88.72 it is +Inf, and NaN stays NaN.
 func ExpInPlace(x []float32) { rows().expSub(x, 0) }
 
+// The range of exp's argument in every kernel (the CUDA backend's too):
+// inputs are clamped to ≤ ExpHi, where the result overflows to +Inf, and
+// below ExpLo the result is 0 (this keeps n ≥ -125, a normal 2^(n-1)).
+const (
+	ExpLo = -86.9
+	ExpHi = 89
+)
+
 // QuickGELUAlpha is α in CLIP's activation QuickGELU(x) = x·σ(α·x).
 const QuickGELUAlpha = 1.702
 
@@ -202,8 +210,6 @@ const (
 	expLog2e = 1.44269504088896341
 	expC1    = 0.693359375
 	expC2    = -2.12194440e-4
-	expHi    = 89    // inputs are clamped to ≤ expHi; the result overflows to +Inf
-	expLo    = -86.9 // below: 0 (keeps n ≥ -125, a normal 2^(n-1))
 	expP0    = 1.9875691500e-4
 	expP1    = 1.3981999507e-3
 	expP2    = 8.3334519073e-3
@@ -226,10 +232,10 @@ func expf(x float32) float32 {
 	if x != x {
 		return x
 	}
-	if x < expLo {
+	if x < ExpLo {
 		return 0
 	}
-	x = min(x, expHi)
+	x = min(x, ExpHi)
 	n := float32(math.Floor(float64(x*expLog2e + 0.5)))
 	r := x - n*expC1
 	r -= n * expC2
@@ -258,9 +264,9 @@ func quickGELUGo(y, x []float32) {
 // a = −α·x, e = e^a, s = 1/(1+e) = σ(α·x) and t = e·s = 1−σ,
 // dx = dy·s·(1 − a·t). t is 1 where e = +Inf (x < −52.1) makes e·s NaN,
 // and where rounding takes it above 1. a·t takes a clamped to expf's
-// [expLo, expHi], as the kernels do: finite where −α·x overflows (|x| >
-// 2e38, ±Inf), and exact elsewhere where it matters (t = 0 below expLo,
-// s = 0 above expHi).
+// [ExpLo, ExpHi], as the kernels do: finite where −α·x overflows (|x| >
+// 2e38, ±Inf), and exact elsewhere where it matters (t = 0 below ExpLo,
+// s = 0 above ExpHi).
 func quickGELUGradGo(dx, dy, x []float32) {
 	for i, v := range x {
 		a := -QuickGELUAlpha * v
@@ -270,7 +276,7 @@ func quickGELUGradGo(dx, dy, x []float32) {
 		if !(t <= 1) {
 			t = 1
 		}
-		a = min(max(a, expLo), expHi)
+		a = min(max(a, ExpLo), ExpHi)
 		dx[i] = dy[i] * (s * (1 - a*t))
 	}
 }

@@ -48,8 +48,8 @@ struct Layout {
 #define OP_QUICKGELU_GRAD 16
 
 #define NEG_INF __int_as_float(0xff800000)
-#define QUICKGELU_ALPHA 1.702f
-// expf's useful range (asm's expLo, expHi): e^x is 0 below, +Inf above.
+#define QUICKGELU_ALPHA 1.702f // asm.QuickGELUAlpha
+// expf's useful range (asm.ExpLo, asm.ExpHi): e^x is 0 below, +Inf above.
 #define EXP_LO -86.9f
 #define EXP_HI 89.0f
 

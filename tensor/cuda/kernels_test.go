@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/gocoop/gocoop/asm"
 )
 
 // The kernel source cannot be compiled without NVRTC; these checks catch
@@ -56,6 +58,20 @@ func TestKernelSourceBalanced(t *testing.T) {
 		}
 		if depth != 0 {
 			t.Errorf("%d unclosed %q", depth, p[0])
+		}
+	}
+}
+
+// The constants the kernels spell out are the CPU kernels' (package asm).
+func TestKernelConstantsMatchCPU(t *testing.T) {
+	for name, want := range map[string]float32{"EXP_LO": asm.ExpLo, "EXP_HI": asm.ExpHi, "QUICKGELU_ALPHA": asm.QuickGELUAlpha} {
+		m := regexp.MustCompile(`#define ` + name + ` (\S+)f\b`).FindStringSubmatch(kernelSource)
+		if m == nil {
+			t.Errorf("kernelSource lacks #define %s <float>f", name)
+			continue
+		}
+		if v, err := strconv.ParseFloat(m[1], 32); err != nil || float32(v) != want {
+			t.Errorf("#define %s %sf in the kernels, asm has %v", name, m[1], want)
 		}
 	}
 }
