@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"os"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -109,6 +110,30 @@ func TestClipGradNormBelowMax(t *testing.T) {
 	near(t, "unclipped", p.Grad, []float64{3, 4}, 0)
 	ClipGradNorm([]nn.NamedParam{np("p", p)}, 1)
 	near(t, "clipped", p.Grad, []float64{0.6, 0.8}, 1e-6)
+}
+
+// sumSquaresHost against the naive float64 sum, on lengths around its
+// blocks and its eight running sums, and the same bits on one core as on
+// several.
+func TestSumSquaresHost(t *testing.T) {
+	rng := tensor.NewRNG(7)
+	for _, n := range []int{0, 1, 7, 8, 9, sqBlock - 1, sqBlock, sqBlock + 13, 5*sqBlock + 3} {
+		x := rng.Normal(0, 3, max(n, 1)).ToSlice()[:n]
+		var want float64
+		for _, v := range x {
+			want += float64(v) * float64(v)
+		}
+		got := sumSquaresHost(x)
+		if math.Abs(got-want) > 1e-12*want {
+			t.Errorf("n=%d: %v, naive sum %v", n, got, want)
+		}
+		prev := runtime.GOMAXPROCS(1)
+		one := sumSquaresHost(x)
+		runtime.GOMAXPROCS(prev)
+		if one != got {
+			t.Errorf("n=%d: %v on one core, %v on %d", n, one, got, prev)
+		}
+	}
 }
 
 // open_clip's cosine_lr: warm-up (step+1)/warmup, then cosine over the rest.
