@@ -13,13 +13,11 @@ import (
 // do. Gradients, seeds and accumulation stay on the values' device; nothing
 // is moved implicitly, and operands on two devices are a *tensor.DeviceError.
 //
-// The activations with vectorized host kernels of their own (Sqrt, Tanh,
-// Sigmoid, Relu and QuickGELU in activation.go, whose backward runs
-// through zip) and PackedAttention have no device route yet: on a device
-// they panic with a *tensor.DeviceError naming the op. Function is the
-// route around them: nn's ReLU and MLP call it with tensor.Relu and
-// tensor.QuickGELU on device inputs, and clip's text tower takes its full
-// route (no packed attention) on a device.
+// Ops with host kernels of their own take another route on a device: the
+// activations' gradients are tensor ops there (activation.go), and
+// PackedAttention is composed of graph ops (packedAttentionPadded). An op
+// that has no device route panics with a *tensor.DeviceError naming it;
+// Function, a custom op of tensor ops, is the way around such an op.
 
 // onDevice reports whether t lives off the CPU.
 func onDevice(t *tensor.Tensor) bool { return t.Device() != tensor.CPU }

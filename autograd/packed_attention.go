@@ -48,13 +48,18 @@ type PackedSeq struct {
 // the sums into its key rows, so every row collects its blocks' sums in
 // block order, whatever the number of workers.
 //
+// On a device the same result comes from graph ops that the backend runs
+// (packedAttentionPadded: the sequences gathered into a padded batch).
+//
 // probs, if non-nil, receives per sequence its probabilities [H, n−Own, n]
 // (owned queries × all n keys, zero above the causal diagonal), for
 // inspection; they share storage with the graph, treat them as read-only.
 func PackedAttention(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *Var {
 	R, H, d := checkPacked(q, k, v, seqs)
-	hostOnly("PackedAttention", q.Value) // no device kernel yet (docs/cuda.md §4)
-	seqs = clonePackedSeqs(seqs)         // the closure must not see later changes
+	if onDevice(q.Value) {
+		return packedAttentionPadded(q, k, v, seqs, probs)
+	}
+	seqs = clonePackedSeqs(seqs) // the closure must not see later changes
 	scale := float32(1 / math.Sqrt(float64(d)))
 	qc, kc, vc := q.Value.Contiguous(), k.Value.Contiguous(), v.Value.Contiguous()
 	qd, kd, vd := qc.Data(), kc.Data(), vc.Data()
@@ -519,6 +524,54 @@ func checkPacked(q, k, v *Var, seqs []PackedSeq) (R, H, d int) {
 		}
 	}
 	return R, H, d
+}
+
+// packedAttentionPadded is PackedAttention composed of graph ops, which
+// run wherever q, k and v live: the device route, and the naive reference
+// the fast path above is tested against. Every sequence's rows are
+// gathered into one padded batch [S, H, L, d] (L the longest sequence,
+// row 0 standing in past a sequence's end), causal attention runs per
+// sequence (AttentionProbs, MatMul), and each row's output is taken from
+// the sequence that owns it. Under the causal mask a query inside its
+// sequence sees no padding, and the padding's queries and the prefix
+// queries a sequence does not own get no gradient (IndexSelect passes
+// none to rows it did not pick), so this is PackedAttention exactly, up to
+// float32 rounding; IndexSelect's backward sums a shared key row's
+// gradients over the sequences that attend to it. It costs S·L rows of
+// attention instead of the rows of each sequence, and copies of q, k, v.
+func packedAttentionPadded(q, k, v *Var, seqs []PackedSeq, probs *[]*tensor.Tensor) *Var {
+	R, H, d := q.Value.Dim(0), q.Value.Dim(1), q.Value.Dim(2)
+	S, L := len(seqs), 0
+	for _, sq := range seqs {
+		L = max(L, len(sq.Rows))
+	}
+	gather := make([]int, S*L) // position i of sequence s: row gather[s·L + i] (row 0 past its end)
+	owned := make([]int, R)    // row r: its output at owned[r] of the padded batch
+	for s, sq := range seqs {
+		for i, r := range sq.Rows {
+			gather[s*L+i] = r
+			if i >= sq.Own {
+				owned[r] = s*L + i
+			}
+		}
+	}
+	pad := func(x *Var) *Var {
+		x = IndexSelect(x, 0, gather) // [R, H, d] -> [S·L, H, d]
+		x = Reshape(x, S, L, H, d)    // [S·L, H, d] -> [S, L, H, d]
+		return Permute(x, 0, 2, 1, 3) // [S, L, H, d] -> [S, H, L, d]
+	}
+	p := AttentionProbs(pad(q), pad(k), true) // [S, H, L, L]
+	o := MatMul(p, pad(v))                    // [S, H, L, L] @ [S, H, L, d] -> [S, H, L, d]
+	o = Permute(o, 0, 2, 1, 3)                // [S, H, L, d] -> [S, L, H, d]
+	o = Reshape(o, S*L, H, d)                 // [S, L, H, d] -> [S·L, H, d]
+	if probs != nil {
+		*probs = make([]*tensor.Tensor, S)
+		for s, sq := range seqs {
+			n := len(sq.Rows)
+			(*probs)[s] = p.Value.Index(0, s).Slice(1, sq.Own, n).Slice(2, 0, n).Contiguous() // [H, L, L] -> [H, n−Own, n]
+		}
+	}
+	return IndexSelect(o, 0, owned) // [S·L, H, d] -> [R, H, d]
 }
 
 func clonePackedSeqs(seqs []PackedSeq) []PackedSeq {

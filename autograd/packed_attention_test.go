@@ -1,6 +1,7 @@
 package autograd
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -71,7 +72,9 @@ func randomPacked(rng *tensor.RNG, groups, perGroup, p, maxExtra int) (seqs []Pa
 }
 
 // TestPackedAttentionMatchesUnpacked: values and all three gradients equal
-// those of causal ScaledDotProductAttention on the gathered sequences.
+// those of causal ScaledDotProductAttention on the gathered sequences, and
+// so do the padded route's (packedAttentionPadded, which devices take),
+// with the same probabilities.
 func TestPackedAttentionMatchesUnpacked(t *testing.T) {
 	rng := tensor.NewRNG(7)
 	big, bigR := randomPacked(rng, 3, 4, 5, 9)
@@ -103,20 +106,27 @@ func TestPackedAttentionMatchesUnpacked(t *testing.T) {
 				return []*Var{Param(r.Normal(0, 1, c.R, c.H, c.d)), Param(r.Normal(0, 1, c.R, c.H, c.d)), Param(r.Normal(0, 1, c.R, c.H, c.d))}
 			}
 			w := tensor.NewRNG(13).Normal(0, 1, c.R, c.H, c.d)
-			a, b := mk(), mk()
-			var probs []*tensor.Tensor
+			a, b, e := mk(), mk(), mk()
+			var probs, padProbs []*tensor.Tensor
 			got := PackedAttention(a[0], a[1], a[2], c.seqs, &probs)
 			want := unpackedAttention(b[0], b[1], b[2], c.seqs)
+			pad := packedAttentionPadded(e[0], e[1], e[2], c.seqs, &padProbs) // the device route, on the CPU
 			got.BackwardWith(w)
 			want.BackwardWith(w)
+			pad.BackwardWith(w)
 			check := func(what string, g, w *tensor.Tensor) {
 				if d := tensor.MaxAbsDiff(g, w); d > 1e-5 {
 					t.Errorf("%s differs by %.3g", what, d)
 				}
 			}
 			check("output", got.Value, want.Value)
+			check("padded route's output", pad.Value, want.Value)
 			for i, n := range []string{"dq", "dk", "dv"} {
 				check(n, a[i].Grad, b[i].Grad)
+				check("padded route's "+n, e[i].Grad, b[i].Grad)
+			}
+			for s := range c.seqs {
+				check(fmt.Sprintf("padded route's probs[%d]", s), padProbs[s], probs[s])
 			}
 			if len(probs) != len(c.seqs) {
 				t.Fatalf("%d probability tensors for %d sequences", len(probs), len(c.seqs))

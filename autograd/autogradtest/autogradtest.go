@@ -85,9 +85,9 @@ func constants(in []*tensor.Tensor) []*autograd.Var {
 // the same inputs (Run): the elementwise ops with broadcasting, the
 // activations, the reductions, the views (reshape, transpose, expand,
 // permute, slices, concatenation), the products, Linear (gradients
-// accumulated over two passes), LayerNorm, the softmaxes, attention,
-// cross-entropy, L2Normalize with a clamped row and the gathers; each
-// within rel.
+// accumulated over two passes), LayerNorm, the softmaxes, attention (and
+// the packed attention of shared prefixes), cross-entropy, L2Normalize
+// with a clamped row and the gathers; each within rel.
 func Ops(t testing.TB, dev tensor.Device, rel float64) {
 	t.Helper()
 	pos := tensor.AddScalar(tensor.Square(devicetest.Randn(2, 6, 8)), 0.5)
@@ -144,5 +144,18 @@ func Ops(t testing.TB, dev tensor.Device, rel float64) {
 		{Name: "IndexSelect, GatherRows (repeats)", In: []*tensor.Tensor{devicetest.Randn(24, 10, 6), devicetest.Randn(25, 3, 5, 6)}, F: func(v []*autograd.Var) *autograd.Var {
 			return autograd.Add(autograd.IndexSelect(v[0], 0, []int{3, 3, 0}), autograd.GatherRows(v[1], []int{0, 4, 4}))
 		}},
+		{Name: "PackedAttention (a shared prefix, rows out of order)", In: []*tensor.Tensor{devicetest.Randn(28, 10, 2, 8), devicetest.Randn(29, 10, 2, 8), devicetest.Randn(30, 10, 2, 8)}, F: func(v []*autograd.Var) *autograd.Var {
+			return autograd.PackedAttention(v[0], v[1], v[2], packedSeqs, nil)
+		}},
 	})
+}
+
+// packedSeqs packs 10 rows: a prefix (rows 7, 2) owned by the first
+// sequence and shared by three of different lengths, and one alone.
+var packedSeqs = []autograd.PackedSeq{
+	{Rows: []int{7, 2}},
+	{Rows: []int{7, 2, 0, 5}, Own: 2},
+	{Rows: []int{7, 2, 9}, Own: 2},
+	{Rows: []int{7, 2, 1, 4, 8}, Own: 2},
+	{Rows: []int{3, 6}},
 }
