@@ -207,9 +207,8 @@ func (m *CLIP) NamedParameters(prefix string) []nn.NamedParam {
 
 // To moves every weight of m to dev, in place, and returns m (PyTorch's
 // model.to(device)): the model then computes there, and its inputs must be
-// moved there too (tensor.To; no op moves data implicitly). On a device the
-// text tower's shared-prefix entry points take the full route
-// (TextTransformer.FullRoute). Checkpoints are written from host copies.
+// moved there too (tensor.To; no op moves data implicitly). Checkpoints are
+// written from host copies.
 func (m *CLIP) To(dev tensor.Device) (*CLIP, error) {
 	if err := nn.To(m, dev); err != nil {
 		return nil, fmt.Errorf("clip: %w", err)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/nn"
-	"github.com/gocoop/gocoop/tensor"
 )
 
 // TextTransformer is CLIP's text tower. model.py keeps these fields on the
@@ -37,8 +36,7 @@ type TextTransformer struct {
 	// at all C positions, as openai/CLIP and the official CoOp code run
 	// tokenize()'s 77-token rows. Features and gradients agree up to
 	// float32 rounding (text_packed_test.go); the full route is there for
-	// comparison, benchmarks and teaching, and is taken on a device
-	// whatever this says (FullRoute).
+	// comparison, benchmarks and teaching. Both routes run on a device too.
 	FullPrompts bool
 }
 
@@ -101,14 +99,6 @@ func (t *TextTransformer) Forward(x *autograd.Var, ids [][]int32, tr *TowerTrace
 		tr.Features = x
 	}
 	return x
-}
-
-// FullRoute reports whether ForwardShared takes its full route: with
-// FullPrompts set, or with the tower on a device, where the packed path's
-// autograd.PackedAttention has no kernel yet (docs/cuda.md §5): every prompt
-// then runs at all C positions through Forward, as openai/CLIP does.
-func (t *TextTransformer) FullRoute() bool {
-	return t.FullPrompts || t.PositionalEmbedding.Value.Device() != tensor.CPU
 }
 
 // checkIDs validates that ids is a non-empty batch of rows of one length

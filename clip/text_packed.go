@@ -140,7 +140,7 @@ func (t *TextTransformer) ForwardShared(prefix, suffix *autograd.Var, ids [][]in
 			panic(fmt.Sprintf("clip: EncodeTextShared: class %d has its EOT at position %d, inside the shared prefix of %d positions", c, e, p))
 		}
 	}
-	if t.FullRoute() {
+	if t.FullPrompts {
 		return t.forwardAssembled(prefix, suffix, ids, g, tr)
 	}
 	pk := newTextPacking(g, p, l-p, eot)
@@ -266,26 +266,20 @@ func newTextPacking(g, p, s int, eot []int) *textPacking {
 // its group's prefix sequence, rows P..eot from its own.
 func (pk *textPacking) attentionMaps(probs []*tensor.Tensor, heads int) *tensor.Tensor {
 	l := slices.Max(pk.eot) + 1
-	out := tensor.New(pk.g*pk.k, heads, l, l)
-	od := out.Data()
+	out := tensor.ZerosOn(probs[0].Device(), pk.g*pk.k, heads, l, l) // where the probabilities are
+	place := func(n int, src *tensor.Tensor, from int) {             // src [H, q, keys] → rows from.. of prompt n
+		q, keys := src.Dim(1), src.Dim(2)
+		tensor.Copy(out.Index(0, n).Slice(1, from, from+q).Slice(2, 0, keys), src) // [H, q, keys]
+	}
 	prefixSeqs := 0
 	if pk.p > 0 {
 		prefixSeqs = pk.g
 	}
-	copyRows := func(n int, src *tensor.Tensor, from int) { // src [H, q, keys] → rows from.. of prompt n
-		sd := src.Contiguous().Data()
-		q, keys := src.Dim(1), src.Dim(2)
-		for h := range heads {
-			for i := range q {
-				copy(od[((n*heads+h)*l+from+i)*l:][:keys], sd[(h*q+i)*keys:][:keys])
-			}
-		}
-	}
 	for n := range pk.g * pk.k {
 		if pk.p > 0 {
-			copyRows(n, probs[n/pk.k], 0)
+			place(n, probs[n/pk.k], 0)
 		}
-		copyRows(n, probs[prefixSeqs+n], pk.p)
+		place(n, probs[prefixSeqs+n], pk.p)
 	}
 	return out
 }
@@ -305,17 +299,15 @@ func (tr *TowerTrace) PerPrompt(t *tensor.Tensor) *tensor.Tensor {
 	for _, rows := range tr.Rows {
 		l = max(l, len(rows))
 	}
-	inner := t.Shape()[1:]
-	out := tensor.New(append([]int{len(tr.Rows), l}, inner...)...) // [N, L', ...]
-	src, dst := t.Contiguous().Data(), out.Data()
-	w := 1
-	for _, d := range inner {
-		w *= d
+	r, inner := t.Dim(0), t.Shape()[1:]
+	zero := tensor.ZerosOn(t.Device(), append([]int{1}, inner...)...)
+	t = tensor.Concat([]*tensor.Tensor{t, zero}, 0) // [R, ...] -> [R+1, ...]: row R is zeros
+	idx := make([]int, len(tr.Rows)*l)              // position j of prompt n: row idx[n·L' + j]
+	for i := range idx {
+		idx[i] = r
 	}
 	for n, rows := range tr.Rows {
-		for j, r := range rows {
-			copy(dst[(n*l+j)*w:][:w], src[r*w:][:w])
-		}
+		copy(idx[n*l:], rows)
 	}
-	return out
+	return tensor.IndexSelect(t, 0, idx).Reshape(append([]int{len(tr.Rows), l}, inner...)...) // [N·L', ...] -> [N, L', ...]
 }

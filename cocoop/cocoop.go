@@ -198,7 +198,7 @@ func (c *CoCoOp) encoder(cp *classPrompts, s *autograd.Var) textEncoder {
 // plus, per class, its positions after the context up to its EOT.
 func (c *CoCoOp) imagesPerCall(cp *classPrompts, b int) int {
 	size, n := c.cfg.ChunkSize, cp.n()
-	if c.Model.Text.FullRoute() {
+	if c.Model.Text.FullPrompts {
 		return 1
 	}
 	if size <= 0 {

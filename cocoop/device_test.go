@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/gocoop/gocoop/autograd"
 	"github.com/gocoop/gocoop/clip"
 	"github.com/gocoop/gocoop/clip/cliptest"
 	"github.com/gocoop/gocoop/cocoop"
@@ -21,10 +22,9 @@ var deviceNames = []string{"Abyssinian", "Boeing 737-200", "Yorkshire_Terrier", 
 
 // TestStepOnFakeDevice trains one CoCoOp and one CoOp step (cocoop.Trainer:
 // SGD with momentum and weight decay) on the tiny CLIP on the fake device
-// of tensor/devicetest, and evaluates, against the same on the CPU: the
-// device takes the text tower's full route, the CPU its shortcut, so the
-// two agree to float32 rounding. The GPU runs the same check
-// (bench/cuda's TestCoCoOpStep).
+// of tensor/devicetest, and evaluates, against the same on the CPU (both
+// take the text tower's shortcut): the two agree to float32 rounding. The
+// GPU runs the same check (bench/cuda's TestCoCoOpStep).
 func TestStepOnFakeDevice(t *testing.T) {
 	dev := devicetest.New().Device()
 	for _, batch := range []int{1, 3} {
@@ -113,5 +113,46 @@ func TestDeviceCheckpointSameFormat(t *testing.T) {
 		if d := tensor.MaxAbsDiff(got, ck.Params[p.Name]); d != 0 {
 			t.Errorf("%s: loaded on the device, differs by %g", p.Name, d)
 		}
+	}
+}
+
+// TestForwardTraceOnFakeDevice: ForwardTrace with the attention recorded,
+// by either text route, on the fake device against the CPU: the logits,
+// the last block's attention maps, block 1's output per prompt, and after
+// a backward block 0's gradient per prompt and the prefix's.
+func TestForwardTraceOnFakeDevice(t *testing.T) {
+	dev := devicetest.New().Device()
+	images := cliptest.Images(tiny, 2)
+	labels := []int{1, 4}
+	type result struct{ logits, attn, block1, block0Grad, prefixGrad *tensor.Tensor }
+	run := func(d tensor.Device, full bool) (r result) {
+		m := cliptest.HashCLIP(t, tiny, d)
+		m.Text.FullPrompts = full
+		c, err := cocoop.NewCoCoOp(m, cocoop.DefaultCoCoOpConfig(), deviceNames)
+		if err != nil {
+			t.Fatal(err)
+		}
+		host := func(x *tensor.Tensor) *tensor.Tensor { t.Helper(); return devicetest.To(t, x, tensor.CPU) }
+		if err := tensor.Try(func() {
+			tr := c.ForwardTrace(c.ImageFeatures(images), true)
+			tr.Prefix.RetainGrad()
+			tr.Text.Blocks[0].RetainGrad()
+			autograd.CrossEntropy(tr.Logits, labels).Backward()
+			devicetest.OnDevice(t, "trace attention", tr.Text.Attn[1], d)
+			r = result{host(tr.Logits.Value), host(tr.Text.Attn[1]), host(tr.Text.PerPrompt(tr.Text.Blocks[1].Value)),
+				host(tr.Text.PerPrompt(tr.Text.Blocks[0].Grad)), host(tr.Prefix.Grad)}
+		}); err != nil {
+			t.Fatalf("trace on %v (full route %v): %v", d, full, err)
+		}
+		return r
+	}
+	for _, full := range []bool{false, true} {
+		want, got := run(tensor.CPU, full), run(dev, full)
+		name := map[bool]string{false: "shortcut", true: "full route"}[full]
+		devicetest.Compare(t, name+" logits", got.logits, want.logits, 1e-5)
+		devicetest.Compare(t, name+" attention maps", got.attn, want.attn, 1e-5)
+		devicetest.Compare(t, name+" block 1 per prompt", got.block1, want.block1, 1e-5)
+		devicetest.Compare(t, name+" ∂block 0 per prompt", got.block0Grad, want.block0Grad, 1e-5)
+		devicetest.Compare(t, name+" ∂prefix", got.prefixGrad, want.prefixGrad, 1e-5)
 	}
 }

@@ -19,11 +19,10 @@ type PromptTrace struct {
 
 	// Prompts is the assembled prompt embeddings [B, n_cls, L, W], prompt
 	// (b, c) = [SOS | ctx + π(x̂_b) | suffix_c], when the model's text
-	// tower takes its full route (clip.TextTransformer.FullRoute:
-	// FullPrompts set, or on a device). With the shortcut (the
-	// default) the prompts are never assembled and Prompts is nil: the
-	// shared positions are Prefix, computed once per image, whose gradient
-	// is the sum over the classes (docs/cocoop.md §7).
+	// tower takes its full route (clip.TextTransformer.FullPrompts). With
+	// the shortcut (the default) the prompts are never assembled and
+	// Prompts is nil: the shared positions are Prefix, computed once per
+	// image, whose gradient is the sum over the classes (docs/cocoop.md §7).
 	Prompts *autograd.Var
 
 	IDs [][]int32 // the class prompts' token ids, n_cls rows of L (cut after the last EOT, which changes nothing: docs/clip.md §1.3)
@@ -60,7 +59,7 @@ func (c *CoCoOp) ForwardTrace(feats *tensor.Tensor, recordAttn bool) *PromptTrac
 	defer func() { m.Trace = saved }()
 	m.Trace = &clip.Trace{RecordAttn: recordAttn}
 	var t *autograd.Var // [B, n_cls, E]
-	if m.Text.FullRoute() {
+	if m.Text.FullPrompts {
 		p, s := prefix.Shape()[1], suffix.Shape()[1]
 		tr.Prompts = autograd.Concat([]*autograd.Var{
 			autograd.Expand(autograd.Unsqueeze(prefix, 1), b, k, p, w), // [B, 1, P, W] -> [B, n_cls, P, W]

@@ -45,15 +45,15 @@ func Images(cfg clip.Config, n int) *tensor.Tensor {
 // CLIP compares a CLIP of configuration cfg with hash weights on dev
 // against the same model on the CPU (clip.NewHashCLIP): both towers'
 // features and gradients (the pixels', the prompt embeddings'), the
-// logits, the shared-prefix text entry point (the CPU takes its packed
-// shortcut, the device its full route: the same features and gradients up
-// to rounding) and plain inference under NoGrad; each within rel.
+// logits, the shared-prefix text entry point by both of its routes (the
+// packed shortcut, and the full route of TextTransformer.FullPrompts) and
+// plain inference under NoGrad; each within rel.
 func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 	t.Helper()
 	to := func(x *tensor.Tensor, d tensor.Device) *tensor.Tensor { t.Helper(); return devicetest.To(t, x, d) }
 	cpu, gpu := HashCLIP(t, cfg, tensor.CPU), HashCLIP(t, cfg, dev)
-	if gpu.Device() != dev || !gpu.Text.FullRoute() {
-		t.Fatalf("model on %v (full text route %v), want %v", gpu.Device(), gpu.Text.FullRoute(), dev)
+	if gpu.Device() != dev {
+		t.Fatalf("model on %v, want %v", gpu.Device(), dev)
 	}
 	images := Images(cfg, 2)
 	ids, err := clip.Tokenize([]string{"a photo of a dog.", "a red circle on a white background", "x"}, cfg.ContextLength, false)
@@ -63,7 +63,8 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 	imgSeed, txtSeed := devicetest.Randn(1, 2, cfg.EmbedDim), devicetest.Randn(2, 3, cfg.EmbedDim)
 	type result struct {
 		img, pixGrad, txt, promptGrad, logits *tensor.Tensor
-		shared, prefixGrad, suffixGrad, plain *tensor.Tensor
+		shared, prefixGrad, suffixGrad        [2]*tensor.Tensor // the packed shortcut, the full route
+		plain                                 *tensor.Tensor
 	}
 	run := func(m *clip.CLIP) (r result) {
 		d := m.Device()
@@ -84,11 +85,15 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 			l := emb.Dim(1)
 			base := emb.Slice(0, 0, 1).Slice(1, 0, 2) // [1, 2, W]
 			shift := to(devicetest.Randn(3, 2, 1, cfg.TransformerWidth), d)
-			prefix := autograd.Param(tensor.Add(base, tensor.MulScalar(shift, 0.01))) // [2, 2, W]
-			suffix := autograd.Param(emb.Slice(1, 2, l).Clone())                      // [3, L−2, W]
-			sh := m.EncodeTextShared(prefix, suffix, cut)                             // [2, 3, E]
-			sh.BackwardWith(to(devicetest.Randn(4, 2, 3, cfg.EmbedDim), d))
-			r.shared, r.prefixGrad, r.suffixGrad = sh.Value, prefix.Grad, suffix.Grad
+			for i, full := range []bool{false, true} {
+				m.Text.FullPrompts = full
+				prefix := autograd.Param(tensor.Add(base, tensor.MulScalar(shift, 0.01))) // [2, 2, W]
+				suffix := autograd.Param(emb.Slice(1, 2, l).Clone())                      // [3, L−2, W]
+				sh := m.EncodeTextShared(prefix, suffix, cut)                             // [2, 3, E]
+				sh.BackwardWith(to(devicetest.Randn(4, 2, 3, cfg.EmbedDim), d))
+				r.shared[i], r.prefixGrad[i], r.suffixGrad[i] = sh.Value, prefix.Grad, suffix.Grad
+			}
+			m.Text.FullPrompts = false
 
 			autograd.NoGrad(func() { r.plain = m.EncodeText(ids).Value })
 		})
@@ -104,8 +109,10 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 	devicetest.Compare(t, "CLIP text features", got.txt, want.txt, rel)
 	devicetest.Compare(t, "CLIP ∂prompt embeddings", got.promptGrad, want.promptGrad, rel)
 	devicetest.Compare(t, "CLIP logits", got.logits, want.logits, rel)
-	devicetest.Compare(t, "CLIP shared-prefix features", got.shared, want.shared, rel)
-	devicetest.Compare(t, "CLIP shared-prefix ∂prefix", got.prefixGrad, want.prefixGrad, rel)
-	devicetest.Compare(t, "CLIP shared-prefix ∂suffix", got.suffixGrad, want.suffixGrad, rel)
+	for i, route := range []string{"shortcut", "full route"} {
+		devicetest.Compare(t, "CLIP shared-prefix features, "+route, got.shared[i], want.shared[i], rel)
+		devicetest.Compare(t, "CLIP shared-prefix ∂prefix, "+route, got.prefixGrad[i], want.prefixGrad[i], rel)
+		devicetest.Compare(t, "CLIP shared-prefix ∂suffix, "+route, got.suffixGrad[i], want.suffixGrad[i], rel)
+	}
 	devicetest.Compare(t, "CLIP text features (NoGrad)", got.plain, want.plain, rel)
 }

@@ -64,8 +64,8 @@ func relClose(a, b, rel float64) bool {
 
 // TestCommandsOnFakeDevice runs train, eval, encode, zeroshot and inspect
 // with --device cuda on the fake device and with --device cpu, and compares
-// what they write: the same losses and accuracies (to float32 rounding: the
-// device takes the text tower's full route), checkpoints with the same
+// what they write: the same losses and accuracies (to float32 rounding),
+// checkpoints with the same
 // keys, shapes and metadata, embeddings, zero-shot rankings and inspection
 // tables; base2new runs on the device too (pretrain: TestPretrainOnFakeDevice).
 func TestCommandsOnFakeDevice(t *testing.T) {
