@@ -188,6 +188,69 @@ func TestKernelSourceCompilesAsCxx(t *testing.T) {
 	}
 }
 
+// clangCUDAPrelude declares for clang's CUDA front end what NVRTC gives
+// every program without an #include: the qualifiers, the thread indices
+// (clang's own header), and the math functions and intrinsics kernelSource
+// calls, through libdevice's declarations and NVVM builtins (left as calls:
+// -nocudalib, there is no libdevice here).
+const clangCUDAPrelude = `#define __device__ __attribute__((device))
+#define __global__ __attribute__((global))
+#define __shared__ __attribute__((shared))
+#define __forceinline__ __inline__ __attribute__((always_inline))
+#include "__clang_cuda_builtin_vars.h"
+#include "__clang_cuda_libdevice_declares.h"
+__device__ inline float expf(float x) { return __nv_expf(x); }
+__device__ inline float logf(float x) { return __nv_logf(x); }
+__device__ inline float sqrtf(float x) { return __nv_sqrtf(x); }
+__device__ inline float tanhf(float x) { return __nv_tanhf(x); }
+__device__ inline float rsqrtf(float x) { return __nv_rsqrtf(x); }
+__device__ inline float fmaxf(float a, float b) { return __nv_fmaxf(a, b); }
+__device__ inline float fminf(float a, float b) { return __nv_fminf(a, b); }
+__device__ inline float __int_as_float(int x) { return __nv_int_as_float(x); }
+__device__ inline float __shfl_down_sync(unsigned m, float v, unsigned d) { return __nvvm_shfl_sync_down_f32(m, v, d, 0x1f); }
+__device__ inline float atomicAdd(float* p, float v) { return __nvvm_atom_add_gen_f(p, v); }
+`
+
+// TestKernelSourceCompilesAsCUDA compiles kernelSource as CUDA device code
+// with clang (sm_80, PTX 7.0, every warning an error) into PTX, and checks
+// that the PTX exports every kernel the backend resolves under its C name.
+// Beyond the C++ type check above, this catches what only a CUDA compiler
+// sees: host code called from device code, misplaced __shared__, a kernel
+// that lost extern "C". NVRTC is still the compiler that counts (on a GPU
+// machine, bench/cuda/run.sh); .ci/run installs clang (Debian's package).
+func TestKernelSourceCompilesAsCUDA(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skipf("no clang on this machine (apt-get install clang): %v", err)
+	}
+	dir := t.TempDir()
+	src, ptx := filepath.Join(dir, "kernels.cu"), filepath.Join(dir, "kernels.ptx")
+	if err := os.WriteFile(src, []byte(clangCUDAPrelude+kernelSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(clang, "-x", "cuda", "--cuda-gpu-arch=sm_80", "--cuda-device-only", "-nocudainc", "-nocudalib",
+		"-Xclang", "-target-feature", "-Xclang", "+ptx70", "-Wall", "-Werror", "-S", "-o", ptx, src)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, out)
+	}
+	b, err := os.ReadFile(ptx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\.visible \.entry (\w+)\(`).FindAllStringSubmatch(string(b), -1) {
+		entries[m[1]] = true
+	}
+	for _, k := range kernelNames {
+		if !entries[k] {
+			t.Errorf("the PTX has no entry %s (entries: %v)", k, entries)
+		}
+	}
+	if len(entries) != len(kernelNames) {
+		t.Errorf("the PTX has %d entries, kernelNames %d", len(entries), len(kernelNames))
+	}
+}
+
 // TestLaunchArgumentsMatchKernels compares, for every b.launch in the Go
 // source, the argPack chain (i32, f32, ptr, layout in order) with the
 // kernel's parameter list in kernelSource (int, float, a pointer, Layout):
