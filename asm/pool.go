@@ -59,8 +59,20 @@ func putWorker(pw *poolWorker) {
 }
 
 // submit hands j to pw, waking it if it has parked.
+//
+// submit and loop meet as in Dekker's algorithm: submit writes job then
+// reads sleeping, loop writes sleeping then reads job, so at least one of
+// them sees the other's write and the job is never left behind a parked
+// worker. Each write is an atomic swap, a read-modify-write, which orders
+// it before the read that follows on any machine: a plain atomic store
+// then load (STLR then LDAR on arm64) is enough on the hardware, but
+// qemu-user on x86, which CI runs the arm64 tests under, let that load
+// pass the store: a worker slept with its job and the caller waited for
+// it forever (once in CI; a stress loop of Parallel calls spaced about
+// poolSpin apart hung within 100 s under qemu before, and ran 60 s after).
+// TestPoolHandoff runs such calls.
 func (pw *poolWorker) submit(j *poolJob) {
-	pw.job.Store(j)
+	pw.job.Swap(j)
 	if pw.sleeping.Load() {
 		select {
 		case pw.wake <- struct{}{}:
@@ -79,7 +91,7 @@ func (pw *poolWorker) loop() {
 				j = pw.job.Load()
 			}
 			if j == nil {
-				pw.sleeping.Store(true)
+				pw.sleeping.Swap(true) // a swap: see submit
 				if j = pw.job.Load(); j == nil {
 					<-pw.wake
 				}
