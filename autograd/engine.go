@@ -288,10 +288,9 @@ func backprop(roots []*node, grads []*tensor.Tensor, stop map[*node]int, free bo
 		if !walksOn { // nothing reads g after visit: it may take g if the walk alone holds it
 			var held bool
 			pending, held = heldGrad(g, pending, kept)
-			if visit(n, g, !held && tensor.OwnsStorage(g)) || held {
-				continue
+			if !visit(n, g, !held && tensor.OwnsStorage(g)) && !held {
+				tensor.Recycle(g)
 			}
-			tensor.Recycle(g)
 			continue
 		}
 		visit(n, g, false)
