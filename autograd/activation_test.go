@@ -23,7 +23,8 @@ func TestQuickGELUKernels(t *testing.T) {
 		x[i] = float32(r.NormFloat64() * 4)
 		g[i] = float32(r.NormFloat64())
 	}
-	special := []float32{0, -0.0, 1e-30, -1e-30, 30, -30, 60, -60, 100, -100, 1e30, -1e30,
+	special := []float32{0, float32(math.Copysign(0, -1)), 1e-30, // +0, −0 (a literal -0.0 is +0 in Go)
+		-1e-30, 30, -30, 60, -60, 100, -100, 1e30, -1e30,
 		math.MaxFloat32, -math.MaxFloat32, float32(math.NaN())}
 	copy(x[5:], special)
 	copy(x[n-len(special):], special) // in the tail of every tier

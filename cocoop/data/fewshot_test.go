@@ -146,7 +146,7 @@ func TestFewShotDatasetAndSubsetFile(t *testing.T) {
 	}
 
 	// Dassl-style absolute paths from another machine, and plain paths.
-	foreign := fmt.Sprintf(`{"train": [["/home/u/DATA/oxford_pets/images/c1_train_3.png", 1, "class_01"], "images/c0_train_0.png"]}`)
+	foreign := `{"train": [["/home/u/DATA/oxford_pets/images/c1_train_3.png", 1, "class_01"], "images/c0_train_0.png"]}`
 	writeFile(t, sub, foreign)
 	back, err = LoadFewShotSubset(ds, sub)
 	if err != nil {
