@@ -83,58 +83,67 @@ func generatedByDoc(text, path string) bool {
 func exported(t *testing.T, dir string) map[string]bool {
 	t.Helper()
 	fset := token.NewFileSet()
-	pkgs, err := parser.ParseDir(fset, dir, func(fi os.FileInfo) bool { return !strings.HasSuffix(fi.Name(), "_test.go") }, 0)
+	paths, err := filepath.Glob(filepath.Join(dir, "*.go"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	var files []*ast.File // every non-test file, whatever its build tags
+	for _, path := range paths {
+		if strings.HasSuffix(path, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
 	names := map[string]bool{}
-	for _, pkg := range pkgs {
-		for _, f := range pkg.Files {
-			for _, d := range f.Decls {
-				switch d := d.(type) {
-				case *ast.FuncDecl:
-					if d.Recv == nil {
-						names[d.Name.Name] = true
-						continue
-					}
-					typ := d.Recv.List[0].Type
-					if s, ok := typ.(*ast.StarExpr); ok {
-						typ = s.X
-					}
-					if id, ok := typ.(*ast.Ident); ok && ast.IsExported(id.Name) {
-						names[id.Name+"."+d.Name.Name] = true
-						// `clip.EncodeTextShared` for the method of
-						// clip.CLIP: the docs' shorthand for a method
-						// of the package's main type.
-						names["method:"+d.Name.Name] = true
-					}
-				case *ast.GenDecl:
-					for _, s := range d.Specs {
-						switch s := s.(type) {
-						case *ast.TypeSpec:
-							names[s.Name.Name] = true
-							if st, ok := s.Type.(*ast.StructType); ok {
-								for _, fl := range st.Fields.List {
-									for _, n := range fl.Names {
-										names[s.Name.Name+"."+n.Name] = true
+	for _, f := range files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if d.Recv == nil {
+					names[d.Name.Name] = true
+					continue
+				}
+				typ := d.Recv.List[0].Type
+				if s, ok := typ.(*ast.StarExpr); ok {
+					typ = s.X
+				}
+				if id, ok := typ.(*ast.Ident); ok && ast.IsExported(id.Name) {
+					names[id.Name+"."+d.Name.Name] = true
+					// `clip.EncodeTextShared` for the method of
+					// clip.CLIP: the docs' shorthand for a method
+					// of the package's main type.
+					names["method:"+d.Name.Name] = true
+				}
+			case *ast.GenDecl:
+				for _, s := range d.Specs {
+					switch s := s.(type) {
+					case *ast.TypeSpec:
+						names[s.Name.Name] = true
+						if st, ok := s.Type.(*ast.StructType); ok {
+							for _, fl := range st.Fields.List {
+								for _, n := range fl.Names {
+									names[s.Name.Name+"."+n.Name] = true
+								}
+								if len(fl.Names) == 0 { // embedded: its name
+									ft := fl.Type
+									if se, ok := ft.(*ast.StarExpr); ok {
+										ft = se.X
 									}
-									if len(fl.Names) == 0 { // embedded: its name
-										ft := fl.Type
-										if se, ok := ft.(*ast.StarExpr); ok {
-											ft = se.X
-										}
-										if sel, ok := ft.(*ast.SelectorExpr); ok {
-											names[s.Name.Name+"."+sel.Sel.Name] = true
-										} else if id, ok := ft.(*ast.Ident); ok {
-											names[s.Name.Name+"."+id.Name] = true
-										}
+									if sel, ok := ft.(*ast.SelectorExpr); ok {
+										names[s.Name.Name+"."+sel.Sel.Name] = true
+									} else if id, ok := ft.(*ast.Ident); ok {
+										names[s.Name.Name+"."+id.Name] = true
 									}
 								}
 							}
-						case *ast.ValueSpec:
-							for _, n := range s.Names {
-								names[n.Name] = true
-							}
+						}
+					case *ast.ValueSpec:
+						for _, n := range s.Names {
+							names[n.Name] = true
 						}
 					}
 				}
