@@ -67,6 +67,13 @@ func TestCacheReuseAndRelease(t *testing.T) {
 	if s := c.Stats(); s.InUse != 0 || s.Cached != 1024+rc || s.Peak != 1024+rc {
 		t.Errorf("after put: %+v", s)
 	}
+	// A new high-water mark starts at the current use (Backend.ResetPeak).
+	u, uc, _ := c.get(100)
+	c.resetPeak()
+	if s := c.Stats(); s.Peak != uc || s.InUse != uc {
+		t.Errorf("after resetPeak with %d in use: %+v", uc, s)
+	}
+	c.put(u, uc)
 	if err := c.release(); err != nil || len(raw.live) != 0 || c.Stats().Cached != 0 {
 		t.Errorf("release: %v, %d live, %+v", err, len(raw.live), c.Stats())
 	}
