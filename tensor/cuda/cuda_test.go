@@ -21,6 +21,7 @@ func gpu(t *testing.T) *Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("device: %s", b.Name())
 	return b
 }
 
