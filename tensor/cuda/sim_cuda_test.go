@@ -17,7 +17,7 @@ import (
 // the backend opens (libcuda.so.1, libcublas.so.12, libnvrtc.so.12), built
 // here with g++ from kernelSource itself and the C++ below. Each kernel is
 // the kernel source compiled for the host: every CUDA thread of a block an
-// OS thread, the blocks one after another, __syncthreads a barrier, a
+// OS thread (kept from launch to launch), the blocks one after another, __syncthreads a barrier, a
 // warp's shuffles an exchange through memory between two barriers,
 // __shared__ arrays static, atomicAdd an atomic_ref. Device memory is host
 // memory; cuBLAS is a naive column-major sgemm; NVRTC only checks that the
@@ -33,6 +33,9 @@ const simPrelude = `// GoCoOp's CUDA simulator: the kernel source compiled as C+
 // each CUDA thread of a block an OS thread, blocks one after another.
 #include <atomic>
 #include <barrier>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
@@ -91,6 +94,48 @@ template <class... A> static SimKernel* simKernel(void (*fn)(A...)) { return new
 const simDriver = `typedef int CUresult;
 typedef unsigned long long CUdeviceptr;
 
+// SimPool keeps the OS threads that play a block's CUDA threads from one
+// launch to the next: run(n, f) has threads 0..n−1 each call f(id) once
+// and returns when all have.
+struct SimPool {
+	std::mutex mu;
+	std::condition_variable start, done;
+	unsigned gen = 0, active = 0, remaining = 0;
+	std::function<void(unsigned)> job;
+	std::vector<std::thread> threads;
+	void run(unsigned n, std::function<void(unsigned)> f) {
+		std::unique_lock<std::mutex> l(mu);
+		while (threads.size() < n) {
+			unsigned id = threads.size();
+			threads.emplace_back([this, id] { loop(id); });
+		}
+		job = std::move(f);
+		active = remaining = n;
+		gen++;
+		start.notify_all();
+		done.wait(l, [&] { return remaining == 0; });
+	}
+	void loop(unsigned id) {
+		unsigned seen = 0;
+		for (;;) {
+			std::function<void(unsigned)> f;
+			{
+				std::unique_lock<std::mutex> l(mu);
+				start.wait(l, [&] { return gen != seen && id < active; });
+				seen = gen;
+				f = job;
+			}
+			f(id);
+			std::lock_guard<std::mutex> l(mu);
+			if (--remaining == 0) done.notify_all();
+		}
+	}
+};
+static SimPool& sim_pool() {
+	static SimPool* p = new SimPool; // never destroyed: its threads live as long as the process
+	return *p;
+}
+
 static std::string sim_last_log;
 
 extern "C" {
@@ -132,20 +177,16 @@ CUresult cuLaunchKernel(void* f, unsigned gx, unsigned gy, unsigned gz, unsigned
 	for (unsigned w = 0; w * 32 < bx; w++) blk.warps.push_back(std::make_unique<std::barrier<>>(std::min(32u, bx - 32 * w)));
 	blk.dyn.assign(shared / 4 + 1, NAN);
 	sim_block = &blk;
-	std::vector<std::thread> ts;
-	for (unsigned t = 0; t < bx; t++) {
-		ts.emplace_back([&, t] {
-			threadIdx = {t, 0, 0};
-			for (unsigned y = 0; y < gy; y++) {
-				for (unsigned x = 0; x < gx; x++) {
-					blockIdx = {x, y, 0};
-					k->call(params);
-					blk.bar->arrive_and_wait(); // the block is done before the next reuses shared memory
-				}
+	sim_pool().run(bx, [&](unsigned t) {
+		threadIdx = {t, 0, 0};
+		for (unsigned y = 0; y < gy; y++) {
+			for (unsigned x = 0; x < gx; x++) {
+				blockIdx = {x, y, 0};
+				k->call(params);
+				blk.bar->arrive_and_wait(); // the block is done before the next reuses shared memory
 			}
-		});
-	}
-	for (auto& t : ts) t.join();
+		}
+	});
 	return 0;
 }
 CUresult cuGetErrorString(CUresult, const char** s) { *s = "simulated CUDA error"; return 0; }
