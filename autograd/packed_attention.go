@@ -527,8 +527,8 @@ func checkPacked(q, k, v *Var, seqs []PackedSeq) (R, H, d int) {
 }
 
 // packedAttentionPadded is PackedAttention composed of graph ops, which
-// run wherever q, k and v live: the device route, and the naive reference
-// the fast path above is tested against. Every sequence's rows are
+// run wherever q, k and v live: the device route (tested, with the fast
+// path above, against per-sequence attention). Every sequence's rows are
 // gathered into one padded batch [S, H, L, d] (L the longest sequence,
 // row 0 standing in past a sequence's end), causal attention runs per
 // sequence (AttentionProbs, MatMul), and each row's output is taken from

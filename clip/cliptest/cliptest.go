@@ -85,6 +85,7 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 			l := emb.Dim(1)
 			base := emb.Slice(0, 0, 1).Slice(1, 0, 2) // [1, 2, W]
 			shift := to(devicetest.Randn(3, 2, 1, cfg.TransformerWidth), d)
+			saved := m.Text.FullPrompts
 			for i, full := range []bool{false, true} {
 				m.Text.FullPrompts = full
 				prefix := autograd.Param(tensor.Add(base, tensor.MulScalar(shift, 0.01))) // [2, 2, W]
@@ -93,7 +94,7 @@ func CLIP(t testing.TB, dev tensor.Device, cfg clip.Config, rel float64) {
 				sh.BackwardWith(to(devicetest.Randn(4, 2, 3, cfg.EmbedDim), d))
 				r.shared[i], r.prefixGrad[i], r.suffixGrad[i] = sh.Value, prefix.Grad, suffix.Grad
 			}
-			m.Text.FullPrompts = false
+			m.Text.FullPrompts = saved
 
 			autograd.NoGrad(func() { r.plain = m.EncodeText(ids).Value })
 		})
