@@ -113,8 +113,8 @@ func TestClipGradNormBelowMax(t *testing.T) {
 }
 
 // sumSquaresHost against the naive float64 sum, on lengths around its
-// blocks and its eight running sums, and the same bits on one core as on
-// several.
+// blocks and its eight running sums, and the same bits at 1, 2, 3 and 7
+// cores.
 func TestSumSquaresHost(t *testing.T) {
 	rng := tensor.NewRNG(7)
 	for _, n := range []int{0, 1, 7, 8, 9, sqBlock - 1, sqBlock, sqBlock + 13, 5*sqBlock + 3} {
@@ -127,11 +127,13 @@ func TestSumSquaresHost(t *testing.T) {
 		if math.Abs(got-want) > 1e-12*want {
 			t.Errorf("n=%d: %v, naive sum %v", n, got, want)
 		}
-		prev := runtime.GOMAXPROCS(1)
-		one := sumSquaresHost(x)
-		runtime.GOMAXPROCS(prev)
-		if one != got {
-			t.Errorf("n=%d: %v on one core, %v on %d", n, one, got, prev)
+		for _, procs := range []int{1, 2, 3, 7} {
+			prev := runtime.GOMAXPROCS(procs)
+			other := sumSquaresHost(x)
+			runtime.GOMAXPROCS(prev)
+			if other != got {
+				t.Errorf("n=%d: %v on %d cores, %v on %d", n, other, procs, got, prev)
+			}
 		}
 	}
 }
